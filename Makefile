@@ -1,0 +1,43 @@
+# A thin layer over the CMake presets (CMakePresets.json); `make build` leaves build/riasc.
+# Extra CMake flags: make build CMAKE_FLAGS=-DRIASC_WERROR=ON
+CMAKE_FLAGS ?=
+FUZZ_SECONDS ?= 60
+SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp')
+
+.PHONY: build test asan fuzz docs docs-check format format-check clean
+
+build:
+	@cmake --preset default $(CMAKE_FLAGS) >/dev/null
+	@cmake --build --preset default
+
+test:
+	@cmake --preset default -DRIASC_TESTS=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build --preset default
+	@ctest --preset default
+
+# Unit and CLI tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan:
+	@cmake --preset asan -DRIASC_TESTS=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build --preset asan
+	@ctest --preset asan
+
+# YAML → JSON → validate under libFuzzer (clang), for FUZZ_SECONDS seconds.
+fuzz:
+	@cmake --preset fuzz $(CMAKE_FLAGS) >/dev/null
+	@cmake --build --preset fuzz --target riasc_validate_fuzzer
+	@mkdir -p tests/fuzz/corpus-work
+	@build-fuzz/tests/fuzz/riasc_validate_fuzzer -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -dict=tests/fuzz/manifest.dict tests/fuzz/corpus-work tests/fuzz/corpus examples
+
+# Regenerate the CRD reference pages from api/crds/ (a test fails when they are stale).
+docs: build
+	@build/riasc crds docs docs/crds
+
+format:
+	@clang-format-14 -i $(SOURCES)
+
+format-check:
+	@clang-format-14 --dry-run --Werror $(SOURCES)
+
+clean:
+	rm -rf build build-asan build-fuzz

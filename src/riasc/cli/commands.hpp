@@ -1,0 +1,15 @@
+#pragma once
+
+// Each subcommand registers itself on the riasc application.
+
+#include <CLI/CLI.hpp>
+
+namespace riasc::cli {
+
+void add_validate_command(CLI::App& app);
+void add_crds_command(CLI::App& app);
+
+// Ends the program with `code` after the command has said why.
+[[noreturn]] void exit_with(int code);
+
+}  // namespace riasc::cli

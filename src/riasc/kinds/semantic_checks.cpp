@@ -1,0 +1,243 @@
+#include "riasc/kinds/semantic_checks.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <optional>
+
+#include "riasc/core/units.hpp"
+
+namespace riasc::kinds {
+
+namespace {
+
+constexpr double kMaxNetemSeconds = 4294.967295;  // netem keeps times in 32-bit microseconds
+
+struct Cidr {
+  int family = 0;
+  std::array<std::uint8_t, 16> bytes{};
+  int prefix = 0;
+};
+
+std::optional<Cidr> parse_cidr(const std::string& text) {
+  auto slash = text.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  Cidr cidr;
+  std::string address = text.substr(0, slash);
+  std::string_view prefix(text.data() + slash + 1, text.size() - slash - 1);
+  auto [end, error] = std::from_chars(prefix.data(), prefix.data() + prefix.size(), cidr.prefix);
+  if (error != std::errc() || end != prefix.data() + prefix.size() || prefix.empty()) return std::nullopt;
+  if (inet_pton(AF_INET, address.c_str(), cidr.bytes.data()) == 1) {
+    cidr.family = AF_INET;
+    if (cidr.prefix > 32) return std::nullopt;
+  } else if (inet_pton(AF_INET6, address.c_str(), cidr.bytes.data()) == 1) {
+    cidr.family = AF_INET6;
+    if (cidr.prefix > 128) return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  return cidr;
+}
+
+bool contains(const Cidr& outer, const Cidr& inner) {
+  if (outer.family != inner.family || inner.prefix < outer.prefix) return false;
+  for (int bit = 0; bit < outer.prefix; ++bit) {
+    auto byte = static_cast<std::size_t>(bit / 8);
+    auto mask = static_cast<std::uint8_t>(0x80U >> (bit % 8));
+    if ((outer.bytes[byte] & mask) != (inner.bytes[byte] & mask)) return false;
+  }
+  return true;
+}
+
+class Checker {
+ public:
+  SemanticFindings findings;
+
+  void invalid(const FieldPath& path, const Json& value, std::string detail) {
+    findings.errors.push_back({FieldError::Type::Invalid, path, value, std::move(detail)});
+  }
+  void warn(const FieldPath& path, std::string message) {
+    findings.warnings.push_back({path, std::move(message)});
+  }
+
+  // --- TrafficProfile ------------------------------------------------------------------------
+
+  std::optional<double> seconds(const Json& netem, const char* field, const FieldPath& path) {
+    auto it = netem.find(field);
+    if (it == netem.end()) return std::nullopt;
+    if (it->is_number()) return it->get<double>();
+    if (!it->is_string()) {
+      invalid(path.child(field), *it, "must be a number of seconds or a duration string such as \"200ms\"");
+      return std::nullopt;
+    }
+    auto parsed = parse_duration_seconds(it->get<std::string>());
+    if (!parsed) return std::nullopt;  // the schema's pattern reports it
+    if (*parsed > kMaxNetemSeconds) {
+      invalid(path.child(field), *it, fmt::format("must be at most {} s", kMaxNetemSeconds));
+    }
+    return parsed;
+  }
+
+  void check_netem(const Json& netem, const FieldPath& path) {
+    for (const char* field : {"delay", "jitter", "slot_delay", "slot_jitter"}) seconds(netem, field, path);
+    auto min_delay = seconds(netem, "slot_min_delay", path);
+    auto max_delay = seconds(netem, "slot_max_delay", path);
+    if (min_delay && max_delay && *max_delay > 0 && *max_delay < *min_delay) {
+      invalid(path.child("slot_max_delay"), netem["slot_max_delay"],
+              "must be at least slot_min_delay (or 0 to mean equal to it)");
+    }
+    if (auto rate = netem.find("rate"); rate != netem.end() && !rate->is_number() && !rate->is_string()) {
+      invalid(path.child("rate"), *rate, "must be a number of kbit/s or a string such as \"10mbit\"");
+    }
+  }
+
+  void check_ports(const Json& rule, const FieldPath& path) {
+    auto ports = rule.find("ports");
+    if (ports == rule.end() || !ports->is_array()) return;
+    for (std::size_t i = 0; i < ports->size(); ++i) {
+      const Json& port = (*ports)[i];
+      auto end_port = port.find("endPort");
+      if (end_port == port.end()) continue;
+      FieldPath at = path.child("ports").index(i).child("endPort");
+      auto start = port.find("port");
+      if (start == port.end() || !start->is_number_integer()) {
+        invalid(at, *end_port, "requires a numeric port");
+      } else if (end_port->get<std::int64_t>() < start->get<std::int64_t>()) {
+        invalid(at, *end_port, fmt::format("must be greater than or equal to port ({})", start->dump()));
+      }
+    }
+  }
+
+  void check_peers(const Json& rule, const char* peers_field, const FieldPath& path) {
+    auto peers = rule.find(peers_field);
+    if (peers == rule.end() || !peers->is_array()) return;
+    for (std::size_t i = 0; i < peers->size(); ++i) {
+      auto block = (*peers)[i].find("ipBlock");
+      if (block == (*peers)[i].end() || !block->contains("cidr")) continue;
+      FieldPath at = path.child(peers_field).index(i).child("ipBlock");
+      const Json& cidr_text = (*block)["cidr"];
+      auto cidr = parse_cidr(cidr_text.get<std::string>());
+      if (!cidr) {
+        invalid(at.child("cidr"), cidr_text,
+                "must be a network in CIDR notation, e.g. 192.0.2.0/24 or 2001:db8::/32");
+        continue;
+      }
+      const Json excepts = block->value("except", Json::array());
+      for (std::size_t j = 0; j < excepts.size(); ++j) {
+        auto inner = parse_cidr(excepts[j].get<std::string>());
+        if (!inner) {
+          invalid(at.child("except").index(j), excepts[j],
+                  "must be a network in CIDR notation, e.g. 192.0.2.0/28");
+        } else if (!contains(*cidr, *inner)) {
+          invalid(at.child("except").index(j), excepts[j],
+                  fmt::format("must lie inside cidr {}", cidr_text.get<std::string>()));
+        }
+      }
+    }
+  }
+
+  void check_traffic_profile(const Json& spec, const FieldPath& path) {
+    const std::string type = spec.value("type", "Builtin");
+    const Json parameters = spec.value("parameters", Json::object());
+    const FieldPath parameters_path = path.child("parameters");
+    if (parameters.contains("netem")) check_netem(parameters["netem"], parameters_path.child("netem"));
+    if (type == "Flexe") {
+      if (parameters.contains("netem"))
+        warn(parameters_path.child("netem"), "ignored: netem is for type Builtin, this profile is Flexe");
+      if (!parameters.contains("profiles")) {
+        warn(parameters_path, "type Flexe without profiles shapes nothing; add parameters.profiles");
+      }
+    } else {
+      for (const char* field : {"segments", "profiles"}) {
+        if (parameters.contains(field)) {
+          warn(parameters_path.child(field),
+               fmt::format("ignored: {} is for type Flexe, this profile is {}", field, type));
+        }
+      }
+    }
+    for (const auto& [direction, peers_field] : {std::pair{"egress", "to"}, std::pair{"ingress", "from"}}) {
+      const Json rules = spec.value(direction, Json::array());
+      for (std::size_t i = 0; i < rules.size(); ++i) {
+        check_ports(rules[i], path.child(direction).index(i));
+        check_peers(rules[i], peers_field, path.child(direction).index(i));
+      }
+    }
+  }
+
+  // --- SchedulerConfig ------------------------------------------------------------------------
+
+  void check_reference(const Json& spec, const char* section, const Json& name, const FieldPath& at) {
+    const Json defined = spec.value(section, Json::object());
+    if (!name.is_string() || defined.contains(name.get<std::string>())) return;
+    std::string known;
+    for (const auto& [key, value] : defined.items()) known += (known.empty() ? "" : ", ") + key;
+    invalid(at, name,
+            known.empty() ? fmt::format("spec.{} defines nothing to refer to", section)
+                          : fmt::format("must name an entry of spec.{}: {}", section, known));
+  }
+
+  void check_scheduler_config(const Json& spec, const FieldPath& path) {
+    const Json tasks = spec.value("tasks", Json::object());
+    for (const auto& [name, task] : tasks.items()) {
+      FieldPath at = path.child("tasks").key(name);
+      if (task.contains("group")) check_reference(spec, "groups", task["group"], at.child("group"));
+      if (task.contains("test")) check_reference(spec, "tests", task["test"], at.child("test"));
+      if (task.contains("schedule"))
+        check_reference(spec, "schedules", task["schedule"], at.child("schedule"));
+      const Json archives = task.value("archives", Json::array());
+      for (std::size_t i = 0; i < archives.size(); ++i) {
+        check_reference(spec, "archives", archives[i], at.child("archives").index(i));
+      }
+    }
+  }
+
+  // --- Chroma4Q ---------------------------------------------------------------------------------
+
+  void check_chroma(const Json& spec, const FieldPath& path) {
+    const Json parameters = spec.value("parameters", Json::object());
+    const Json setpoints = spec.value("setpoints", Json::object());
+    const std::size_t phases = spec.value("phases", Json::array()).size();
+    for (const auto& [setpoint, limit] :
+         {std::pair{"voltageRMS", "maxVoltageAC"}, std::pair{"voltageAC", "maxVoltageAC"},
+          std::pair{"frequency", "maxFrequency"}}) {
+      const Json values = setpoints.value(setpoint, Json::array());
+      FieldPath at = path.child("setpoints").child(setpoint);
+      if (phases > 0 && values.size() > phases) {
+        warn(at, fmt::format("has {} values for {} phase(s); the extra values are ignored", values.size(),
+                             phases));
+      }
+      auto maximum = parameters.find(limit);
+      if (maximum == parameters.end() || !maximum->is_number()) continue;
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        if (values[i].is_number() && values[i].get<double>() > maximum->get<double>()) {
+          warn(at.index(i), fmt::format("{} exceeds parameters.{} ({}); the operator will refuse to apply it",
+                                        values[i].dump(), limit, maximum->dump()));
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+
+SemanticFindings check_semantics(const Json& object) {
+  Checker checker;
+  if (!object.is_object() || !object.contains("spec") || !object["spec"].is_object()) return {};
+  const std::string api_version = object.value("apiVersion", "");
+  const std::string kind = object.value("kind", "");
+  const Json& spec = object["spec"];
+  const FieldPath path = FieldPath().child("spec");
+  if (kind == "TrafficProfile" && api_version.starts_with("k8s-netem.riasc.eu/")) {
+    checker.check_traffic_profile(spec, path);
+  } else if (kind == "SchedulerConfig" && api_version.starts_with("riasc.eu/")) {
+    checker.check_scheduler_config(spec, path);
+  } else if (kind == "Chroma4Q" && api_version.starts_with("device.riasc.eu/")) {
+    checker.check_chroma(spec, path);
+  }
+  return std::move(checker.findings);
+}
+
+}  // namespace riasc::kinds

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything RIasC needs from Debian 12 (bookworm) packages.
+#   bash tools/setup.sh          what building and running riasc needs
+#   bash tools/setup.sh --test   also what the tests, sanitizers, fuzzing and format check need
+# Idempotent: prints nothing and touches nothing when every package is already installed.
+# Run as root (or with sudo available). docs/dependencies.md says why each package is here.
+set -euo pipefail
+
+build_packages=(
+  g++ make cmake ninja-build pkg-config ccache
+  libyaml-dev nlohmann-json3-dev libfmt-dev libcli11-dev libre2-dev
+)
+test_packages=(
+  libgtest-dev libgmock-dev
+  clang-14 libclang-rt-14-dev clang-format-14
+  python3
+)
+
+packages=("${build_packages[@]}")
+case "${1:-}" in
+  --test) packages+=("${test_packages[@]}") ;;
+  "") ;;
+  *) echo "usage: bash tools/setup.sh [--test]" >&2; exit 2 ;;
+esac
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then
+    exec sudo bash "$0" "$@"
+  fi
+  echo "tools/setup.sh: these packages are missing and installing them needs root: ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "tools/setup.sh: installing ${#missing[@]} Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "tools/setup.sh: done"
