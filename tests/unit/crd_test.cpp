@@ -429,14 +429,6 @@ TEST_F(CustomObjectTest, ClusterScopedObjectWithNamespaceIsAWarning) {
 }
 
 TEST_F(CustomObjectTest, UnknownMetadataFieldsAreUnknownFields) {
-  if (test::skip_known_bugs()) {
-    GTEST_SKIP()
-        << "BUG: Compiler::add_resource_fields (src/riasc/schema/schema.cpp) gives the root metadata "
-           "x-kubernetes-preserve-unknown-fields, so check_custom_object neither reports nor drops a "
-           "field ObjectMeta does not have: metadata {name: w, labelz: {a: b}} gives no error and keeps "
-           "labelz; kube-apiserver with strict field validation (kubectl --validate=strict) reports "
-           "unknown field \"metadata.labelz\" and drops it";
-  }
   const auto check = check_custom_object(namespaced_, widget("{name: w, labelz: {a: b}}", "{replicas: 1}"));
   ASSERT_EQ(check.errors.size(), 1U);
   EXPECT_THAT(check.errors[0].to_string(), ::testing::StartsWith("metadata.labelz: Unknown field"));
@@ -472,12 +464,6 @@ TEST_F(CustomObjectTest, VersionThatIsNotServedIsRejected) {
 }
 
 TEST_F(CustomObjectTest, MalformedApiVersionIsReportedNotThrown) {
-  if (test::skip_known_bugs()) {
-    GTEST_SKIP() << "BUG: check_custom_object (src/riasc/schema/crd.cpp) reads the apiVersion with "
-                    "object.value(\"apiVersion\", \"\"), which throws nlohmann::json::type_error (302) when "
-                    "apiVersion is present but not a string (e.g. 1 or null), and type_error (306) when "
-                    "the object is not a JSON object";
-  }
   Json object = widget("{name: w}", "{replicas: 1}");
   object["apiVersion"] = 1;
   ObjectCheck check;

@@ -275,11 +275,6 @@ TEST(RenderValueTest, LongerValuesAreCutTo80CharactersEndingInEllipsis) {
 }
 
 TEST(RenderValueTest, ShorteningKeepsUtf8CharactersWhole) {
-  if (test::skip_known_bugs()) {
-    GTEST_SKIP() << "BUG: render_value (src/riasc/core/field_error.cpp) cuts the dumped text at byte 77 "
-                    "regardless of UTF-8: a value of 30 \"€\" (3 bytes each) renders as '\"' + 25 \"€\" + "
-                    "the first byte of the 26th + \"...\", which is invalid UTF-8";
-  }
   // 30 three-byte characters: 92 bytes with the quotes. Byte 77 falls inside the 26th "€".
   std::string euros;
   for (int i = 0; i < 30; ++i) euros += "€";

@@ -231,14 +231,6 @@ TEST(SchemaPruneTest, NullsOfNonNullableFieldsAreDroppedButNotReported) {
 }
 
 TEST(SchemaPruneTest, NullMapValuesThatAreNotNullableAreDropped) {
-  if (test::skip_known_bugs()) {
-    GTEST_SKIP()
-        << "BUG: prune_into (src/riasc/schema/schema.cpp) drops non-nullable nulls of declared "
-           "properties only; Kubernetes' PruneNonNullableNullsWithoutDefaults also drops them from "
-           "additionalProperties maps, so {nodeSelector: {lab: null}} is stored as {nodeSelector: {}}. "
-           "Here the null stays and validate reports \"nodeSelector[lab]: Invalid value: null: must be "
-           "of type string\"";
-  }
   const auto schema = compile(
       "{type: object, properties: {nodeSelector: {type: object, additionalProperties: {type: string}}}}");
   Json value = yaml("{nodeSelector: {lab: null, arch: arm64}}");

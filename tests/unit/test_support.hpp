@@ -89,10 +89,4 @@ spec:
   return crd;
 }
 
-// Tests that document a bug in src/ start with
-//   if (skip_known_bugs()) GTEST_SKIP() << "BUG: ...";
-// and then assert the correct behaviour. Set RIASC_UNIT_RUN_KNOWN_BUGS=1 to run them and watch
-// them fail (or pass, once the bug is fixed).
-inline bool skip_known_bugs() { return std::getenv("RIASC_UNIT_RUN_KNOWN_BUGS") == nullptr; }
-
 }  // namespace riasc::test

@@ -66,8 +66,8 @@ std::vector<schema::ReferenceExample> examples_for(const schema::CustomResourceD
       continue;  // `riasc validate` reports it
     }
     bool matches = std::ranges::any_of(documents, [&](const YamlDocument& d) {
-      return d.value.is_object() && d.value.value("kind", "") == crd.kind() &&
-             schema::split_api_version(d.value.value("apiVersion", "")).first == crd.group();
+      return d.value.is_object() && string_member(d.value, "kind") == crd.kind() &&
+             schema::split_api_version(string_member(d.value, "apiVersion")).first == crd.group();
     });
     if (matches) out.push_back({file.name, file.content});
   }

@@ -109,7 +109,7 @@ class Run {
 
   bool is_crd(const Manifest& m) {
     return m.object->is_object() && m.object->value("kind", Json()) == kCrdKind &&
-           schema::split_api_version(m.object->value("apiVersion", "")).first == kCrdGroup;
+           schema::split_api_version(string_member(*m.object, "apiVersion")).first == kCrdGroup;
   }
 
   void check_crd(const Manifest& m) {

@@ -99,7 +99,10 @@ std::string FieldPath::json_pointer() const {
 std::string render_value(const Json& value) {
   std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
   if (text.size() > kMaxRenderedValue) {
-    text.resize(kMaxRenderedValue - 3);
+    std::size_t cut = kMaxRenderedValue - 3;
+    // Never cut inside a UTF-8 character: back up over continuation bytes (10xxxxxx).
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0U) == 0x80U) --cut;
+    text.resize(cut);
     text += "...";
   }
   return text;

@@ -82,7 +82,10 @@ std::optional<Json> parse_integer(std::string text) {
   unsigned long long magnitude = std::strtoull(digits.c_str(), &end, base);
   if (errno == ERANGE) {
     // Beyond 64 bits: Kubernetes decodes such numbers as floats.
-    double approximate = std::strtod(digits.c_str(), nullptr);
+    double approximate = 0;
+    for (char c : digits) {
+      approximate = approximate * base + std::stoi(std::string(1, c), nullptr, 16);
+    }
     return Json(negative ? -approximate : approximate);
   }
   constexpr auto kMaxSigned = static_cast<unsigned long long>(INT64_MAX);
@@ -192,7 +195,8 @@ class Parser {
  private:
   struct Anchor {
     Json value;
-    std::size_t nodes;
+    std::size_t nodes;   // values it holds, each counted again wherever an alias repeats it
+    std::size_t height;  // levels below its own
   };
 
   const yaml_event_t& next() {
@@ -218,8 +222,10 @@ class Parser {
     throw YamlError(at, message);
   }
 
+  // Counts `nodes` values whose deepest lies at `depth` against the limits.
   void count(SourcePosition at, std::size_t depth, std::size_t nodes = 1) {
     nodes_ += nodes;
+    deepest_ = std::max(deepest_, depth);
     if (nodes_ > limits_.max_nodes) {
       throw YamlError(
           at, fmt::format("document has more than {} values (after expanding aliases)", limits_.max_nodes));
@@ -232,20 +238,15 @@ class Parser {
   // Reads the node whose first event is the current one; records positions under `pointer`.
   Json node(const std::string& pointer, std::size_t depth) {
     SourcePosition at = position_of(event_.start_mark);
-    const std::size_t before = nodes_;
-    count(at, depth);
     document_->positions.add(pointer, at);
+    if (event_.type == YAML_ALIAS_EVENT) return alias(at, depth);
+    const std::size_t nodes_before = nodes_;
+    const std::size_t deepest_before = deepest_;
+    deepest_ = depth;
+    count(at, depth);
     Json value;
     std::string anchor;
     switch (event_.type) {
-      case YAML_ALIAS_EVENT: {
-        auto found = anchors_.find(as_string(event_.data.alias.anchor));
-        if (found == anchors_.end()) {
-          throw YamlError(at, fmt::format("unknown anchor \"{}\"", as_string(event_.data.alias.anchor)));
-        }
-        count(at, depth, found->second.nodes);
-        return found->second.value;
-      }
       case YAML_SCALAR_EVENT: {
         anchor = as_string(event_.data.scalar.anchor);
         std::string text(reinterpret_cast<const char*>(event_.data.scalar.value), event_.data.scalar.length);
@@ -268,8 +269,19 @@ class Parser {
       default:
         throw YamlError(at, "unexpected YAML structure");
     }
-    if (!anchor.empty()) anchors_[anchor] = {value, nodes_ - before};
+    if (!anchor.empty()) anchors_[anchor] = {value, nodes_ - nodes_before, deepest_ - depth};
+    deepest_ = std::max(deepest_, deepest_before);
     return value;
+  }
+
+  // An alias stands for a copy of its anchor's value: it counts as that many values, as deep.
+  Json alias(SourcePosition at, std::size_t depth) {
+    auto found = anchors_.find(as_string(event_.data.alias.anchor));
+    if (found == anchors_.end()) {
+      throw YamlError(at, fmt::format("unknown anchor \"{}\"", as_string(event_.data.alias.anchor)));
+    }
+    count(at, depth + found->second.height, found->second.nodes);
+    return found->second.value;
   }
 
   Json mapping(const std::string& pointer, std::size_t depth) {
@@ -322,6 +334,7 @@ class Parser {
   YamlDocument* document_ = nullptr;
   std::unordered_map<std::string, Anchor> anchors_;
   std::size_t nodes_ = 0;
+  std::size_t deepest_ = 0;
 };
 
 // The parser's messages name its state; say what the author most likely did.

@@ -140,7 +140,7 @@ class Checker {
   }
 
   void check_traffic_profile(const Json& spec, const FieldPath& path) {
-    const std::string type = spec.value("type", "Builtin");
+    const std::string type = string_member(spec, "type", "Builtin");
     const Json parameters = spec.value("parameters", Json::object());
     const FieldPath parameters_path = path.child("parameters");
     if (parameters.contains("netem")) check_netem(parameters["netem"], parameters_path.child("netem"));
@@ -226,8 +226,8 @@ class Checker {
 SemanticFindings check_semantics(const Json& object) {
   Checker checker;
   if (!object.is_object() || !object.contains("spec") || !object["spec"].is_object()) return {};
-  const std::string api_version = object.value("apiVersion", "");
-  const std::string kind = object.value("kind", "");
+  const std::string api_version = string_member(object, "apiVersion");
+  const std::string kind = string_member(object, "kind");
   const Json& spec = object["spec"];
   const FieldPath path = FieldPath().child("spec");
   if (kind == "TrafficProfile" && api_version.starts_with("k8s-netem.riasc.eu/")) {

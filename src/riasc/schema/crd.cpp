@@ -333,7 +333,7 @@ ObjectCheck check_custom_object(const CustomResourceDefinition& crd, const Json&
   ObjectCheck check;
   check.object = object;
   const FieldPath api_version_path = FieldPath().child("apiVersion");
-  auto [group, version_name] = split_api_version(object.value("apiVersion", ""));
+  auto [group, version_name] = split_api_version(string_member(object, "apiVersion"));
   const CrdVersion* version = crd.version(version_name);
   if (group != crd.group() || !version || !version->served) {
     std::string served;
@@ -341,7 +341,8 @@ ObjectCheck check_custom_object(const CustomResourceDefinition& crd, const Json&
       if (v.served) served += fmt::format("{}\"{}/{}\"", served.empty() ? "" : ", ", crd.group(), v.name);
     }
     check.errors.push_back({FieldError::Type::NotSupported, api_version_path,
-                            object.value("apiVersion", Json()), "supported values: " + served});
+                            (object.is_object() ? object.value("apiVersion", Json()) : Json()),
+                            "supported values: " + served});
     return check;
   }
   const FieldPath metadata_path = FieldPath().child("metadata");

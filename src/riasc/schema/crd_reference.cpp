@@ -31,7 +31,7 @@ bool flag(const Json& node, const char* key) { return node.value(key, false) == 
 
 std::string type_of(const Json& node) {
   if (flag(node, "x-kubernetes-int-or-string")) return "integer or string";
-  std::string type = node.value("type", "");
+  std::string type = string_member(node, "type");
   if (type.empty()) {
     if (node.contains("pattern") && (node.contains("minimum") || node.contains("maximum"))) {
       return "number or string";
@@ -82,7 +82,7 @@ std::string constraints_of(const Json& node, bool required) {
     parts.push_back("at least " + count_of(node["minProperties"], "entry", "entries"));
   if (node.contains("maxProperties"))
     parts.push_back("at most " + count_of(node["maxProperties"], "entry", "entries"));
-  std::string list_type = node.value("x-kubernetes-list-type", "");
+  std::string list_type = string_member(node, "x-kubernetes-list-type");
   if (list_type == "set") parts.emplace_back("unique items");
   if (list_type == "map") {
     std::string keys;
@@ -92,7 +92,7 @@ std::string constraints_of(const Json& node, bool required) {
     parts.push_back("items unique by " + keys);
   }
   if (flag(node, "nullable")) parts.emplace_back("may be null");
-  if (flag(node, "x-kubernetes-preserve-unknown-fields") && node.value("type", "") == "object") {
+  if (flag(node, "x-kubernetes-preserve-unknown-fields") && string_member(node, "type") == "object") {
     parts.emplace_back("free-form: any fields");
   }
   if (flag(node, "x-kubernetes-embedded-resource")) parts.emplace_back("a Kubernetes object");
@@ -113,7 +113,7 @@ void field_rows(const Json& node, const std::string& path, std::string& out) {
       out += fmt::format(
           "| {} | {} | {} | {} | {} |\n", code(child_path), cell(type_of(child)), cell(default_text),
           cell(constraints_of(child, std::find(required.begin(), required.end(), name) != required.end())),
-          cell(child.value("description", "")));
+          cell(string_member(child, "description")));
       field_rows(child, child_path, out);
     }
   }
@@ -152,7 +152,7 @@ std::string render_crd_reference(const Json& crd, const std::string& source,
                                                ? "cluster-wide (no namespace)"
                                                : "namespaced");
     out += fmt::format("| Resource | {} (singular {}{}) |\n", code(names["plural"].get<std::string>()),
-                       code(names.value("singular", "")),
+                       code(string_member(names, "singular")),
                        short_names.empty() ? "" : ", short names " + short_names);
     if (!categories.empty())
       out += fmt::format("| Categories | {} (`kubectl get {}` lists it) |\n", categories,
@@ -169,8 +169,9 @@ std::string render_crd_reference(const Json& crd, const std::string& source,
       out +=
           "\n## Columns of `kubectl get`\n\n| Column | Type | JSON path | Description |\n|---|---|---|---|\n";
       for (const auto& column : *columns) {
-        out += fmt::format("| {} | {} | {} | {} |\n", column.value("name", ""), column.value("type", ""),
-                           code(column.value("jsonPath", "")), cell(column.value("description", "")));
+        out += fmt::format("| {} | {} | {} | {} |\n", string_member(column, "name"),
+                           string_member(column, "type"), code(string_member(column, "jsonPath")),
+                           cell(string_member(column, "description")));
       }
     }
   }

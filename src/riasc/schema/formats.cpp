@@ -30,6 +30,35 @@ bool is_cidr(const std::string& text) {
   return false;
 }
 
+bool is_leap(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+
+int number_at(const std::string& text, std::size_t at, std::size_t digits) {
+  int value = 0;
+  for (std::size_t i = at; i < at + digits; ++i) value = value * 10 + (text[i] - '0');
+  return value;
+}
+
+// After the shape is checked: the date exists (2024-02-30 does not), the time is on the clock.
+bool real_date(const std::string& text) {
+  static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int year = number_at(text, 0, 4);
+  int month = number_at(text, 5, 2);
+  int day = number_at(text, 8, 2);
+  if (month < 1 || month > 12 || day < 1) return false;
+  int days = kDays[static_cast<std::size_t>(month - 1)] + (month == 2 && is_leap(year) ? 1 : 0);
+  return day <= days;
+}
+
+bool real_time(const std::string& text) {
+  // The time starts after "YYYY-MM-DDT"; a numeric offset is the last 6 characters.
+  if (number_at(text, 11, 2) > 23 || number_at(text, 14, 2) > 59 || number_at(text, 17, 2) > 60) return false;
+  char zone = text[text.size() - 6];
+  if (zone == '+' || zone == '-') {
+    return number_at(text, text.size() - 5, 2) <= 23 && number_at(text, text.size() - 2, 2) <= 59;
+  }
+  return true;
+}
+
 bool matches(const std::string& text, std::string_view pattern) {
   // One compiled expression per format for the life of the process.
   static thread_local std::unordered_map<std::string_view, std::unique_ptr<RE2>> cache;
@@ -42,11 +71,14 @@ bool matches(const std::string& text, std::string_view pattern) {
 
 std::string check_format(const std::string& format, const std::string& value) {
   if (format == "date-time" || format == "datetime") {
-    if (matches(value, R"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))")) return "";
+    if (matches(value, R"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))") &&
+        real_date(value) && real_time(value)) {
+      return "";
+    }
     return "a date-time in RFC 3339 form, e.g. 2024-01-31T12:00:00Z";
   }
   if (format == "date") {
-    if (matches(value, R"(\d{4}-\d{2}-\d{2})")) return "";
+    if (matches(value, R"(\d{4}-\d{2}-\d{2})") && real_date(value)) return "";
     return "a date in RFC 3339 form, e.g. 2024-01-31";
   }
   if (format == "duration") {

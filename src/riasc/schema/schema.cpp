@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string_view>
 
@@ -18,6 +19,22 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Compiling
+
+constexpr std::array<std::string_view, 15> kObjectMetaFields = {"name",
+                                                                "generateName",
+                                                                "namespace",
+                                                                "selfLink",
+                                                                "uid",
+                                                                "resourceVersion",
+                                                                "generation",
+                                                                "creationTimestamp",
+                                                                "deletionTimestamp",
+                                                                "deletionGracePeriodSeconds",
+                                                                "labels",
+                                                                "annotations",
+                                                                "ownerReferences",
+                                                                "finalizers",
+                                                                "managedFields"};
 
 class Compiler {
  public:
@@ -119,7 +136,15 @@ class Compiler {
       if (name == "metadata") *metadata = *child;
     }
     metadata->type = "object";
-    metadata->preserve_unknown_fields = true;  // ObjectMeta has its own rules
+    // ObjectMeta's fields; validate_object_meta checks their values, the schema only which exist.
+    metadata->preserve_unknown_fields = false;
+    for (std::string_view field : kObjectMetaFields) {
+      if (!metadata->property(std::string(field))) {
+        auto any = std::make_shared<Node>();
+        any->preserve_unknown_fields = true;
+        metadata->properties.emplace_back(field, std::move(any));
+      }
+    }
     std::erase_if(node.properties, [](const auto& p) { return p.first == "metadata"; });
     node.properties.emplace_back("metadata", std::move(metadata));
   }
@@ -220,7 +245,11 @@ bool has_type(const Json& value, const std::string& type) {
   if (type == "object") return value.is_object();
   if (type == "array") return value.is_array();
   if (type == "string") return value.is_string();
-  if (type == "integer") return value.is_number_integer();
+  // An integral float (2.0, 1e3) is an integer, as in kube-openapi.
+  if (type == "integer") {
+    return value.is_number_integer() || (value.is_number_float() && std::isfinite(value.get<double>()) &&
+                                         std::nearbyint(value.get<double>()) == value.get<double>());
+  }
   if (type == "number") return value.is_number();
   if (type == "boolean") return value.is_boolean();
   return true;
@@ -249,7 +278,7 @@ class Validator {
       return;
     }
     if (node.int_or_string) {
-      if (!value.is_number_integer() && !value.is_string()) {
+      if (!has_type(value, "integer") && !value.is_string()) {
         add(FieldError::Type::Invalid, path, value, "must be an integer or a string");
         return;
       }
@@ -400,9 +429,11 @@ class Validator {
       for (const auto& name : node.list_map_keys) {
         auto it = value[i].find(name);
         if (it == value[i].end()) {
-          // A key with a default counts as present: defaulting runs before validation.
+          // A key with a default counts as present: defaulting runs before validation. A key the
+          // items require is reported by the items' own check.
           const Node* declared = node.items ? node.items->property(name) : nullptr;
-          if (!(declared && declared->default_value)) {
+          const bool items_require = node.items && std::ranges::count(node.items->required, name) > 0;
+          if (!(declared && declared->default_value) && !items_require) {
             add(FieldError::Type::Required, path.index(i).child(name), nullptr, "");
           }
           key[name] = declared && declared->default_value ? *declared->default_value : Json();
@@ -453,6 +484,12 @@ class Validator {
     }
   }
 
+  // An error of a branch, as part of the anyOf message: its detail when it is about the value
+  // itself, else the whole error, which names the field.
+  static std::string describe(const FieldError& error, const FieldPath& path) {
+    return error.path == path && !error.detail.empty() ? error.detail : error.to_string();
+  }
+
   // When exactly one anyOf branch is about this value's type (the int-or-string pattern
   // `anyOf: [{type: integer}, {type: string}]` with constraints), its errors say more than
   // "must validate at least one schema".
@@ -467,9 +504,11 @@ class Validator {
       for (auto& error : failures[typed.front()]) errors_.push_back(std::move(error));
       return;
     }
+    const std::string type = json_type_name(value);
+    const bool vowel = std::string_view("aeiou").find(type.front()) != std::string_view::npos;
     add(FieldError::Type::Invalid, path, value,
-        fmt::format("must validate at least one schema (anyOf); as a {} it fails: {}", json_type_name(value),
-                    failures.front().front().detail));
+        fmt::format("must validate at least one schema (anyOf); as a{} {} it fails: {}", vowel ? "n" : "",
+                    type, describe(failures.front().front(), path)));
   }
 
   FieldErrors& errors_;
@@ -517,7 +556,11 @@ void prune_into(const Node& node, Json& value, const FieldPath& path, std::vecto
           prune_into(*child, member, path.child(name), removed);
         }
       } else if (node.additional_properties) {
-        prune_into(*node.additional_properties, member, path.key(name), removed);
+        if (member.is_null() && !node.additional_properties->nullable) {
+          drop.push_back(name);
+        } else {
+          prune_into(*node.additional_properties, member, path.key(name), removed);
+        }
       } else if (!node.keeps_unknown_fields()) {
         removed.push_back({path.child(name), &node});
         drop.push_back(name);

@@ -79,18 +79,40 @@ class StructuralChecker {
     if (int_or_string && typed) {
       forbid(path.child("type"), *type, "must be empty when x-kubernetes-int-or-string is true");
     }
-    if (!typed && !int_or_string && !preserve) {
+    if (type != node.end() && !type->is_string()) {
+      invalid(path.child("type"), *type, "must be a string");
+    } else if (!typed && !int_or_string && !preserve) {
       required(path.child("type"), "must not be empty for specified object fields");
     }
     if (root && typed && type->get<std::string>() != "object") {
       invalid(path.child("type"), *type, "must be object at the root");
     }
+    if (root && node.contains("additionalProperties")) {
+      forbid(path.child("additionalProperties"), node["additionalProperties"],
+             "must not be used at the root");
+    }
+    if (typed && *type == "array" && !node.contains("items")) {
+      required(path.child("items"), "must be specified");
+    }
+    if (int_or_string && preserve) {
+      invalid(path.child("x-kubernetes-preserve-unknown-fields"), true,
+              "must be false if x-kubernetes-int-or-string is true");
+    }
+    if (auto it = node.find("x-kubernetes-map-type"); it != node.end()) {
+      if (!(*it == "granular" || *it == "atomic")) {
+        errors_.push_back({FieldError::Type::NotSupported, path.child("x-kubernetes-map-type"), *it,
+                           R"(supported values: "granular", "atomic")"});
+      } else if (!typed || *type != "object") {
+        invalid(path.child("x-kubernetes-map-type"), *it, "must only be used if type is object");
+      }
+    }
+    if (root || is_true(node, "x-kubernetes-embedded-resource")) check_resource_fields(node, path);
     if (auto it = node.find("x-kubernetes-preserve-unknown-fields"); it != node.end() && *it == false) {
       invalid(path.child("x-kubernetes-preserve-unknown-fields"), *it, "must be true or undefined");
     }
     check_embedded(node, path);
     check_lists(node, path);
-    check_value_validation_junctors(node, path, int_or_string);
+    check_value_validation_junctors(node, path, int_or_string, root);
 
     if (auto it = node.find("properties"); it != node.end() && it->is_object()) {
       auto additional = node.find("additionalProperties");
@@ -150,6 +172,10 @@ class StructuralChecker {
     if (type == node.end() || *type != "object") {
       required(path.child("type"), "must be object if x-kubernetes-embedded-resource is true");
     }
+    if (auto it = node.find("additionalProperties"); it != node.end()) {
+      forbid(path.child("additionalProperties"), *it,
+             "must not be used if x-kubernetes-embedded-resource is set");
+    }
     if (!node.contains("properties") && !is_true(node, "x-kubernetes-preserve-unknown-fields")) {
       required(path.child("properties"),
                "must not be empty if x-kubernetes-embedded-resource is true without "
@@ -171,12 +197,12 @@ class StructuralChecker {
                          R"(supported values: "atomic", "set", "map")"});
       return;
     }
-    if (node.value("type", "") != "array") {
+    if (string_member(node, "type") != "array") {
       invalid(path.child("x-kubernetes-list-type"), *list_type, "must only be used on arrays");
       return;
     }
-    const Json items = node.value("items", Json::object());
-    const std::string item_type = items.value("type", "");
+    const Json items = node.contains("items") && node["items"].is_object() ? node["items"] : Json::object();
+    const std::string item_type = string_member(items, "type");
     if (*list_type == "set" && (item_type == "object" || item_type == "array")) {
       invalid(path.child("items").child("type"), item_type,
               "must be a scalar type if x-kubernetes-list-type is set");
@@ -214,7 +240,21 @@ class StructuralChecker {
 
   // Rules 2 and 3 of structural schemas: junctors hold only value validations, and every field
   // they mention is also specified outside them.
-  void check_value_validation_junctors(const Json& node, const FieldPath& path, bool int_or_string) {
+  // apiVersion and kind, when a resource declares them, are strings.
+  void check_resource_fields(const Json& node, const FieldPath& path) {
+    auto properties = node.find("properties");
+    if (properties == node.end() || !properties->is_object()) return;
+    for (const auto& [name, field] : properties->items()) {
+      if ((name != "apiVersion" && name != "kind") || !field.is_object()) continue;
+      auto type = field.find("type");
+      if (type != field.end() && *type != "string") {
+        invalid(path.child("properties").key(name).child("type"), *type, "must be string");
+      }
+    }
+  }
+
+  void check_value_validation_junctors(const Json& node, const FieldPath& path, bool int_or_string,
+                                       bool root) {
     for (const char* junctor : {"allOf", "anyOf", "oneOf"}) {
       auto it = node.find(junctor);
       if (it == node.end() || !it->is_array()) continue;
@@ -228,23 +268,37 @@ class StructuralChecker {
           continue;
         }
         check_junctor_branch(branch, node, branch_path);
+        if (root) forbid_nested_metadata(branch, branch_path);
       }
     }
-    if (auto it = node.find("not"); it != node.end()) check_junctor_branch(*it, node, path.child("not"));
+    if (auto it = node.find("not"); it != node.end()) {
+      check_junctor_branch(*it, node, path.child("not"));
+      if (root) forbid_nested_metadata(*it, path.child("not"));
+    }
+  }
+
+  void forbid_nested_metadata(const Json& branch, const FieldPath& path) {
+    if (!branch.is_object() || !branch.contains("properties") || !branch["properties"].is_object()) return;
+    if (branch["properties"].contains("metadata")) {
+      forbid(path.child("properties").key("metadata"), nullptr, "must not be specified in a nested context");
+    }
   }
 
   void check_junctor_branch(const Json& branch, const Json& outside, const FieldPath& path) {
     if (!branch.is_object()) return;
-    for (const char* keyword : {"description", "type", "default", "additionalProperties", "nullable",
-                                "x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string",
-                                "x-kubernetes-embedded-resource"}) {
+    for (const char* keyword :
+         {"description", "title", "externalDocs", "type", "default", "additionalProperties", "nullable",
+          "x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string",
+          "x-kubernetes-embedded-resource", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
+          "x-kubernetes-map-type", "x-kubernetes-validations"}) {
       if (auto it = branch.find(keyword); it != branch.end()) {
         forbid(path.child(keyword), *it,
                "must not be used inside allOf, anyOf, oneOf or not (value validations only)");
       }
     }
     if (auto it = branch.find("properties"); it != branch.end() && it->is_object()) {
-      const Json outside_properties = outside.value("properties", Json::object());
+      const Json outside_properties =
+          outside.is_object() ? outside.value("properties", Json::object()) : Json();
       for (const auto& [name, child] : it->items()) {
         FieldPath child_path = path.child("properties").key(name);
         if (!outside_properties.contains(name)) {
@@ -277,7 +331,6 @@ class StructuralChecker {
     if (!metadata.is_object()) return;
     for (const auto& [keyword, value] : metadata.items()) {
       if (keyword == "type" && value == "object") continue;
-      if (keyword == "description") continue;
       if (keyword == "properties" && value.is_object()) {
         for (const auto& [name, child] : value.items()) {
           FieldPath child_path = path.child("properties").key(name);
