@@ -4,7 +4,7 @@ CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 60
 SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp')
 
-.PHONY: build test asan fuzz docs docs-check format format-check clean
+.PHONY: build test asan fuzz bench docs format format-check clean
 
 build:
 	@cmake --preset default $(CMAKE_FLAGS) >/dev/null
@@ -28,6 +28,10 @@ fuzz:
 	@mkdir -p tests/fuzz/corpus-work
 	@build-fuzz/tests/fuzz/riasc_validate_fuzzer -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  -dict=tests/fuzz/manifest.dict tests/fuzz/corpus-work tests/fuzz/corpus examples
+
+# Benchmarks (bench/); figures go to docs/benchmarks.md.
+bench: build
+	@build/bench/riasc_validate_bench
 
 # Regenerate the CRD reference pages from api/crds/ (a test fails when they are stale).
 docs: build

@@ -11,9 +11,8 @@ build_packages=(
   libyaml-dev nlohmann-json3-dev libfmt-dev libcli11-dev libre2-dev
 )
 test_packages=(
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format-14
-  python3
 )
 
 packages=("${build_packages[@]}")
