@@ -32,6 +32,7 @@ fuzz:
 # Benchmarks (bench/); figures go to docs/benchmarks.md.
 bench: build
 	@build/bench/riasc_validate_bench
+	@build/bench/riasc_store_bench
 
 # Regenerate the CRD reference pages from api/crds/ (a test fails when they are stale).
 docs: build
