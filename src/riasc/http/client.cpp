@@ -1,0 +1,160 @@
+#include "riasc/http/client.hpp"
+
+#include <arpa/inet.h>
+
+#include <fmt/format.h>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <algorithm>
+
+namespace riasc::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+bool is_ip_address(const std::string& host) {
+  unsigned char buffer[16];
+  return inet_pton(AF_INET, host.c_str(), buffer) == 1 || inet_pton(AF_INET6, host.c_str(), buffer) == 1;
+}
+
+}  // namespace
+
+class Client::Impl {
+ public:
+  explicit Impl(ClientOptions options) : options_(std::move(options)), tls_(asio::ssl::context::tls_client) {
+    tls_.add_certificate_authority(asio::buffer(options_.ca_pem));
+    tls_.set_verify_mode(asio::ssl::verify_peer);
+    if (options_.client_identity) {
+      tls_.use_certificate_chain(asio::buffer(options_.client_identity->certificate_pem));
+      tls_.use_private_key(asio::buffer(options_.client_identity->private_key_pem), asio::ssl::context::pem);
+    }
+  }
+
+  Response request(std::string_view method, std::string_view target, std::string body,
+                   const Headers& headers) {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        connect_if_needed();
+        auto message = build(method, target, std::move(body), headers);
+        bhttp::write(*stream_, message);
+        beast::flat_buffer buffer;
+        bhttp::response_parser<bhttp::string_body> parser;
+        parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+        bhttp::read(*stream_, buffer, parser);
+        auto reply = parser.release();
+        Response response;
+        response.status = reply.result_int();
+        for (const auto& field : reply) {
+          std::string name(field.name_string());
+          std::ranges::transform(name, name.begin(),
+                                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+          response.headers.emplace_back(std::move(name), std::string(field.value()));
+        }
+        response.body = std::move(reply.body());
+        if (!reply.keep_alive()) stream_.reset();
+        return response;
+      } catch (const boost::system::system_error&) {
+        stream_.reset();
+        if (attempt > 0) throw;
+        body = std::string(body);  // retry once on a connection the server had closed
+      }
+    }
+  }
+
+  unsigned stream(std::string_view method, std::string_view target,
+                  const std::function<bool(std::string_view)>& on_data, const Headers& headers) {
+    stream_.reset();  // a stream gets its own connection and ends it
+    connect_if_needed();
+    bhttp::write(*stream_, build(method, target, {}, headers));
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::empty_body> parser;
+    bhttp::read_header(*stream_, buffer, parser);
+    unsigned status = parser.get().result_int();
+    bool keep_going = true;
+    // Each piece of the body, chunked or not, goes to on_data as it arrives.
+    bhttp::response_parser<bhttp::string_body> body_parser(std::move(parser));
+    body_parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    auto on_chunk = [&](std::uint64_t, beast::string_view data, beast::error_code&) -> std::size_t {
+      if (keep_going) keep_going = on_data(std::string_view(data.data(), data.size()));
+      return data.size();
+    };
+    body_parser.on_chunk_body(on_chunk);
+    beast::get_lowest_layer(*stream_).expires_never();
+    beast::error_code error;
+    while (keep_going && !body_parser.is_done()) {
+      bhttp::read_some(*stream_, buffer, body_parser, error);
+      if (error) break;
+      if (!body_parser.chunked() && !body_parser.get().body().empty()) {
+        keep_going = on_data(body_parser.get().body());
+        body_parser.get().body().clear();
+      }
+    }
+    stream_.reset();
+    return status;
+  }
+
+ private:
+  bhttp::request<bhttp::string_body> build(std::string_view method, std::string_view target, std::string body,
+                                           const Headers& headers) {
+    bhttp::request<bhttp::string_body> message;
+    message.method_string(beast::string_view(method.data(), method.size()));
+    message.target(beast::string_view(target.data(), target.size()));
+    message.version(11);
+    message.set(bhttp::field::host, fmt::format("{}:{}", options_.host, options_.port));
+    message.set(bhttp::field::user_agent, "riasc");
+    for (const auto& [name, value] : headers) message.set(name, value);
+    message.body() = std::move(body);
+    message.keep_alive(true);
+    message.prepare_payload();
+    return message;
+  }
+
+  void connect_if_needed() {
+    if (stream_) return;
+    stream_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io_, tls_);
+    SSL* ssl = stream_->native_handle();
+    X509_VERIFY_PARAM* parameters = SSL_get0_param(ssl);
+    if (is_ip_address(options_.host)) {
+      X509_VERIFY_PARAM_set1_ip_asc(parameters, options_.host.c_str());
+    } else {
+      X509_VERIFY_PARAM_set1_host(parameters, options_.host.c_str(), 0);
+      SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+               const_cast<char*>(options_.host.c_str()));
+    }
+    tcp::resolver resolver(io_);
+    auto endpoints = resolver.resolve(options_.host, std::to_string(options_.port));
+    beast::get_lowest_layer(*stream_).expires_after(options_.timeout);
+    beast::get_lowest_layer(*stream_).connect(endpoints);
+    stream_->handshake(asio::ssl::stream_base::client);
+  }
+
+  ClientOptions options_;
+  asio::io_context io_;
+  asio::ssl::context tls_;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream_;
+};
+
+Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Client::~Client() = default;
+
+Response Client::request(std::string_view method, std::string_view target, std::string body,
+                         Headers headers) {
+  return impl_->request(method, target, std::move(body), headers);
+}
+
+unsigned Client::stream(std::string_view method, std::string_view target,
+                        const std::function<bool(std::string_view)>& on_data, Headers headers) {
+  return impl_->stream(method, target, on_data, headers);
+}
+
+}  // namespace riasc::http

@@ -1,0 +1,341 @@
+#include "riasc/http/server.hpp"
+
+#include <fmt/format.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <list>
+#include <mutex>
+#include <thread>
+
+namespace riasc::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+std::string_view Request::header(std::string_view lower_case_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_case_name) return value;
+  }
+  return {};
+}
+
+namespace {
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::ranges::transform(out, out.begin(),
+                         [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// CN and O of a verified client certificate.
+void read_client_identity(TlsStream& stream, Request& request) {
+  SSL* ssl = stream.native_handle();
+  X509* certificate = SSL_get1_peer_certificate(ssl);
+  if (!certificate) return;
+  if (SSL_get_verify_result(ssl) == X509_V_OK) {
+    X509_NAME* name = X509_get_subject_name(certificate);
+    for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+      X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, i);
+      int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry));
+      ASN1_STRING* data = X509_NAME_ENTRY_get_data(entry);
+      std::string value(reinterpret_cast<const char*>(ASN1_STRING_get0_data(data)),
+                        static_cast<std::size_t>(ASN1_STRING_length(data)));
+      if (nid == NID_commonName) request.client_user = value;
+      if (nid == NID_organizationName) request.client_groups.push_back(value);
+    }
+  }
+  X509_free(certificate);
+}
+
+// A wake-up that may come from any thread, for a connection whose coroutine runs on a strand.
+struct Wakeup {
+  explicit Wakeup(asio::any_io_executor executor) : timer(executor) {}
+  asio::steady_timer timer;
+  std::atomic<bool> pending{false};
+};
+
+class Connection;
+
+class ExchangeImpl final : public Exchange {
+ public:
+  ExchangeImpl(TlsStream& stream, Request request, bool keep_alive, std::shared_ptr<Wakeup> wakeup,
+               asio::any_io_executor executor)
+      : stream_(stream),
+        request_(std::move(request)),
+        keep_alive_(keep_alive),
+        wakeup_(std::move(wakeup)),
+        executor_(std::move(executor)) {}
+
+  const Request& request() const override { return request_; }
+
+  asio::awaitable<void> respond(Response response) override {
+    if (answered_) co_return;
+    answered_ = true;
+    bhttp::response<bhttp::string_body> message{static_cast<bhttp::status>(response.status), 11};
+    for (auto& [name, value] : response.headers) message.set(name, value);
+    message.body() = std::move(response.body);
+    message.keep_alive(keep_alive_);
+    message.prepare_payload();
+    beast::error_code error;
+    co_await bhttp::async_write(stream_, message, asio::redirect_error(use_awaitable, error));
+    if (error) keep_alive_ = false;
+  }
+
+  asio::awaitable<bool> start_stream(unsigned status, Headers headers) override {
+    if (answered_) co_return false;
+    answered_ = true;
+    streaming_ = true;
+    keep_alive_ = false;  // the stream ends the connection; clients reconnect for the next request
+    bhttp::response<bhttp::empty_body> message{static_cast<bhttp::status>(status), 11};
+    for (auto& [name, value] : headers) message.set(name, value);
+    message.chunked(true);
+    message.keep_alive(false);
+    bhttp::response_serializer<bhttp::empty_body> serializer{message};
+    beast::get_lowest_layer(stream_).expires_never();
+    beast::error_code error;
+    co_await bhttp::async_write_header(stream_, serializer, asio::redirect_error(use_awaitable, error));
+    co_return !error;
+  }
+
+  asio::awaitable<bool> write_chunk(std::string chunk) override {
+    if (!streaming_ || chunk.empty()) co_return streaming_;
+    beast::error_code error;
+    co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(chunk)),
+                               asio::redirect_error(use_awaitable, error));
+    if (error) streaming_ = false;
+    co_return !error;
+  }
+
+  asio::awaitable<void> wait(std::chrono::milliseconds timeout) override {
+    if (wakeup_->pending.exchange(false)) co_return;
+    wakeup_->timer.expires_after(timeout);
+    beast::error_code error;
+    co_await wakeup_->timer.async_wait(asio::redirect_error(use_awaitable, error));
+    wakeup_->pending = false;
+  }
+
+  std::function<void()> waker() override {
+    std::weak_ptr<Wakeup> weak = wakeup_;
+    return [weak, executor = executor_] {
+      auto wakeup = weak.lock();
+      if (!wakeup) return;
+      wakeup->pending = true;
+      asio::post(executor, [weak] {
+        if (auto alive = weak.lock()) alive->timer.cancel();
+      });
+    };
+  }
+
+  asio::awaitable<void> finish() {
+    if (streaming_) {
+      beast::error_code error;
+      co_await asio::async_write(stream_, bhttp::make_chunk_last(),
+                                 asio::redirect_error(use_awaitable, error));
+    }
+  }
+
+  [[nodiscard]] bool answered() const { return answered_; }
+  [[nodiscard]] bool keep_alive() const { return keep_alive_; }
+
+ private:
+  TlsStream& stream_;
+  Request request_;
+  bool keep_alive_;
+  bool answered_ = false;
+  bool streaming_ = false;
+  std::shared_ptr<Wakeup> wakeup_;
+  asio::any_io_executor executor_;
+};
+
+std::string status_body(unsigned code, std::string_view reason, std::string_view message) {
+  return fmt::format(
+      R"({{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"{}","reason":"{}","code":{}}})",
+      message, reason, code);
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(ServerOptions options, Handler handler)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        tls_(asio::ssl::context::tls_server),
+        acceptor_(io_) {
+    tls_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1);
+    tls_.use_certificate_chain(asio::buffer(options_.identity.certificate_pem));
+    tls_.use_private_key(asio::buffer(options_.identity.private_key_pem), asio::ssl::context::pem);
+    if (!options_.client_ca_pem.empty()) {
+      tls_.add_certificate_authority(asio::buffer(options_.client_ca_pem));
+      // Ask for a client certificate, accept connections without one (tokens authenticate those).
+      tls_.set_verify_mode(asio::ssl::verify_peer);
+      tls_.set_verify_callback([](bool, asio::ssl::verify_context&) { return true; });
+    }
+  }
+
+  void start() {
+    tcp::endpoint endpoint(asio::ip::make_address(options_.host), options_.port);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+    port_ = acceptor_.local_endpoint().port();
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    for (unsigned i = 0; i < std::max(1U, options_.threads); ++i)
+      threads_.emplace_back([this] { io_.run(); });
+  }
+
+  void stop() {
+    if (stopped_.exchange(true)) return;
+    asio::post(io_, [this] {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+      std::lock_guard lock(connections_mutex_);
+      for (auto& weak : connections_) {
+        if (auto stream = weak.lock()) {
+          asio::post(stream->get_executor(), [stream] {
+            beast::error_code error;
+            beast::get_lowest_layer(*stream).socket().shutdown(tcp::socket::shutdown_both, error);
+            beast::get_lowest_layer(*stream).cancel();
+          });
+        }
+      }
+    });
+    // Let connections finish their current write, then end the loop.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    io_.stop();
+    for (auto& thread : threads_) thread.join();
+    threads_.clear();
+  }
+
+  std::uint16_t port() const { return port_; }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    while (acceptor_.is_open()) {
+      beast::error_code error;
+      tcp::socket socket =
+          co_await acceptor_.async_accept(asio::make_strand(io_), asio::redirect_error(use_awaitable, error));
+      if (error) {
+        if (!acceptor_.is_open()) co_return;
+        continue;  // e.g. too many open files: keep serving the connections we have
+      }
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, serve(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> serve(tcp::socket socket) {
+    auto executor = socket.get_executor();
+    auto owned = std::make_shared<TlsStream>(std::move(socket), tls_);
+    track(owned);
+    TlsStream& stream = *owned;
+    beast::error_code error;
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+    co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                    asio::redirect_error(use_awaitable, error));
+    if (error) co_return;
+    auto wakeup = std::make_shared<Wakeup>(executor);
+    beast::flat_buffer buffer;
+    while (!stopped_) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.body_limit(options_.body_limit);
+      parser.header_limit(64 * 1024);
+      beast::get_lowest_layer(stream).expires_after(options_.idle_timeout);
+      co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, error));
+      if (error == bhttp::error::body_limit) {
+        co_await reply_error(stream, 413, "RequestEntityTooLarge",
+                             fmt::format("the request body is larger than {} bytes", options_.body_limit));
+        break;
+      }
+      if (error) break;
+      auto message = parser.release();
+      Request request;
+      request.method = std::string(message.method_string());
+      request.target = std::string(message.target());
+      for (const auto& field : message) {
+        auto name = field.name_string();
+        request.headers.emplace_back(lower(std::string_view(name.data(), name.size())),
+                                     std::string(field.value()));
+      }
+      request.body = std::move(message.body());
+      read_client_identity(stream, request);
+      ExchangeImpl exchange(stream, std::move(request), message.keep_alive(), wakeup, executor);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
+      std::string failure = "the handler gave no response";
+      try {
+        co_await handler_(exchange);
+      } catch (const std::exception& error_in_handler) {
+        failure = error_in_handler.what();
+      }
+      if (!exchange.answered()) {
+        // (A named Response: g++ 12 miscompiles braced temporaries inside co_await.)
+        Response internal_error;
+        internal_error.status = 500;
+        internal_error.headers.emplace_back("Content-Type", "application/json");
+        internal_error.body = status_body(500, "InternalError", failure);
+        co_await exchange.respond(std::move(internal_error));
+      }
+      co_await exchange.finish();
+      if (!exchange.keep_alive()) break;
+    }
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+    co_await stream.async_shutdown(asio::redirect_error(use_awaitable, error));
+  }
+
+  asio::awaitable<void> reply_error(TlsStream& stream, unsigned code, std::string_view reason,
+                                    std::string message) {
+    bhttp::response<bhttp::string_body> response{static_cast<bhttp::status>(code), 11};
+    response.set(bhttp::field::content_type, "application/json");
+    response.body() = status_body(code, reason, message);
+    response.keep_alive(false);
+    response.prepare_payload();
+    beast::error_code error;
+    co_await bhttp::async_write(stream, response, asio::redirect_error(use_awaitable, error));
+  }
+
+  void track(const std::shared_ptr<TlsStream>& stream) {
+    std::lock_guard lock(connections_mutex_);
+    std::erase_if(connections_, [](const auto& weak) { return weak.expired(); });
+    connections_.push_back(stream);
+  }
+
+  ServerOptions options_;
+  Handler handler_;
+  asio::io_context io_;
+  asio::ssl::context tls_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopped_{false};
+  std::uint16_t port_ = 0;
+  std::mutex connections_mutex_;
+  std::vector<std::weak_ptr<TlsStream>> connections_;
+};
+
+Server::Server(ServerOptions options, Handler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+Server::~Server() { stop(); }
+void Server::start() { impl_->start(); }
+void Server::stop() { impl_->stop(); }
+std::uint16_t Server::port() const { return impl_->port(); }
+
+}  // namespace riasc::http

@@ -1,0 +1,44 @@
+#pragma once
+
+// The certificates the embedded API server needs: a CA it creates on first start, a serving
+// certificate signed by it, and a client certificate for the admin user. Kept as PEM files so a
+// restart serves with the same identity and existing kubeconfigs stay valid.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace riasc::http {
+
+struct KeyPair {
+  std::string certificate_pem;
+  std::string private_key_pem;
+};
+
+struct CertificateRequest {
+  std::string common_name;
+  std::vector<std::string> organizations;  // Kubernetes reads groups from O=
+  std::vector<std::string> dns_names;      // subjectAltName DNS entries (servers)
+  std::vector<std::string> ip_addresses;   // subjectAltName IP entries (servers)
+  bool server = false;                     // serverAuth, else clientAuth
+  int valid_days = 3650;
+};
+
+// A self-signed CA (EC P-256).
+KeyPair create_certificate_authority(const std::string& common_name, int valid_days = 3650);
+
+// A leaf certificate (EC P-256) signed by `ca`.
+KeyPair issue_certificate(const KeyPair& ca, const CertificateRequest& request);
+
+// The files below `directory`: ca.crt/ca.key, server.crt/server.key, admin.crt/admin.key. Each
+// pair is created if missing and read otherwise. Private keys are written with mode 0600.
+struct ServerCertificates {
+  KeyPair ca;
+  KeyPair server;
+  KeyPair admin;
+};
+ServerCertificates load_or_create_server_certificates(const std::filesystem::path& directory,
+                                                      const std::vector<std::string>& dns_names,
+                                                      const std::vector<std::string>& ip_addresses);
+
+}  // namespace riasc::http

@@ -1,0 +1,194 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "riasc/http/client.hpp"
+#include "riasc/http/server.hpp"
+#include "riasc/http/tls_certificates.hpp"
+
+namespace riasc::http {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// One CA and server identity for the whole suite: key generation is the slow part.
+struct Identities {
+  KeyPair ca = create_certificate_authority("test-ca");
+  KeyPair server = issue_certificate(ca, {"server", {}, {"localhost"}, {"127.0.0.1"}, true});
+  KeyPair admin = issue_certificate(ca, {"admin", {"system:masters", "lab"}, {}, {}, false});
+};
+const Identities& identities() {
+  static const Identities instance;
+  return instance;
+}
+
+class HttpTest : public ::testing::Test {
+ protected:
+  void serve(Handler handler, std::size_t body_limit = 1024) {
+    ServerOptions options;
+    options.identity = identities().server;
+    options.client_ca_pem = identities().ca.certificate_pem;
+    options.body_limit = body_limit;
+    server_ = std::make_unique<Server>(options, std::move(handler));
+    server_->start();
+  }
+  ClientOptions client_options() const {
+    ClientOptions options;
+    options.port = server_->port();
+    options.ca_pem = identities().ca.certificate_pem;
+    return options;
+  }
+  std::unique_ptr<Server> server_;
+};
+
+boost::asio::awaitable<void> echo(Exchange& exchange) {
+  const Request& request = exchange.request();
+  Response response;
+  response.headers.emplace_back("Content-Type", "text/plain");
+  response.body = request.method + " " + request.target + " " + request.body +
+                  " user=" + request.client_user.value_or("-") +
+                  " accept=" + std::string(request.header("accept"));
+  for (const auto& group : request.client_groups) response.body += " group=" + group;
+  co_await exchange.respond(std::move(response));
+}
+
+TEST_F(HttpTest, RequestsOverOneKeptAliveConnection) {
+  serve(echo);
+  Client client(client_options());
+  auto first = client.request("GET", "/version?x=1", "", {{"Accept", "application/json"}});
+  EXPECT_EQ(first.status, 200U);
+  EXPECT_EQ(first.body, "GET /version?x=1  user=- accept=application/json");
+  auto second = client.request("POST", "/api/v1/namespaces", R"({"a":1})");
+  EXPECT_EQ(second.body, R"(POST /api/v1/namespaces {"a":1} user=- accept=)");
+}
+
+TEST_F(HttpTest, ClientCertificateNamesUserAndGroups) {
+  serve(echo);
+  auto options = client_options();
+  options.client_identity = identities().admin;
+  Client client(options);
+  EXPECT_THAT(client.request("GET", "/").body,
+              HasSubstr("user=admin accept= group=system:masters group=lab"));
+}
+
+TEST_F(HttpTest, ACertificateFromAnotherCaIsNotAnIdentity) {
+  serve(echo);
+  auto other_ca = create_certificate_authority("other");
+  auto options = client_options();
+  options.client_identity = issue_certificate(other_ca, {"mallory", {"system:masters"}, {}, {}, false});
+  Client client(options);
+  EXPECT_THAT(client.request("GET", "/").body, HasSubstr("user=-"));
+}
+
+TEST_F(HttpTest, TheClientRefusesAServerItDoesNotTrust) {
+  serve(echo);
+  auto options = client_options();
+  options.ca_pem = create_certificate_authority("other").certificate_pem;
+  Client client(options);
+  EXPECT_THROW(client.request("GET", "/"), std::exception);
+}
+
+TEST_F(HttpTest, OversizedBodiesGet413WithAStatus) {
+  serve(echo, 16);
+  Client client(client_options());
+  auto response = client.request("POST", "/", std::string(100, 'x'));
+  EXPECT_EQ(response.status, 413U);
+  EXPECT_THAT(response.body, HasSubstr(R"("reason":"RequestEntityTooLarge")"));
+  EXPECT_EQ(client.request("POST", "/", "small").status, 200U);  // the server still serves
+}
+
+TEST_F(HttpTest, AFailingHandlerGives500AndTheServerGoesOn) {
+  serve([](Exchange& exchange) -> boost::asio::awaitable<void> {
+    if (exchange.request().target == "/fail") throw std::runtime_error("disk on fire");
+    co_await echo(exchange);
+  });
+  Client client(client_options());
+  auto failed = client.request("GET", "/fail");
+  EXPECT_EQ(failed.status, 500U);
+  EXPECT_THAT(failed.body, HasSubstr(R"("message":"disk on fire")"));
+  EXPECT_EQ(client.request("GET", "/ok").status, 200U);
+}
+
+// A watch-like stream: the handler sleeps in wait() until another thread wakes it.
+TEST_F(HttpTest, StreamsWakeUpFromOtherThreads) {
+  std::atomic<int> produced{0};
+  std::function<void()> wake;
+  std::mutex mutex;
+  serve([&](Exchange& exchange) -> boost::asio::awaitable<void> {
+    {
+      std::lock_guard lock(mutex);
+      wake = exchange.waker();
+    }
+    Headers headers{{"Content-Type", "application/json"}};  // named: see server.hpp on g++ 12
+    co_await exchange.start_stream(200, std::move(headers));
+    int sent = 0;
+    while (sent < 3) {
+      co_await exchange.wait(std::chrono::seconds(10));
+      while (sent < produced.load()) {
+        if (!co_await exchange.write_chunk("{\"event\":" + std::to_string(++sent) + "}\n")) co_return;
+      }
+    }
+  });
+  std::thread producer([&] {
+    for (int i = 0; i < 3; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      ++produced;
+      std::lock_guard lock(mutex);
+      if (wake) wake();
+    }
+  });
+  Client client(client_options());
+  std::string received;
+  auto start = std::chrono::steady_clock::now();
+  unsigned status = client.stream("GET", "/watch", [&](std::string_view data) {
+    received += data;
+    return true;
+  });
+  producer.join();
+  EXPECT_EQ(status, 200U);
+  EXPECT_EQ(received, "{\"event\":1}\n{\"event\":2}\n{\"event\":3}\n");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));  // woken, not timed out
+}
+
+TEST_F(HttpTest, StopEndsOpenStreams) {
+  serve([](Exchange& exchange) -> boost::asio::awaitable<void> {
+    co_await exchange.start_stream(200, Headers());
+    co_await exchange.write_chunk("started\n");
+    while (co_await exchange.write_chunk(" ")) co_await exchange.wait(std::chrono::milliseconds(50));
+  });
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    server_->stop();
+  });
+  Client client(client_options());
+  std::string received;
+  client.stream("GET", "/", [&](std::string_view data) {
+    received += data;
+    return true;
+  });
+  stopper.join();
+  EXPECT_THAT(received, HasSubstr("started"));
+}
+
+TEST(CertificatesTest, ServerCertificatesAreCreatedOnceAndKeptPrivate) {
+  auto directory = std::filesystem::temp_directory_path() / ("riasc-certs-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(directory);
+  auto first = load_or_create_server_certificates(directory, {"localhost"}, {"127.0.0.1"});
+  auto second = load_or_create_server_certificates(directory, {"localhost"}, {"127.0.0.1"});
+  EXPECT_EQ(first.ca.certificate_pem, second.ca.certificate_pem);
+  EXPECT_EQ(first.server.private_key_pem, second.server.private_key_pem);
+  EXPECT_THAT(first.ca.certificate_pem, HasSubstr("BEGIN CERTIFICATE"));
+  struct stat info {};
+  ASSERT_EQ(::stat((directory / "ca.key").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600U);
+  std::filesystem::remove_all(directory);
+}
+
+}  // namespace
+}  // namespace riasc::http
