@@ -353,7 +353,7 @@ TEST_F(CustomObjectTest, ErrorsComeInOrderMetadataUnknownFieldsValidation) {
   EXPECT_THAT(
       messages(check.errors),
       ElementsAre(
-          R"(metadata.name: Invalid value: "W": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com'))",
+          R"(metadata.name: Invalid value: "W": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'))",
           "spec.colour: Unknown field: not declared in the schema; known fields: replicas, mode, name, "
           "options",
           R"(spec.replicas: Invalid value: "x": must be of type integer)"));
@@ -404,9 +404,9 @@ TEST_F(CustomObjectTest, NamespaceLabelsAndAnnotationsRules) {
                                      "{replicas: 1}"))
               .errors),
       ElementsAre(
-          R"(metadata.labels[app]: Invalid value: "bad value": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character)",
+          R"(metadata.labels[app]: Invalid value: "bad value": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?'))",
           "metadata.labels[n]: Invalid value: 1: must be a string (quote numbers and booleans)",
-          R"(metadata.labels: Invalid value: "-x": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName', 'my.name' or '123-abc'))"));
+          R"(metadata.labels: Invalid value: "-x": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]'))"));
   EXPECT_THAT(
       messages(check_custom_object(namespaced_,
                                    widget("{name: w, annotations: {note: 'free text, any: thing', n: true}}",
@@ -548,7 +548,8 @@ TEST(ObjectMetaTest, DnsSubdomain) {
   const std::string why =
       "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
       "must start "
-      "and end with an alphanumeric character (e.g. 'example.com')";
+      "and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+      "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
   for (const char* bad : {"", "Example.com", "a..b", ".a", "a.", "a_b.com"}) {
     EXPECT_EQ(check_dns_subdomain(bad), why) << bad;
   }
@@ -564,9 +565,11 @@ TEST(ObjectMetaTest, LabelKeyPrefixesAndLengths) {
   EXPECT_THAT(
       messages(validate_object_meta(yaml("{name: a, labels: {Example.com/name: x}}"), at)),
       ElementsAre(
-          R"(metadata.labels: Invalid value: "Example.com/name": prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com'))"));
-  EXPECT_THAT(messages(validate_object_meta(yaml("{name: a, labels: {example.com/: x}}"), at)),
-              ElementsAre(R"(metadata.labels: Invalid value: "example.com/": name part must be non-empty)"));
+          R"(metadata.labels: Invalid value: "Example.com/name": prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'))"));
+  EXPECT_THAT(
+      messages(validate_object_meta(yaml("{name: a, labels: {example.com/: x}}"), at)),
+      ElementsAre(
+          R"(metadata.labels: Invalid value: "example.com/": name part must be non-empty; name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]'))"));
   const std::string long_name(64, 'n');
   EXPECT_THAT(messages(validate_object_meta(yaml("{name: a, labels: {" + long_name + ": x}}"), at)),
               ElementsAre("metadata.labels: Invalid value: \"" + long_name +

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 
+#include "riasc/core/label_selector.hpp"
+
 namespace riasc::schema {
 
 namespace {
@@ -11,46 +13,18 @@ const RE2& dns_label_re() {
   static const RE2 re("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
   return re;
 }
-const RE2& dns_subdomain_re() {
-  static const RE2 re("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
-  return re;
-}
-const RE2& qualified_name_re() {
-  static const RE2 re("([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]");
-  return re;
-}
-
 constexpr std::size_t kLabelMax = 63;
-constexpr std::size_t kSubdomainMax = 253;
 constexpr std::size_t kAnnotationsMaxBytes = 256 * 1024;
 
-// A label or annotation key: an optional DNS-subdomain prefix and '/', then a name.
-std::string check_qualified_name(std::string_view key) {
-  std::string_view name = key;
-  if (auto slash = key.find('/'); slash != std::string_view::npos) {
-    std::string_view prefix = key.substr(0, slash);
-    name = key.substr(slash + 1);
-    if (prefix.empty()) return "prefix part must be non-empty";
-    if (auto why = check_dns_subdomain(prefix); !why.empty()) return "prefix part " + why;
-  }
-  if (name.empty()) return "name part must be non-empty";
-  if (name.size() > kLabelMax) return fmt::format("name part must be no more than {} characters", kLabelMax);
-  if (!RE2::FullMatch(name, qualified_name_re())) {
-    return "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and "
-           "end with an alphanumeric character (e.g. 'MyName', 'my.name' or '123-abc')";
-  }
-  return "";
+std::string joined(const std::vector<std::string>& problems) {
+  std::string out;
+  for (const auto& problem : problems) out += (out.empty() ? "" : "; ") + problem;
+  return out;
 }
 
-std::string check_label_value(std::string_view value) {
-  if (value.empty()) return "";
-  if (value.size() > kLabelMax) return fmt::format("must be no more than {} characters", kLabelMax);
-  if (!RE2::FullMatch(value, qualified_name_re())) {
-    return "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
-           "or '.', and must start and end with an alphanumeric character";
-  }
-  return "";
-}
+// Label and annotation keys and label values follow the rules core/label_selector implements.
+std::string check_qualified_name(std::string_view key) { return joined(qualified_name_errors(key)); }
+std::string check_label_value(std::string_view value) { return joined(label_value_errors(value)); }
 
 void check_string_map(const Json& metadata, const char* field, const FieldPath& path, bool labels,
                       FieldErrors& errors) {
@@ -96,14 +70,7 @@ std::string check_dns_label(std::string_view value) {
   return "";
 }
 
-std::string check_dns_subdomain(std::string_view value) {
-  if (value.size() > kSubdomainMax) return fmt::format("must be no more than {} characters", kSubdomainMax);
-  if (!RE2::FullMatch(value, dns_subdomain_re())) {
-    return "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
-           "or '.', and must start and end with an alphanumeric character (e.g. 'example.com')";
-  }
-  return "";
-}
+std::string check_dns_subdomain(std::string_view value) { return joined(dns1123_subdomain_errors(value)); }
 
 FieldErrors validate_object_meta(const Json& metadata, const FieldPath& path) {
   FieldErrors errors;

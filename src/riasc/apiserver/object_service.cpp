@@ -1,0 +1,375 @@
+#include "riasc/apiserver/object_service.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <random>
+
+#include "riasc/apiserver/status.hpp"
+#include "riasc/schema/object_meta.hpp"
+
+namespace riasc::apiserver {
+
+namespace {
+
+constexpr std::string_view kCrdGroup = "apiextensions.k8s.io";
+
+GroupResource group_resource(const ResourceType& type) { return {type.group, type.resource}; }
+
+ApiError not_found(const ResourceType& type, std::string_view name) {
+  return {status_not_found(group_resource(type), name)};
+}
+ApiError already_exists(const ResourceType& type, std::string_view name) {
+  return {status_already_exists(group_resource(type), name)};
+}
+ApiError conflict(const ResourceType& type, std::string_view name) {
+  return {status_conflict(group_resource(type), name)};
+}
+ApiError bad_request(const std::string& message) { return {status_bad_request(message)}; }
+ApiError invalid(const ResourceType& type, std::string_view name, const FieldErrors& causes) {
+  return {status_invalid({type.group, type.kind}, name, causes)};
+}
+
+std::string new_uid() {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  std::uint64_t high = random();
+  std::uint64_t low = random();
+  high = (high & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
+  low = (low & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;    // RFC 4122 variant
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", high >> 32, (high >> 16) & 0xFFFF, high & 0xFFFF,
+                     low >> 48, low & 0xFFFFFFFFFFFFULL);
+}
+
+// generateName: the prefix plus five characters Kubernetes also uses (no vowels, no look-alikes).
+std::string generated_name(std::string_view prefix) {
+  static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+  static thread_local std::mt19937 random{std::random_device{}()};
+  std::string name(prefix);
+  for (int i = 0; i < 5; ++i) name += kAlphabet[random() % kAlphabet.size()];
+  return name;
+}
+
+std::string timestamp(std::chrono::system_clock::time_point time) {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", std::chrono::floor<std::chrono::seconds>(time));
+}
+
+std::string hex(std::string_view text) {
+  std::string out;
+  for (char c : text) out += fmt::format("{:02x}", static_cast<unsigned char>(c));
+  return out;
+}
+
+std::optional<std::string> unhex(std::string_view text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    unsigned value = 0;
+    for (char c : text.substr(i, 2)) {
+      value <<= 4;
+      if (c >= '0' && c <= '9') {
+        value |= static_cast<unsigned>(c - '0');
+      } else if (c >= 'a' && c <= 'f') {
+        value |= static_cast<unsigned>(c - 'a' + 10);
+      } else {
+        return std::nullopt;
+      }
+    }
+    out += static_cast<char>(value);
+  }
+  return out;
+}
+
+// The parts of an object whose change is a new generation: everything but metadata and status.
+Json generation_relevant(const Json& object) {
+  Json copy = object;
+  if (copy.is_object()) {
+    copy.erase("metadata");
+    copy.erase("status");
+  }
+  return copy;
+}
+
+// CRDs say they are in use once stored, as kube-apiserver's controllers do.
+void establish_crd(Json& crd) {
+  Json& status = crd["status"];
+  status["acceptedNames"] = crd["spec"]["names"];
+  status["storedVersions"] = Json::array();
+  for (const auto& version : crd["spec"]["versions"]) {
+    if (version.value("storage", false)) status["storedVersions"].push_back(version["name"]);
+  }
+  status["conditions"] = Json::array({{{"type", "NamesAccepted"},
+                                       {"status", "True"},
+                                       {"reason", "NoConflicts"},
+                                       {"message", "no conflicts found"}},
+                                      {{"type", "Established"},
+                                       {"status", "True"},
+                                       {"reason", "InitialNamesAccepted"},
+                                       {"message", "the initial names have been accepted"}}});
+}
+
+}  // namespace
+
+unsigned ApiError::code() const { return static_cast<unsigned>(status_code(status)); }
+std::string ApiError::message() const { return string_member(status, "message"); }
+
+ObjectService::ObjectService(store::Store& store, ResourceRegistry& registry, Clock clock)
+    : store_(store), registry_(registry), clock_(std::move(clock)) {}
+
+Json ObjectService::to_object(const store::Record& record) {
+  Json object = Json::parse(*record.value);
+  object["metadata"]["resourceVersion"] = std::to_string(record.revision);
+  return object;
+}
+
+void ObjectService::load_crds() {
+  auto type = registry_.find(kCrdGroup, "v1", "customresourcedefinitions");
+  if (!type) return;
+  for (const auto& record : store_.list(type->key_prefix()).records)
+    on_crd_written(Json::parse(*record.value));
+}
+
+void ObjectService::on_crd_written(const Json& crd) {
+  try {
+    registry_.add_crd(schema::CustomResourceDefinition::from_json(crd));
+  } catch (const schema::SchemaError&) {
+    // Only valid CRDs are stored; one that no longer compiles stays unserved rather than fatal.
+  }
+}
+
+std::optional<ApiError> ObjectService::validate(const ResourceType& type, Json& object) const {
+  std::string name = string_member(object["metadata"], "name");
+  FieldErrors errors = schema::validate_object_meta(object["metadata"], FieldPath().child("metadata"));
+  if (type.crd) {
+    schema::ObjectCheckOptions options;
+    options.reject_unknown_fields = false;  // pruned, as kube-apiserver does without fieldValidation=Strict
+    auto check = schema::check_custom_object(*type.crd, object, options);
+    for (auto& e : check.errors) errors.push_back(std::move(e));
+    object = std::move(check.object);
+  } else if (type.group == kCrdGroup && type.resource == "customresourcedefinitions") {
+    for (auto& e : schema::validate_crd(object)) errors.push_back(std::move(e));
+  }
+  if (!errors.empty()) return invalid(type, name, errors);
+  return std::nullopt;
+}
+
+Outcome<Json> ObjectService::create(const ResourceType& type, std::string_view namespace_name, Json object) {
+  if (!object.is_object()) return bad_request("the request body must be a JSON or YAML object");
+  if (string_member(object, "apiVersion") != type.api_version() ||
+      string_member(object, "kind") != type.kind) {
+    return bad_request(fmt::format(
+        "the API version and kind in the body ({} {}) do not match the URL ({} {})",
+        string_member(object, "apiVersion"), string_member(object, "kind"), type.api_version(), type.kind));
+  }
+  // ordered_json keeps members in a vector: a reference to one dies when the parent gains or
+  // loses a member, so metadata is looked up afresh below rather than held.
+  if (!object["metadata"].is_object()) object["metadata"] = Json::object();
+  Json& metadata = object["metadata"];
+  if (string_member(metadata, "name").empty() && !string_member(metadata, "generateName").empty()) {
+    metadata["name"] = generated_name(string_member(metadata, "generateName"));
+  }
+  if (type.namespaced) {
+    std::string in_body = string_member(metadata, "namespace");
+    if (!in_body.empty() && in_body != namespace_name) {
+      return bad_request(
+          "the namespace of the provided object does not match the namespace sent on the request");
+    }
+    metadata["namespace"] = std::string(namespace_name);
+    auto namespaces = registry_.find("", "v1", "namespaces");
+    if (namespaces && !store_.get(namespaces->key({}, namespace_name))) {
+      return not_found(*namespaces, namespace_name);
+    }
+  } else {
+    metadata.erase("namespace");
+  }
+  for (const char* owned_by_server :
+       {"resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"}) {
+    metadata.erase(owned_by_server);
+  }
+  metadata["uid"] = new_uid();
+  metadata["creationTimestamp"] = timestamp(clock_());
+  metadata["generation"] = 1;
+  const std::string name = string_member(metadata, "name");
+  if (type.status_subresource && type.crd) object.erase("status");  // set through /status only
+  if (type.group.empty() && type.resource == "namespaces") {
+    object["spec"]["finalizers"] = Json::array({"kubernetes"});
+    object["status"] = {{"phase", "Active"}};
+  }
+  if (auto problem = validate(type, object)) return *problem;
+  const bool is_crd = type.group == kCrdGroup && type.resource == "customresourcedefinitions";
+  if (is_crd) establish_crd(object);
+  auto result = store_.create(type.key(namespace_name, name), object.dump());
+  if (result.status == store::WriteStatus::AlreadyExists) return already_exists(type, name);
+  if (is_crd) on_crd_written(object);
+  return to_object(result.record);
+}
+
+Outcome<Json> ObjectService::get(const ResourceType& type, std::string_view namespace_name,
+                                 std::string_view name) const {
+  auto record = store_.get(type.key(namespace_name, name));
+  if (!record) return not_found(type, name);
+  return to_object(*record);
+}
+
+Outcome<Json> ObjectService::list(const ResourceType& type, const ListOptions& options) const {
+  std::string start_after;
+  if (!options.continue_token.empty()) {
+    auto key = unhex(options.continue_token);
+    if (!key) return bad_request("the continue token is not valid; list again without it");
+    start_after = *key;
+  }
+  Json items = Json::array();
+  store::Revision revision = 0;
+  std::string last_key;
+  bool more = false;
+  // Filters apply before the limit, so pages are full; keep reading until the page is.
+  while (true) {
+    auto page = store_.list(type.key_prefix(options.namespace_name), options.limit, start_after);
+    revision = page.revision;
+    bool full = false;
+    for (std::size_t i = 0; i < page.records.size() && !full; ++i) {
+      last_key = page.records[i].key;
+      Json object = to_object(page.records[i]);
+      if (options.filter && !options.filter(object)) continue;
+      items.push_back(std::move(object));
+      full = options.limit != 0 && items.size() == options.limit;
+      if (full) more = i + 1 < page.records.size() || page.more;
+    }
+    if (full || !page.more) break;
+    start_after = last_key;
+  }
+  Json metadata = {{"resourceVersion", std::to_string(revision)}};
+  if (more) metadata["continue"] = hex(last_key);
+  return Json{{"kind", type.kind + "List"},
+              {"apiVersion", type.api_version()},
+              {"metadata", std::move(metadata)},
+              {"items", std::move(items)}};
+}
+
+Outcome<Json> ObjectService::update(const ResourceType& type, std::string_view namespace_name,
+                                    std::string_view name, Json object, bool status) {
+  if (!object.is_object()) return bad_request("the request body must be a JSON or YAML object");
+  const std::string key = type.key(namespace_name, name);
+  auto current_record = store_.get(key);
+  if (!current_record) return not_found(type, name);
+  if (!object["metadata"].is_object()) object["metadata"] = Json::object();
+  const std::string body_name = string_member(object["metadata"], "name");
+  if (body_name != name) {
+    return bad_request(
+        fmt::format("the name of the object ({}) does not match the name on the URL ({})", body_name, name));
+  }
+  std::string expected = string_member(object["metadata"], "resourceVersion");
+  if (!expected.empty() && expected != std::to_string(current_record->revision)) return conflict(type, name);
+  Json current = to_object(*current_record);
+  if (type.status_subresource) {
+    // The main resource cannot change the status, the status subresource nothing else.
+    Json merged = status ? current : object;
+    merged["status"] = status ? object.value("status", Json()) : current.value("status", Json());
+    if (merged["status"].is_null()) merged.erase("status");
+    object = std::move(merged);
+  }
+  return write_update(type, *current_record, std::move(object));
+}
+
+Outcome<Json> ObjectService::write_update(const ResourceType& type, const store::Record& current_record,
+                                          Json object) {
+  Json current = to_object(current_record);
+  const std::string name = string_member(current["metadata"], "name");
+  // Fields the server owns keep their values.
+  for (const char* owned :
+       {"uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace"}) {
+    if (current["metadata"].contains(owned)) {
+      object["metadata"][owned] = current["metadata"][owned];
+    } else {
+      object["metadata"].erase(owned);
+    }
+  }
+  std::int64_t generation = current["metadata"].value("generation", std::int64_t{1});
+  if (generation_relevant(object) != generation_relevant(current)) ++generation;
+  object["metadata"]["generation"] = generation;
+  object["metadata"].erase("resourceVersion");
+  if (auto problem = validate(type, object)) return *problem;
+  const bool is_crd = type.group == kCrdGroup && type.resource == "customresourcedefinitions";
+  if (is_crd) establish_crd(object);
+  // An object being deleted goes once its last finalizer is removed.
+  const Json& metadata = object["metadata"];
+  const bool finalized =
+      metadata.contains("deletionTimestamp") && metadata.value("finalizers", Json::array()).empty();
+  if (finalized) {
+    auto result = store_.remove(current_record.key, current_record.revision);
+    if (result.status == store::WriteStatus::Conflict) return conflict(type, name);
+    if (result.status == store::WriteStatus::NotFound) return not_found(type, name);
+    if (is_crd) registry_.remove_crd(name);
+    if (type.namespaced) finish_namespace_deletion(string_member(current["metadata"], "namespace"));
+    return to_object(result.record);
+  }
+  auto result = store_.update(current_record.key, object.dump(), current_record.revision);
+  if (result.status == store::WriteStatus::Conflict) return conflict(type, name);
+  if (result.status == store::WriteStatus::NotFound) return not_found(type, name);
+  if (is_crd) on_crd_written(object);
+  return to_object(result.record);
+}
+
+Outcome<Json> ObjectService::remove(const ResourceType& type, std::string_view namespace_name,
+                                    std::string_view name,
+                                    std::optional<std::string> expected_resource_version) {
+  const std::string key = type.key(namespace_name, name);
+  auto current_record = store_.get(key);
+  if (!current_record) return not_found(type, name);
+  if (expected_resource_version && *expected_resource_version != std::to_string(current_record->revision)) {
+    return conflict(type, name);
+  }
+  Json current = to_object(*current_record);
+  const bool is_namespace = type.group.empty() && type.resource == "namespaces";
+  if (!current["metadata"].value("finalizers", Json::array()).empty() || is_namespace) {
+    if (current["metadata"].contains("deletionTimestamp")) return current;  // already being deleted
+    Json marked = current;
+    marked["metadata"]["deletionTimestamp"] = timestamp(clock_());
+    marked["metadata"]["deletionGracePeriodSeconds"] = 0;
+    if (is_namespace) marked["status"]["phase"] = "Terminating";
+    marked["metadata"].erase("resourceVersion");
+    auto result = store_.update(key, marked.dump(), current_record->revision);
+    if (result.status != store::WriteStatus::Ok) return conflict(type, name);
+    if (is_namespace) return finish_namespace_deletion(name).value_or(to_object(result.record));
+    return to_object(result.record);
+  }
+  auto result = store_.remove(key, current_record->revision);
+  if (result.status == store::WriteStatus::Conflict) return conflict(type, name);
+  if (result.status == store::WriteStatus::NotFound) return not_found(type, name);
+  if (type.group == kCrdGroup && type.resource == "customresourcedefinitions") registry_.remove_crd(name);
+  if (type.namespaced) finish_namespace_deletion(namespace_name);
+  return to_object(result.record);
+}
+
+std::optional<Json> ObjectService::finish_namespace_deletion(std::string_view namespace_name) {
+  auto namespaces = registry_.find("", "v1", "namespaces");
+  if (!namespaces) return std::nullopt;
+  auto record = store_.get(namespaces->key({}, namespace_name));
+  if (!record || !to_object(*record)["metadata"].contains("deletionTimestamp")) return std::nullopt;
+  // The namespace's content goes first; objects with finalizers stay until they are finalized,
+  // and the namespace with them (its deletion finishes when the last one goes).
+  bool remaining = false;
+  for (const auto& type : registry_.all()) {
+    if (!type.namespaced) continue;
+    for (const auto& object : store_.list(type.key_prefix(namespace_name)).records) {
+      Json current = to_object(object);
+      if (current["metadata"].contains("deletionTimestamp")) {
+        remaining = true;
+        continue;
+      }
+      if (!current["metadata"].value("finalizers", Json::array()).empty()) {
+        remaining = true;
+        current["metadata"]["deletionTimestamp"] = timestamp(clock_());
+        current["metadata"].erase("resourceVersion");
+        store_.update(object.key, current.dump(), object.revision);
+      } else {
+        store_.remove(object.key, object.revision);
+      }
+    }
+  }
+  if (remaining) return std::nullopt;
+  auto removed = store_.remove(record->key, std::nullopt);
+  if (removed.status != store::WriteStatus::Ok) return std::nullopt;
+  return to_object(removed.record);
+}
+
+}  // namespace riasc::apiserver
