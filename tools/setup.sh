@@ -17,7 +17,12 @@ test_packages=(
 
 packages=("${build_packages[@]}")
 case "${1:-}" in
-  --test) packages+=("${test_packages[@]}") ;;
+  --test)
+    packages+=("${test_packages[@]}")
+    # The integration tests drive a real kubectl. Debian's is 1.20 (kubernetes-client); a machine
+    # that already has one (such as the gcloud dispatcher) keeps it.
+    command -v kubectl >/dev/null || packages+=(kubernetes-client)
+    ;;
   "") ;;
   *) echo "usage: bash tools/setup.sh [--test]" >&2; exit 2 ;;
 esac

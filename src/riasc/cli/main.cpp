@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   riasc::cli::add_validate_command(app);
   riasc::cli::add_crds_command(app);
+  riasc::cli::add_server_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& error) {

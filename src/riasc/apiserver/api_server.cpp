@@ -1,0 +1,694 @@
+#include "riasc/apiserver/api_server.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+
+#include "riasc/apiserver/protobuf_body.hpp"
+#include "riasc/apiserver/resource_path.hpp"
+#include "riasc/apiserver/status.hpp"
+#include "riasc/apiserver/table.hpp"
+#include "riasc/core/field_selector.hpp"
+#include "riasc/core/label_selector.hpp"
+#include "riasc/core/yaml_document.hpp"
+#include "riasc/kinds/builtin_crds.hpp"
+
+namespace riasc::apiserver {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// The minor version decides which kubectl the machine's dispatcher runs (kube-api-surface.md §1):
+// 32 keeps its built-in 1.32.4.
+constexpr std::string_view kKubernetesMinor = "32";
+constexpr auto kDefaultWatchTimeout = std::chrono::minutes(30);
+
+std::string base64(std::string_view data) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < data.size(); i += 3) {
+    auto n = (static_cast<unsigned>(static_cast<unsigned char>(data[i])) << 16U) |
+             (static_cast<unsigned>(static_cast<unsigned char>(data[i + 1])) << 8U) |
+             static_cast<unsigned>(static_cast<unsigned char>(data[i + 2]));
+    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> static_cast<unsigned>(shift)) & 63U];
+  }
+  if (std::size_t rest = data.size() - i; rest > 0) {
+    unsigned n = static_cast<unsigned>(static_cast<unsigned char>(data[i])) << 16U;
+    if (rest == 2) n |= static_cast<unsigned>(static_cast<unsigned char>(data[i + 1])) << 8U;
+    out += kAlphabet[(n >> 18U) & 63U];
+    out += kAlphabet[(n >> 12U) & 63U];
+    out += rest == 2 ? kAlphabet[(n >> 6U) & 63U] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+bool wants_table(std::string_view accept) {
+  return accept.find("as=Table") != std::string_view::npos &&
+         accept.find("g=meta.k8s.io") != std::string_view::npos;
+}
+
+std::string event_type(store::Event::Type type) {
+  switch (type) {
+    case store::Event::Type::Added:
+      return "ADDED";
+    case store::Event::Type::Modified:
+      return "MODIFIED";
+    case store::Event::Type::Deleted:
+      return "DELETED";
+  }
+  return "ERROR";
+}
+
+}  // namespace
+
+class ApiServer::Impl {
+ public:
+  explicit Impl(ApiServerOptions options) : options_(std::move(options)) {}
+
+  void start() {
+    std::filesystem::create_directories(options_.data_dir);
+    store::Options store_options;
+    store_options.path = options_.data_dir / "state.db";
+    store_options.fsync = options_.fsync;
+    store_ = store::Store::open(store_options);
+    registry_ = ResourceRegistry::with_builtins();
+    objects_ = std::make_unique<ObjectService>(*store_, *registry_);
+    objects_->load_crds();
+    install_builtin_crds();
+    ensure_namespace("default");
+    certificates_ = http::load_or_create_server_certificates(options_.data_dir / "pki", {"localhost"},
+                                                             {"127.0.0.1", options_.host});
+    http::ServerOptions server_options;
+    server_options.host = options_.host;
+    server_options.port = options_.port;
+    server_options.identity = certificates_.server;
+    server_options.client_ca_pem = certificates_.ca.certificate_pem;
+    server_options.threads = options_.threads;
+    server_ = std::make_unique<http::Server>(server_options,
+                                             [this](http::Exchange& exchange) { return handle(exchange); });
+    server_->start();
+    write_kubeconfig();
+  }
+
+  void stop() {
+    if (server_) server_->stop();
+  }
+
+  std::uint16_t port() const { return server_ ? server_->port() : 0; }
+  std::filesystem::path kubeconfig_path() const { return options_.data_dir / "kubeconfig"; }
+
+  asio::awaitable<void> handle(http::Exchange& exchange) {
+    const http::Request& request = exchange.request();
+    RequestTarget target;
+    Json refused;  // (no co_await inside a catch block)
+    try {
+      target = parse_request_target(request.target);
+    } catch (const PathError&) {
+      refused = status_path_not_found();
+    } catch (const QueryError& error) {
+      refused = status_bad_request(error.what());
+    }
+    if (!refused.is_null()) {
+      {
+        http::Response response = json(refused);
+        co_await send(exchange, std::move(response));
+      }
+      co_return;
+    }
+    const ResourcePath& path = target.path;
+    switch (path.kind) {
+      case ResourcePath::Kind::Healthz:
+      case ResourcePath::Kind::Livez:
+      case ResourcePath::Kind::Readyz: {
+        http::Response response = text(200, "ok");
+        co_await send(exchange, std::move(response));
+      }
+        co_return;
+      case ResourcePath::Kind::Version: {
+        http::Response response = json(200, version());
+        co_await send(exchange, std::move(response));
+      }
+        co_return;
+      default:
+        break;
+    }
+    if (!request.client_user) {
+      {
+        http::Response response = json(status_unauthorized());
+        co_await send(exchange, std::move(response));
+      }
+      co_return;
+    }
+    co_await route(exchange, target);
+  }
+
+ private:
+  // --- answering ---------------------------------------------------------------------------
+
+  // g++ 12 mishandles temporaries inside a co_await expression (a braced TableOptions{} was
+  // destroyed twice): responses are built into named variables first, then sent.
+  static http::Response json(unsigned code, const Json& body, std::string content_type = "application/json") {
+    http::Response response;
+    response.status = code;
+    response.headers.emplace_back("Content-Type", std::move(content_type));
+    response.body = body.dump();
+    return response;
+  }
+  static http::Response json(const Json& status) {
+    return json(static_cast<unsigned>(status_code(status)), status);
+  }
+  static http::Response json(const ApiError& error) { return json(error.status); }
+  static http::Response text(unsigned code, std::string body) {
+    http::Response response;
+    response.status = code;
+    response.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+    response.body = std::move(body);
+    return response;
+  }
+  static asio::awaitable<void> send(http::Exchange& exchange, http::Response response) {
+    co_await exchange.respond(std::move(response));
+  }
+
+  Json version() const {
+    return {{"major", "1"},
+            {"minor", std::string(kKubernetesMinor)},
+            {"gitVersion", fmt::format("v1.{}.0-riasc", kKubernetesMinor)},
+            {"gitCommit", "riasc"},
+            {"gitTreeState", "clean"},
+            {"buildDate", "2026-01-01T00:00:00Z"},
+            {"goVersion", "go1.23.0"},
+            {"compiler", "gc"},
+            {"platform", "linux/amd64"}};
+  }
+
+  // --- routing -----------------------------------------------------------------------------
+
+  asio::awaitable<void> route(http::Exchange& exchange, const RequestTarget& target) {
+    const http::Request& request = exchange.request();
+    const ResourcePath& path = target.path;
+    const std::string accept(request.header("accept"));
+    switch (path.kind) {
+      case ResourcePath::Kind::OpenApiV2: {
+        http::Response response;
+        response.headers.emplace_back("Content-Type", std::string(kOpenApiV2ProtobufMediaType));
+        response.body = encode_openapi_v2_stub("riasc", fmt::format("v1.{}.0", kKubernetesMinor));
+        co_await exchange.respond(std::move(response));
+        co_return;
+      }
+      case ResourcePath::Kind::LegacyVersions:
+      case ResourcePath::Kind::GroupList: {
+        const bool core = path.kind == ResourcePath::Kind::LegacyVersions;
+        std::string discovery = negotiate_discovery(accept);
+        if (!discovery.empty()) {
+          {
+            http::Response response =
+                json(200, registry_->aggregated(core, discovery),
+                     fmt::format("application/json;g=apidiscovery.k8s.io;v={};as=APIGroupDiscoveryList",
+                                 discovery));
+            co_await send(exchange, std::move(response));
+          }
+        } else {
+          {
+            http::Response response =
+                json(200, core ? registry_->core_versions(fmt::format("{}:{}", options_.host, port()))
+                               : registry_->group_list());
+            co_await send(exchange, std::move(response));
+          }
+        }
+        co_return;
+      }
+      case ResourcePath::Kind::Group: {
+        for (const auto& group : registry_->group_list()["groups"]) {
+          if (group["name"] == path.group) {
+            Json body = group;
+            body["kind"] = "APIGroup";
+            body["apiVersion"] = "v1";
+            {
+              http::Response response = json(200, body);
+              co_await send(exchange, std::move(response));
+            }
+            co_return;
+          }
+        }
+        {
+          http::Response response = json(status_path_not_found());
+          co_await send(exchange, std::move(response));
+        }
+        co_return;
+      }
+      case ResourcePath::Kind::ResourceList: {
+        auto list = registry_->resource_list(path.group, path.version);
+        if (!list) {
+          {
+            http::Response response = json(status_path_not_found());
+            co_await send(exchange, std::move(response));
+          }
+        } else {
+          {
+            http::Response response = json(200, *list);
+            co_await send(exchange, std::move(response));
+          }
+        }
+        co_return;
+      }
+      case ResourcePath::Kind::Resource:
+        co_await resource(exchange, target);
+        co_return;
+      default: {
+        http::Response response = json(status_path_not_found());
+        co_await send(exchange, std::move(response));
+      }
+        co_return;
+    }
+  }
+
+  asio::awaitable<void> resource(http::Exchange& exchange, const RequestTarget& target) {
+    const http::Request& request = exchange.request();
+    const ResourcePath& path = target.path;
+    auto type = registry_->find(path.group, path.version, path.resource);
+    if (!type) {
+      {
+        http::Response response = json(status_path_not_found());
+        co_await send(exchange, std::move(response));
+      }
+      co_return;
+    }
+    const std::string namespace_name = type->namespaced ? path.namespace_name : std::string();
+    const bool status = path.subresource == "status";
+    if (!path.subresource.empty() && !(status && type->status_subresource)) {
+      {
+        http::Response response = json(status_path_not_found());
+        co_await send(exchange, std::move(response));
+      }
+      co_return;
+    }
+    const std::string& method = request.method;
+    if (type->resource == "selfsubjectaccessreviews" && method == "POST") {
+      // Every authenticated user is the admin until RBAC exists (issue 7).
+      auto body = decode_body(request);
+      if (auto* error = std::get_if<ApiError>(&body)) {
+        {
+          http::Response response = json(*error);
+          co_await send(exchange, std::move(response));
+        }
+        co_return;
+      }
+      Json review = std::get<Json>(body);
+      review["status"] = {{"allowed", true}, {"reason", "riasc: the admin may do anything"}};
+      {
+        http::Response response = json(201, review);
+        co_await send(exchange, std::move(response));
+      }
+      co_return;
+    }
+    if (method == "GET" && path.is_collection()) {
+      if (target.query.watch) {
+        co_await watch(exchange, *type, namespace_name, target.query);
+      } else {
+        co_await list(exchange, *type, namespace_name, target.query);
+      }
+      co_return;
+    }
+    if (method == "GET") {
+      auto outcome = objects_->get(*type, namespace_name, path.name);
+      co_await answer(exchange, *type, std::move(outcome), 200);
+      co_return;
+    }
+    if (method == "POST" && path.is_collection()) {
+      auto body = decode_body(request);
+      if (auto* error = std::get_if<ApiError>(&body)) {
+        {
+          http::Response response = json(*error);
+          co_await send(exchange, std::move(response));
+        }
+        co_return;
+      }
+      auto outcome = objects_->create(*type, namespace_name, std::get<Json>(std::move(body)));
+      co_await answer(exchange, *type, std::move(outcome), 201);
+      co_return;
+    }
+    if (method == "PUT" && !path.is_collection()) {
+      auto body = decode_body(request);
+      if (auto* error = std::get_if<ApiError>(&body)) {
+        {
+          http::Response response = json(*error);
+          co_await send(exchange, std::move(response));
+        }
+        co_return;
+      }
+      auto outcome =
+          objects_->update(*type, namespace_name, path.name, std::get<Json>(std::move(body)), status);
+      co_await answer(exchange, *type, std::move(outcome), 200);
+      co_return;
+    }
+    if (method == "PATCH" && !path.is_collection()) {
+      auto outcome = patch(*type, namespace_name, path.name, request, status);
+      co_await answer(exchange, *type, std::move(outcome), 200);
+      co_return;
+    }
+    if (method == "DELETE" && !path.is_collection()) {
+      auto outcome = objects_->remove(*type, namespace_name, path.name);
+      co_await answer(exchange, *type, std::move(outcome), 200);
+      co_return;
+    }
+    {
+      http::Response response = json(status_method_not_allowed({type->group, type->resource}, method));
+      co_await send(exchange, std::move(response));
+    }
+  }
+
+  asio::awaitable<void> answer(http::Exchange& exchange, const ResourceType& type, Outcome<Json> outcome,
+                               unsigned code) {
+    if (auto* error = std::get_if<ApiError>(&outcome)) {
+      {
+        http::Response response = json(*error);
+        co_await send(exchange, std::move(response));
+      }
+      co_return;
+    }
+    const Json& object = std::get<Json>(outcome);
+    if (wants_table(exchange.request().header("accept"))) {
+      ListMeta meta{string_member(object["metadata"], "resourceVersion"), {}, {}};
+      {
+        http::Response response =
+            json(code, layout(type).table(std::span(&object, 1), meta, {}, Clock::now()));
+        co_await send(exchange, std::move(response));
+      }
+      co_return;
+    }
+    {
+      http::Response response = json(code, object);
+      co_await send(exchange, std::move(response));
+    }
+  }
+
+  // --- bodies and patches --------------------------------------------------------------------
+
+  static Outcome<Json> decode_body(const http::Request& request) {
+    const std::string_view content_type = request.header("content-type");
+    if (content_type.starts_with(kProtobufMediaType) || has_protobuf_magic(request.body)) {
+      try {
+        return decode_protobuf_body(request.body);
+      } catch (const UnsupportedProtobufKind& error) {
+        return ApiError{status_unsupported_media_type(error.what())};
+      } catch (const ProtobufError& error) {
+        return ApiError{status_bad_request(error.what())};
+      }
+    }
+    try {
+      return Json::parse(request.body);
+    } catch (const Json::exception&) {
+    }
+    try {
+      auto documents = parse_yaml_stream(request.body);
+      if (documents.size() == 1) return std::move(documents.front().value);
+      return ApiError{status_bad_request("the request body must hold exactly one object")};
+    } catch (const YamlError& error) {
+      return ApiError{status_bad_request(fmt::format("the request body is neither JSON nor YAML: line {}: {}",
+                                                     error.position().line, error.what()))};
+    }
+  }
+
+  Outcome<Json> patch(const ResourceType& type, const std::string& namespace_name, const std::string& name,
+                      const http::Request& request, bool status) {
+    std::string content_type(request.header("content-type"));
+    content_type = content_type.substr(0, content_type.find(';'));
+    const bool strategic = content_type == "application/strategic-merge-patch+json";
+    if (strategic && type.crd) {
+      return ApiError{status_unsupported_media_type(
+          std::vector<std::string>{"application/json-patch+json", "application/merge-patch+json"})};
+    }
+    if (content_type != "application/merge-patch+json" && content_type != "application/json-patch+json" &&
+        !strategic) {
+      return ApiError{status_unsupported_media_type(
+          std::vector<std::string>{"application/json-patch+json", "application/merge-patch+json",
+                                   "application/strategic-merge-patch+json"})};
+    }
+    Json patch_document;
+    try {
+      patch_document = Json::parse(request.body);
+    } catch (const Json::exception& error) {
+      return ApiError{status_bad_request(fmt::format("the patch is not valid JSON: {}", error.what()))};
+    }
+    // A patch applies to the current object; a concurrent write makes the update conflict, and
+    // the patch is applied again to the newer object.
+    for (int attempt = 0;; ++attempt) {
+      auto current = objects_->get(type, namespace_name, name);
+      if (std::holds_alternative<ApiError>(current)) return current;
+      const Json& object = std::get<Json>(current);
+      Json patched;
+      try {
+        if (content_type == "application/json-patch+json") {
+          patched = object.patch(patch_document);
+        } else {
+          // Strategic merge of built-in kinds is served as a JSON merge patch for now: lists are
+          // replaced, not merged by key.
+          patched = object;
+          patched.merge_patch(patch_document);
+        }
+      } catch (const Json::exception& error) {
+        return ApiError{status_bad_request(fmt::format("the patch cannot be applied: {}", error.what()))};
+      }
+      if (!patched.is_object()) return ApiError{status_bad_request("the patch must leave an object")};
+      patched["metadata"]["resourceVersion"] = object["metadata"]["resourceVersion"];
+      auto result = objects_->update(type, namespace_name, name, std::move(patched), status);
+      auto* error = std::get_if<ApiError>(&result);
+      if (!error || error->code() != 409 || attempt >= 3) return result;
+    }
+  }
+
+  // --- list and watch ---------------------------------------------------------------------
+
+  TableLayout layout(const ResourceType& type) const {
+    if (type.crd) return custom_resource_table(*type.crd, type.version);
+    return builtin_table(type.group, type.resource);
+  }
+
+  // Label and field selectors as one filter; nullopt with the Status when one does not parse.
+  static std::variant<std::function<bool(const Json&)>, Json> selector_filter(const QueryParameters& query) {
+    try {
+      auto labels = std::make_shared<LabelSelector>(LabelSelector::parse(query.label_selector));
+      auto fields = std::make_shared<FieldSelector>(FieldSelector::parse(query.field_selector));
+      return std::function<bool(const Json&)>([labels, fields](const Json& object) {
+        return labels->matches_object(object) && fields->matches(object);
+      });
+    } catch (const SelectorError& error) {
+      return status_bad_request(error.what());
+    }
+  }
+
+  asio::awaitable<void> list(http::Exchange& exchange, const ResourceType& type,
+                             const std::string& namespace_name, const QueryParameters& query) {
+    auto filter = selector_filter(query);
+    if (auto* error = std::get_if<Json>(&filter)) {
+      {
+        http::Response response = json(*error);
+        co_await send(exchange, std::move(response));
+      }
+      co_return;
+    }
+    ObjectService::ListOptions options;
+    options.namespace_name = namespace_name;
+    options.limit = query.limit && *query.limit > 0 ? static_cast<std::size_t>(*query.limit) : 0;
+    options.continue_token = query.continue_token;
+    options.filter = std::get<std::function<bool(const Json&)>>(filter);
+    auto outcome = objects_->list(type, options);
+    if (auto* error = std::get_if<ApiError>(&outcome)) {
+      {
+        http::Response response = json(*error);
+        co_await send(exchange, std::move(response));
+      }
+      co_return;
+    }
+    const Json& list = std::get<Json>(outcome);
+    if (wants_table(exchange.request().header("accept"))) {
+      std::vector<Json> items(list["items"].begin(), list["items"].end());
+      ListMeta meta{string_member(list["metadata"], "resourceVersion"),
+                    string_member(list["metadata"], "continue"),
+                    {}};
+      {
+        http::Response response = json(200, layout(type).table(items, meta, {}, Clock::now()));
+        co_await send(exchange, std::move(response));
+      }
+      co_return;
+    }
+    {
+      http::Response response = json(200, list);
+      co_await send(exchange, std::move(response));
+    }
+  }
+
+  asio::awaitable<void> watch(http::Exchange& exchange, const ResourceType& type,
+                              const std::string& namespace_name, const QueryParameters& query) {
+    auto filter_or_error = selector_filter(query);
+    if (auto* error = std::get_if<Json>(&filter_or_error)) {
+      {
+        http::Response response = json(*error);
+        co_await send(exchange, std::move(response));
+      }
+      co_return;
+    }
+    auto filter = std::get<std::function<bool(const Json&)>>(filter_or_error);
+    const bool table = wants_table(exchange.request().header("accept"));
+    const TableLayout table_layout = layout(type);
+    bool headers_sent = false;
+    auto encode = [&](std::string_view event, const Json& object) {
+      Json payload = object;
+      if (table && object.value("kind", "") != "Status") {
+        TableOptions options;
+        options.no_headers = headers_sent;
+        headers_sent = true;
+        payload = table_layout.table(std::span(&object, 1),
+                                     {string_member(object["metadata"], "resourceVersion"), {}, {}}, options,
+                                     Clock::now());
+      }
+      return Json{{"type", event}, {"object", std::move(payload)}}.dump() + "\n";
+    };
+
+    // "" and "0": start with the current objects as ADDED events, then what follows.
+    std::vector<std::string> initial;
+    store::Revision after = 0;
+    if (query.resource_version.empty() || query.resource_version == "0") {
+      ObjectService::ListOptions options;
+      options.namespace_name = namespace_name;
+      options.filter = filter;
+      auto listed = objects_->list(type, options);
+      if (auto* error = std::get_if<ApiError>(&listed)) {
+        {
+          http::Response response = json(*error);
+          co_await send(exchange, std::move(response));
+        }
+        co_return;
+      }
+      const Json& list = std::get<Json>(listed);
+      for (const auto& item : list["items"]) initial.push_back(encode("ADDED", item));
+      after = std::stoll(string_member(list["metadata"], "resourceVersion", "0"));
+    } else {
+      bool valid = true;
+      try {
+        after = std::stoll(query.resource_version);
+      } catch (const std::exception&) {
+        valid = false;
+      }
+      if (!valid) {
+        http::Response response =
+            json(status_bad_request(fmt::format("invalid resourceVersion \"{}\"", query.resource_version)));
+        co_await send(exchange, std::move(response));
+        co_return;
+      }
+    }
+    std::shared_ptr<store::Watch> events;
+    Json gone;
+    try {
+      events = store_->watch(type.key_prefix(namespace_name), after);
+    } catch (const store::RevisionGone& error) {
+      gone = status_too_old_resource_version(after, error.compacted());
+    }
+    http::Headers headers{{"Content-Type", "application/json"}};
+    if (!co_await exchange.start_stream(200, std::move(headers))) co_return;
+    if (!gone.is_null()) {
+      std::string error_event = encode("ERROR", gone);
+      co_await exchange.write_chunk(std::move(error_event));
+      co_return;
+    }
+    for (auto& line : initial) {
+      if (!co_await exchange.write_chunk(std::move(line))) co_return;
+    }
+    events->set_notify(exchange.waker());
+    const auto timeout = query.timeout_seconds && *query.timeout_seconds > 0
+                             ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::seconds(*query.timeout_seconds))
+                             : std::chrono::duration_cast<std::chrono::milliseconds>(kDefaultWatchTimeout);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::vector<store::Event> batch;
+    while (std::chrono::steady_clock::now() < deadline) {
+      batch.clear();
+      const bool open = events->take(batch);
+      std::string chunk;
+      for (const auto& event : batch) {
+        Json object = ObjectService::to_object(event.record);
+        if (filter && !filter(object)) continue;
+        chunk += encode(event_type(event.type), object);
+      }
+      if (!chunk.empty() && !co_await exchange.write_chunk(std::move(chunk))) break;
+      if (!open) {
+        if (events->overflowed()) {
+          std::string error_event =
+              encode("ERROR", status_expired("the watch fell too far behind; list again"));
+          co_await exchange.write_chunk(std::move(error_event));
+        }
+        break;
+      }
+      auto remaining =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      co_await exchange.wait(std::min(remaining, std::chrono::milliseconds(60'000)));
+    }
+    events->close();
+  }
+
+  // --- start-up ------------------------------------------------------------------------------
+
+  void install_builtin_crds() {
+    auto crds = *registry_->find("apiextensions.k8s.io", "v1", "customresourcedefinitions");
+    for (const auto& file : embedded_crd_files()) {
+      for (auto& document : parse_yaml_stream(file.content)) {
+        const std::string name = document.value["metadata"]["name"].get<std::string>();
+        if (std::holds_alternative<Json>(objects_->get(crds, {}, name))) continue;
+        auto created = objects_->create(crds, {}, std::move(document.value));
+        if (auto* error = std::get_if<ApiError>(&created)) {
+          throw std::runtime_error(
+              fmt::format("cannot install the built-in CRD {}: {}", name, error->message()));
+        }
+      }
+    }
+  }
+
+  void ensure_namespace(const std::string& name) {
+    auto namespaces = *registry_->find("", "v1", "namespaces");
+    if (std::holds_alternative<Json>(objects_->get(namespaces, {}, name))) return;
+    (void)objects_->create(namespaces, {},
+                           Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}});
+  }
+
+  void write_kubeconfig() {
+    const std::string server = fmt::format("https://{}:{}", options_.host, port());
+    std::string text = fmt::format(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: riasc\n  cluster:\n    server: {}\n"
+        "    certificate-authority-data: {}\nusers:\n- name: admin\n  user:\n    client-certificate-data: "
+        "{}\n"
+        "    client-key-data: {}\ncontexts:\n- name: riasc\n  context:\n    cluster: riasc\n    user: admin\n"
+        "current-context: riasc\n",
+        server, base64(certificates_.ca.certificate_pem), base64(certificates_.admin.certificate_pem),
+        base64(certificates_.admin.private_key_pem));
+    // Written complete under a temporary name, then renamed: its appearance means "ready".
+    auto temporary = kubeconfig_path();
+    temporary += ".tmp";
+    {
+      std::ofstream out(temporary, std::ios::trunc);
+      out << text;
+    }
+    std::filesystem::permissions(temporary,
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    std::filesystem::rename(temporary, kubeconfig_path());
+  }
+
+  ApiServerOptions options_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<ResourceRegistry> registry_;
+  std::unique_ptr<ObjectService> objects_;
+  http::ServerCertificates certificates_;
+  std::unique_ptr<http::Server> server_;
+};
+
+ApiServer::ApiServer(ApiServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+ApiServer::~ApiServer() { impl_->stop(); }
+void ApiServer::start() { impl_->start(); }
+void ApiServer::stop() { impl_->stop(); }
+std::uint16_t ApiServer::port() const { return impl_->port(); }
+std::filesystem::path ApiServer::kubeconfig_path() const { return impl_->kubeconfig_path(); }
+asio::awaitable<void> ApiServer::handle(http::Exchange& exchange) { return impl_->handle(exchange); }
+
+}  // namespace riasc::apiserver

@@ -1,0 +1,47 @@
+#pragma once
+
+// The embedded Kubernetes-compatible API server: HTTPS, authentication by client certificate,
+// discovery, and the resource verbs kubectl and the Python client use, over ObjectService.
+
+#include <utility>  // before Asio's awaitable.hpp (Boost 1.74 with g++ 12)
+
+#include <boost/asio/awaitable.hpp>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "riasc/apiserver/object_service.hpp"
+#include "riasc/apiserver/resource_registry.hpp"
+#include "riasc/http/server.hpp"
+#include "riasc/store/store.hpp"
+
+namespace riasc::apiserver {
+
+struct ApiServerOptions {
+  std::filesystem::path data_dir;  // state.db, pki/, kubeconfig
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 6443;  // 0: any free port
+  bool fsync = false;
+  unsigned threads = 2;
+};
+
+class ApiServer {
+ public:
+  explicit ApiServer(ApiServerOptions options);
+  ~ApiServer();
+
+  // Opens the store, installs RIasC's CRDs, starts serving, then writes DIR/kubeconfig.
+  void start();
+  void stop();
+  [[nodiscard]] std::uint16_t port() const;
+  [[nodiscard]] std::filesystem::path kubeconfig_path() const;
+
+  // The request handler, for tests that drive it without sockets.
+  boost::asio::awaitable<void> handle(http::Exchange& exchange);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace riasc::apiserver

@@ -1,0 +1,92 @@
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <iostream>
+
+#include "riasc/apiserver/api_server.hpp"
+#include "riasc/cli/commands.hpp"
+#include "riasc/core/json.hpp"
+
+namespace riasc::cli {
+
+namespace {
+
+struct ServerOptions {
+  std::string data_dir = "riasc-data";
+  std::string listen = "127.0.0.1:6443";
+  bool fsync = false;
+};
+
+// One JSON object per line on standard error: what long-running commands log.
+void log_line(std::string_view level, std::string_view message, Json fields = Json::object()) {
+  Json line = {{"level", level}, {"msg", message}};
+  for (auto& [key, value] : fields.items()) line[key] = value;
+  std::cerr << line.dump() << std::endl;
+}
+
+int run_server(const ServerOptions& options) {
+  auto colon = options.listen.rfind(':');
+  if (colon == std::string::npos) {
+    std::cerr << fmt::format("riasc server: --listen wants HOST:PORT, e.g. 127.0.0.1:6443, not \"{}\"\n",
+                             options.listen);
+    return 2;
+  }
+  apiserver::ApiServerOptions server_options;
+  server_options.data_dir = options.data_dir;
+  server_options.host = options.listen.substr(0, colon);
+  try {
+    server_options.port = static_cast<std::uint16_t>(std::stoul(options.listen.substr(colon + 1)));
+  } catch (const std::exception&) {
+    std::cerr << fmt::format("riasc server: the port in --listen \"{}\" is not a number\n", options.listen);
+    return 2;
+  }
+  server_options.fsync = options.fsync;
+
+  // Signals are taken by sigwait below, not by whichever thread they would interrupt.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  apiserver::ApiServer server(server_options);
+  try {
+    server.start();
+  } catch (const std::exception& error) {
+    log_line("error", "cannot start", {{"error", error.what()}});
+    return 1;
+  }
+  log_line("info", "serving",
+           {{"address", fmt::format("https://{}:{}", server_options.host, server.port())},
+            {"kubeconfig", server.kubeconfig_path().string()}});
+  int received = 0;
+  sigwait(&signals, &received);
+  log_line("info", "stopping", {{"signal", received == SIGINT ? "SIGINT" : "SIGTERM"}});
+  server.stop();
+  log_line("info", "stopped");
+  return 0;
+}
+
+}  // namespace
+
+void add_server_command(CLI::App& app) {
+  auto options = std::make_shared<ServerOptions>();
+  auto* command = app.add_subcommand(
+      "server",
+      "Run the embedded Kubernetes-compatible API server (SQLite store) that kubectl and the Python client "
+      "use.\n"
+      "Writes DATA_DIR/kubeconfig once it is ready: export KUBECONFIG=DATA_DIR/kubeconfig");
+  command->add_option("--data-dir", options->data_dir, "Folder for the database, certificates and kubeconfig")
+      ->capture_default_str();
+  command
+      ->add_option("--listen", options->listen,
+                   "Address to serve HTTPS on, HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
+  command->add_flag("--fsync", options->fsync,
+                    "Make every write survive a power loss too (not only a crash of the process); slower");
+  command->callback([options] {
+    if (int code = run_server(*options); code != 0) exit_with(code);
+  });
+}
+
+}  // namespace riasc::cli

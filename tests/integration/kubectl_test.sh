@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Real kubectl against a fresh `riasc server`: CRDs and custom resources, re-apply, patches,
+# selectors, categories, watch, validation errors, namespace deletion, auth can-i, and a graceful
+# stop. Usage: kubectl_test.sh RIASC_BINARY SOURCE_DIR
+set -euo pipefail
+riasc=$1
+source_dir=$2
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+check() {  # check NAME EXPECTED_REGEX COMMAND...
+  local name=$1 expected=$2
+  shift 2
+  local output
+  output=$(timeout 30 "$@" 2>&1) || true
+  if grep -Eq -- "$expected" <<<"$output"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    printf 'FAILED: %s\n  command: %s\n  expected: /%s/\n  output:\n%s\n' "$name" "$*" "$expected" "$output"
+  fi
+}
+
+"$riasc" server --data-dir "$work/data" --listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+  [ -f "$work/data/kubeconfig" ] && break
+  sleep 0.1
+done
+export KUBECONFIG="$work/data/kubeconfig"
+export HOME="$work"  # kubectl's discovery cache stays in the work folder
+echo "kubectl: $(kubectl version --client 2>/dev/null | head -1)"
+
+check "server version" 'Server Version: v1\.32' kubectl version
+check "built-in CRDs installed" 'trafficprofiles\.k8s-netem\.riasc\.eu' kubectl get crd
+check "default namespace" 'default +Active' kubectl get ns
+check "apply cluster-scoped CR" 'profile-delay-jitter created' \
+  kubectl apply -f "$source_dir/examples/trafficprofile-delay-jitter.yaml"
+check "get by shortName with printer columns" 'profile-delay-jitter +Builtin +0\.2' kubectl get tp
+check "get -o wide" 'JITTER' kubectl get tp -o wide
+check "create namespace" 'namespace/sim-hes-off created' kubectl create namespace sim-hes-off
+check "apply namespaced CR" 'schedulerconfig.riasc.eu/mesh created' \
+  kubectl apply -f "$source_dir/examples/schedulerconfig-mesh.yaml"
+check "get -A" 'sim-hes-off +mesh' kubectl get sc -A
+check "category riasc" 'trafficprofile.k8s-netem.riasc.eu/profile-delay-jitter' kubectl get riasc -A
+sed 's/delay: 0.2/delay: 0.3/' "$source_dir/examples/trafficprofile-delay-jitter.yaml" >"$work/changed.yaml"
+check "re-apply a changed CR" 'configured' kubectl apply -f "$work/changed.yaml"
+check "generation bumped on spec change" '^0\.3 2$' \
+  kubectl get tp profile-delay-jitter -o 'jsonpath={.spec.parameters.netem.delay} {.metadata.generation}'
+check "patch --type merge" 'patched' kubectl patch tp profile-delay-jitter --type merge -p '{"metadata":{"labels":{"lab":"rwth"}}}'
+check "patch --type json" 'patched' \
+  kubectl patch tp profile-delay-jitter --type json -p '[{"op":"replace","path":"/spec/parameters/netem/loss_ratio","value":0.5}]'
+check "label selector" 'profile-delay-jitter' kubectl get tp -l lab=rwth
+check "label selector excludes" 'No resources found' kubectl get tp -l lab=elsewhere
+check "schema violation is a clear 422" 'spec\.parameters\.netem\.loss_ratio: Invalid value: 2: must be less than or equal to 1' \
+  kubectl patch tp profile-delay-jitter --type merge -p '{"spec":{"parameters":{"netem":{"loss_ratio":2}}}}'
+check "-o yaml" 'resourceVersion:' kubectl get tp profile-delay-jitter -o yaml
+(timeout 6 kubectl get tp -w >"$work/watch.out" 2>&1 || true) &
+watcher=$!
+sleep 2
+kubectl patch tp profile-delay-jitter --type merge -p '{"spec":{"parameters":{"netem":{"delay":0.4}}}}' >/dev/null
+wait "$watcher"
+check "get -w sees a later change" '0\.4' cat "$work/watch.out"
+check "auth can-i for the admin" '^yes' kubectl auth can-i create pods
+check "delete" 'deleted' kubectl delete tp profile-delay-jitter
+check "deleted is gone" 'NotFound' kubectl get tp profile-delay-jitter
+check "delete namespace" 'deleted' kubectl delete namespace sim-hes-off
+check "namespace content deleted" 'No resources found' kubectl get sc -A
+check "unknown resource" "doesn't have a resource type" kubectl get widgets
+
+kill -TERM "$server_pid"
+if wait "$server_pid"; then passed=$((passed + 1)); else
+  failed=$((failed + 1))
+  echo "FAILED: the server did not stop cleanly on SIGTERM"
+fi
+server_pid=""
+grep -q '"msg":"stopped"' "$work/server.log" && passed=$((passed + 1)) || {
+  failed=$((failed + 1))
+  echo "FAILED: no stopped log line"; cat "$work/server.log"
+}
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
