@@ -27,13 +27,27 @@ case "${1:-}" in
   *) echo "usage: bash tools/setup.sh [--test]" >&2; exit 2 ;;
 esac
 
+# Debian's kubectl 1.20 (the oldest client we serve) is unpacked beside the machine's own kubectl
+# for the integration tests, without replacing it.
+kubectl_120=/opt/riasc/kubectl-1.20
+fetch_kubectl_120() {
+  local download
+  download=$(mktemp -d)
+  (cd "$download" && { apt-get download -qq kubernetes-client 2>/dev/null ||
+    { apt-get update -qq && apt-get download -qq kubernetes-client; }; } &&
+    mkdir -p "$kubectl_120" && dpkg -x kubernetes-client_*.deb "$kubectl_120")
+  rm -rf "$download"
+}
+
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$package")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+want_kubectl_120=false
+[ "${1:-}" = "--test" ] && [ ! -x "$kubectl_120/usr/bin/kubectl" ] && want_kubectl_120=true
+[ ${#missing[@]} -eq 0 ] && [ "$want_kubectl_120" = false ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null; then
@@ -43,8 +57,14 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-echo "tools/setup.sh: installing ${#missing[@]} Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "tools/setup.sh: installing ${#missing[@]} Debian packages: ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ "$want_kubectl_120" = true ]; then
+  echo "tools/setup.sh: unpacking Debian's kubectl 1.20 into $kubectl_120"
+  fetch_kubectl_120
+fi
 echo "tools/setup.sh: done"

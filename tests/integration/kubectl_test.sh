@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Real kubectl against a fresh `riasc server`: CRDs and custom resources, re-apply, patches,
 # selectors, categories, watch, validation errors, namespace deletion, auth can-i, and a graceful
-# stop. Usage: kubectl_test.sh RIASC_BINARY SOURCE_DIR
+# stop. Usage: kubectl_test.sh RIASC_BINARY SOURCE_DIR [KUBECTL_DIR]
 set -euo pipefail
 riasc=$1
 source_dir=$2
+# An optional folder holding the kubectl to use (e.g. Debian's 1.20 unpacked by tools/setup.sh).
+if [ -n "${3:-}" ]; then
+  if [ ! -x "$3/kubectl" ]; then
+    echo "skipped: no kubectl in $3 (bash tools/setup.sh --test unpacks Debian's kubectl 1.20 there)"
+    exit 77
+  fi
+  export PATH="$3:$PATH"
+fi
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
@@ -38,7 +46,7 @@ export KUBECONFIG="$work/data/kubeconfig"
 export HOME="$work"  # kubectl's discovery cache stays in the work folder
 echo "kubectl: $(kubectl version --client 2>/dev/null | head -1)"
 
-check "server version" 'Server Version: v1\.32' kubectl version
+check "server version" 'v1\.32\.0-riasc' kubectl version
 check "built-in CRDs installed" 'trafficprofiles\.k8s-netem\.riasc\.eu' kubectl get crd
 check "default namespace" 'default +Active' kubectl get ns
 check "apply cluster-scoped CR" 'profile-delay-jitter created' \
