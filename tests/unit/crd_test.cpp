@@ -277,7 +277,7 @@ TEST(ValidateCrdTest, PrinterColumnsAreChecked) {
           at +
               R"([1].type: Unsupported value: "float": supported values: "integer", "number", "string", "boolean", "date")",
           at +
-              R"([2].jsonPath: Invalid value: "spec.mode": must be a simple JSON path starting with '.', e.g. .spec.type)",
+              R"([2].jsonPath: Invalid value: "spec.mode": must be a JSONPath such as .spec.type: invalid JSONPath "spec.mode" at position 0: a path starts with '.', '[' or '$', e.g. .spec.replicas)",
           at + "[2].priority: Invalid value: -1: must be a non-negative integer",
           at + "[3].colour: Unknown field: known fields: name, type, format, description, priority, jsonPath",
           at + "[3].name: Required value"));

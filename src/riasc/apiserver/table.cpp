@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "riasc/apiserver/json_path.hpp"
+#include "riasc/core/json_path.hpp"
 #include "riasc/schema/crd.hpp"
 
 namespace riasc::apiserver {

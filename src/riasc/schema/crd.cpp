@@ -6,6 +6,7 @@
 #include <array>
 #include <set>
 
+#include "riasc/core/json_path.hpp"
 #include "riasc/schema/object_meta.hpp"
 
 namespace riasc::schema {
@@ -277,9 +278,11 @@ class CrdChecker {
             R"(supported values: "integer", "number", "string", "boolean", "date")");
       }
       std::string json_path = required_string(column, at, "jsonPath");
-      if (!json_path.empty() && json_path[0] != '.') {
-        add(FieldError::Type::Invalid, at.child("jsonPath"), json_path,
-            "must be a simple JSON path starting with '.', e.g. .spec.type");
+      if (!json_path.empty()) {
+        if (auto problem = json_path_error(json_path)) {
+          add(FieldError::Type::Invalid, at.child("jsonPath"), json_path,
+              fmt::format("must be a JSONPath such as .spec.type: {}", *problem));
+        }
       }
       if (auto priority = column.find("priority");
           priority != column.end() &&

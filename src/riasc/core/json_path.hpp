@@ -25,7 +25,7 @@
 
 #include "riasc/core/json.hpp"
 
-namespace riasc::apiserver {
+namespace riasc {
 
 class JsonPathError : public std::invalid_argument {
  public:
@@ -61,4 +61,4 @@ std::vector<Json> evaluate(const Json& object, std::string_view path);
 // What is wrong with `path`, or nullopt when parse() accepts it. For CRD validation.
 std::optional<std::string> json_path_error(std::string_view path);
 
-}  // namespace riasc::apiserver
+}  // namespace riasc

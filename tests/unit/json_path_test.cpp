@@ -1,9 +1,9 @@
-#include "riasc/apiserver/json_path.hpp"
+#include "riasc/core/json_path.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace riasc::apiserver {
+namespace riasc {
 namespace {
 
 const Json& object() {
@@ -158,4 +158,4 @@ TEST(JsonPathTest, EveryPrinterColumnOfTheBuiltinCrdsParses) {
 }
 
 }  // namespace
-}  // namespace riasc::apiserver
+}  // namespace riasc

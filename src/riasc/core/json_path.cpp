@@ -1,4 +1,4 @@
-#include "riasc/apiserver/json_path.hpp"
+#include "riasc/core/json_path.hpp"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <utility>
 
-namespace riasc::apiserver {
+namespace riasc {
 
 namespace detail {
 
@@ -483,4 +483,4 @@ std::optional<std::string> json_path_error(std::string_view path) {
   return std::nullopt;
 }
 
-}  // namespace riasc::apiserver
+}  // namespace riasc
