@@ -1,46 +1,30 @@
 #!/usr/bin/python3
 """SIGKILL in the middle of a stream of writes loses no acknowledged write, and a restarted server
 continues resourceVersions and serves watches from there. Usage: crash_test.py RIASC_BINARY"""
-import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-from kubernetes import client, config, watch
-from kubernetes.client.rest import ApiException
+from kubernetes import client, watch
+
+from riasc_harness import Checks, start_server
 
 riasc = sys.argv[1]
 work = tempfile.mkdtemp(prefix="riasc-crash-")
-passed = failed = 0
-
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAILED: {name} {detail}")
+checks = Checks()
+check = checks.check
 
 
 def start(port):
-    if os.path.exists(f"{work}/data/kubeconfig"):
-        os.remove(f"{work}/data/kubeconfig")
-    server = subprocess.Popen([riasc, "server", "--data-dir", f"{work}/data", "--listen", f"127.0.0.1:{port}"],
-                              stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if os.path.exists(f"{work}/data/kubeconfig"):
-            break
-        time.sleep(0.1)
-    config.load_kube_config(config_file=f"{work}/data/kubeconfig")
+    server = start_server(riasc, f"{work}/data", f"127.0.0.1:{port}")
     return server, client.CoreV1Api()
 
 
 def free_port():
-    import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -95,5 +79,4 @@ finally:
     server.wait(timeout=10)
     subprocess.run(["rm", "-rf", work])
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+checks.finish()

@@ -2,31 +2,20 @@
 """Debian's python3-kubernetes against a fresh `riasc server`: CustomObjectsApi, CoreV1Api and
 ApiextensionsV1Api calls as a lab's Python scripts make them.
 Usage: python_client_test.py RIASC_BINARY"""
-import os
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 
-from kubernetes import client, config, watch
+from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
+
+from riasc_harness import Checks, start_server
 
 riasc = sys.argv[1]
 work = tempfile.mkdtemp(prefix="riasc-python-")
-server = subprocess.Popen([riasc, "server", "--data-dir", f"{work}/data", "--listen", "127.0.0.1:0"],
-                          stderr=subprocess.DEVNULL)
-passed = failed = 0
-
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAILED: {name} {detail}")
-
+checks = Checks()
+check = checks.check
 
 def status_of(call):
     try:
@@ -36,12 +25,8 @@ def status_of(call):
     return 200
 
 
+server = start_server(riasc, f"{work}/data")
 try:
-    for _ in range(100):
-        if os.path.exists(f"{work}/data/kubeconfig"):
-            break
-        time.sleep(0.1)
-    config.load_kube_config(config_file=f"{work}/data/kubeconfig")
     core = client.CoreV1Api()
     custom = client.CustomObjectsApi()
     extensions = client.ApiextensionsV1Api()
@@ -112,12 +97,10 @@ try:
     core.delete_namespace("lab")
     check("delete_namespace", status_of(lambda: core.read_namespace("lab")) == 404)
 except Exception as error:  # an unexpected exception is a failure, with its message
-    failed += 1
-    print(f"FAILED: unexpected {type(error).__name__}: {error}")
+    check(f"unexpected {type(error).__name__}: {error}", False)
 finally:
     server.send_signal(signal.SIGTERM)
     check("server stops on SIGTERM", server.wait(timeout=10) == 0)
     subprocess.run(["rm", "-rf", work])
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+checks.finish()

@@ -245,6 +245,24 @@ class Parser {
     return pos;
   }
 
+  // Tracks quoted strings while scanning: true when `c` (at `pos`) belongs to a quote or opens
+  // one; a backslash inside quotes skips the next character.
+  [[nodiscard]] static bool quoted(char c, char& quote, std::size_t& pos) {
+    if (quote != 0) {
+      if (c == '\\') {
+        ++pos;
+      } else if (c == quote) {
+        quote = 0;
+      }
+      return true;
+    }
+    if (c == '\'' || c == '"') {
+      quote = c;
+      return true;
+    }
+    return false;
+  }
+
   Filter parse_filter(std::size_t begin, std::size_t end) {
     // The first operator outside quotes splits the filter, as Kubernetes' regular expression
     // ^([^!<>=]+)([!<>=]+)(.+?)$ does.
@@ -252,29 +270,19 @@ class Parser {
     char quote = 0;
     for (std::size_t pos = begin; pos < end; ++pos) {
       char c = text_[pos];
-      if (quote != 0) {
-        if (c == '\\') {
-          ++pos;
-        } else if (c == quote) {
-          quote = 0;
-        }
-      } else if (c == '\'' || c == '"') {
-        quote = c;
-      } else if (c == '[') {
+      if (quoted(c, quote, pos)) {
+        continue;
+      }
+      if (c == '[') {
         // Skip over a nested [...] (indexes and nested filters) so its operators stay inside.
         int depth = 1;
         char inner_quote = 0;
         for (++pos; pos < end && depth > 0; ++pos) {
           char d = text_[pos];
-          if (inner_quote != 0) {
-            if (d == '\\') {
-              ++pos;
-            } else if (d == inner_quote) {
-              inner_quote = 0;
-            }
-          } else if (d == '\'' || d == '"') {
-            inner_quote = d;
-          } else if (d == '[') {
+          if (quoted(d, inner_quote, pos)) {
+            continue;
+          }
+          if (d == '[') {
             ++depth;
           } else if (d == ']') {
             --depth;
