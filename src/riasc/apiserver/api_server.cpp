@@ -4,16 +4,19 @@
 
 #include <fstream>
 
-#include "riasc/apiserver/protobuf_body.hpp"
-#include "riasc/apiserver/resource_path.hpp"
-#include "riasc/apiserver/status.hpp"
-#include "riasc/apiserver/table.hpp"
+#include "riasc/kubeapi/protobuf_body.hpp"
+#include "riasc/kubeapi/resource_path.hpp"
+#include "riasc/kubeapi/status.hpp"
+#include "riasc/kubeapi/table.hpp"
 #include "riasc/core/field_selector.hpp"
 #include "riasc/core/label_selector.hpp"
 #include "riasc/core/yaml_document.hpp"
 #include "riasc/kinds/builtin_crds.hpp"
 
 namespace riasc::apiserver {
+
+// The wire format and rules of the Kubernetes API (src/riasc/kubeapi).
+using namespace riasc::kubeapi;  // NOLINT(google-build-using-namespace)
 
 namespace asio = boost::asio;
 

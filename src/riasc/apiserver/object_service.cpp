@@ -5,10 +5,13 @@
 
 #include <random>
 
-#include "riasc/apiserver/status.hpp"
+#include "riasc/kubeapi/status.hpp"
 #include "riasc/schema/object_meta.hpp"
 
 namespace riasc::apiserver {
+
+// The wire format and rules of the Kubernetes API (src/riasc/kubeapi).
+using namespace riasc::kubeapi;  // NOLINT(google-build-using-namespace)
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "riasc/apiserver/table.hpp"
+#include "riasc/kubeapi/table.hpp"
 
 #include <fmt/format.h>
 
@@ -12,7 +12,7 @@
 #include "riasc/core/json_path.hpp"
 #include "riasc/schema/crd.hpp"
 
-namespace riasc::apiserver {
+namespace riasc::kubeapi {
 
 namespace {
 
@@ -852,4 +852,4 @@ TableLayout builtin_table(std::string_view group, std::string_view resource) {
   return default_table();
 }
 
-}  // namespace riasc::apiserver
+}  // namespace riasc::kubeapi

@@ -25,7 +25,7 @@
 
 #include "riasc/core/json.hpp"
 
-namespace riasc::apiserver {
+namespace riasc::kubeapi {
 
 inline constexpr std::string_view kProtobufMediaType = "application/vnd.kubernetes.protobuf";
 // The Content-Type of the /openapi/v2 answer. The dotted form: Go clients reject the "@" form the
@@ -87,4 +87,4 @@ Json decode_protobuf_body(std::string_view body);
 // and relies on the server's. ("fakeapi", "v1.32.0") gives the 31 bytes measured in the reference.
 std::string encode_openapi_v2_stub(std::string_view title, std::string_view version);
 
-}  // namespace riasc::apiserver
+}  // namespace riasc::kubeapi

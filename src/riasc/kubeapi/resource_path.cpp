@@ -1,11 +1,11 @@
-#include "riasc/apiserver/resource_path.hpp"
+#include "riasc/kubeapi/resource_path.hpp"
 
 #include <fmt/format.h>
 
 #include <charconv>
 #include <utility>
 
-namespace riasc::apiserver {
+namespace riasc::kubeapi {
 
 namespace {
 
@@ -229,4 +229,4 @@ RequestTarget parse_request_target(std::string_view target) {
   return out;
 }
 
-}  // namespace riasc::apiserver
+}  // namespace riasc::kubeapi

@@ -1,4 +1,4 @@
-#include "riasc/apiserver/status.hpp"
+#include "riasc/kubeapi/status.hpp"
 
 #include "riasc/core/go_quote.hpp"
 
@@ -7,7 +7,7 @@
 #include <set>
 #include <utility>
 
-namespace riasc::apiserver {
+namespace riasc::kubeapi {
 
 namespace {
 
@@ -230,4 +230,4 @@ int status_code(const Json& status) {
   return it != status.end() && it->is_number_integer() ? it->get<int>() : 0;
 }
 
-}  // namespace riasc::apiserver
+}  // namespace riasc::kubeapi

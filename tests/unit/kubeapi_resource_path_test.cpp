@@ -1,11 +1,11 @@
-#include "riasc/apiserver/resource_path.hpp"
+#include "riasc/kubeapi/resource_path.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
 
-namespace riasc::apiserver {
+namespace riasc::kubeapi {
 namespace {
 
 using Kind = ResourcePath::Kind;
@@ -286,4 +286,4 @@ TEST(RequestTargetTest, PathAndQuery) {
 }
 
 }  // namespace
-}  // namespace riasc::apiserver
+}  // namespace riasc::kubeapi

@@ -1,4 +1,4 @@
-#include "riasc/apiserver/protobuf_body.hpp"
+#include "riasc/kubeapi/protobuf_body.hpp"
 
 #include <fmt/format.h>
 
@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
-#include "riasc/apiserver/table.hpp"
+#include "riasc/kubeapi/table.hpp"
 
-namespace riasc::apiserver {
+namespace riasc::kubeapi {
 
 namespace {
 
@@ -542,4 +542,4 @@ std::string encode_openapi_v2_stub(std::string_view title, std::string_view vers
   return document;
 }
 
-}  // namespace riasc::apiserver
+}  // namespace riasc::kubeapi

@@ -1,9 +1,9 @@
-#include "riasc/apiserver/status.hpp"
+#include "riasc/kubeapi/status.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace riasc::apiserver {
+namespace riasc::kubeapi {
 namespace {
 
 const GroupResource kWidgets{"example.com", "widgets"};
@@ -198,4 +198,4 @@ TEST(StatusTest, NamesAreQuotedLikeGo) {
 }
 
 }  // namespace
-}  // namespace riasc::apiserver
+}  // namespace riasc::kubeapi

@@ -42,7 +42,7 @@ namespace riasc::schema {
 class CustomResourceDefinition;
 }
 
-namespace riasc::apiserver {
+namespace riasc::kubeapi {
 
 using Clock = std::chrono::system_clock;
 
@@ -132,4 +132,4 @@ TableLayout node_table();
 // have their own; every other resource gets default_table().
 TableLayout builtin_table(std::string_view group, std::string_view resource);
 
-}  // namespace riasc::apiserver
+}  // namespace riasc::kubeapi

@@ -16,7 +16,7 @@
 #include "riasc/core/field_error.hpp"
 #include "riasc/core/json.hpp"
 
-namespace riasc::apiserver {
+namespace riasc::kubeapi {
 
 // "widgets" in "example.com": printed "widgets.example.com"; core resources just "namespaces".
 struct GroupResource {
@@ -104,4 +104,4 @@ Json status_success(const GroupResource& resource, std::string_view name, std::s
 // The HTTP status of a Status object (its "code").
 int status_code(const Json& status);
 
-}  // namespace riasc::apiserver
+}  // namespace riasc::kubeapi

@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-namespace riasc::apiserver {
+namespace riasc::kubeapi {
 
 class PathError : public std::invalid_argument {
  public:
@@ -116,4 +116,4 @@ RequestTarget parse_request_target(std::string_view target);
 // escape.
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
 
-}  // namespace riasc::apiserver
+}  // namespace riasc::kubeapi

@@ -1,4 +1,4 @@
-#include "riasc/apiserver/table.hpp"
+#include "riasc/kubeapi/table.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include "riasc/schema/crd.hpp"
 #include "test_support.hpp"
 
-namespace riasc::apiserver {
+namespace riasc::kubeapi {
 namespace {
 
 using std::chrono::hours;
@@ -505,4 +505,4 @@ TEST(BuiltinTableTest, CustomResourceDefinitionsAndOthersGetTheDefaultTable) {
 }
 
 }  // namespace
-}  // namespace riasc::apiserver
+}  // namespace riasc::kubeapi

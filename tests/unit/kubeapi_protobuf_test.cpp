@@ -1,11 +1,11 @@
-#include "riasc/apiserver/protobuf_body.hpp"
+#include "riasc/kubeapi/protobuf_body.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdint>
 
-namespace riasc::apiserver {
+namespace riasc::kubeapi {
 namespace {
 
 std::string from_hex(std::string_view hex) {
@@ -241,4 +241,4 @@ TEST(ProtobufBodyTest, OpenApiV2Stub) {
 }
 
 }  // namespace
-}  // namespace riasc::apiserver
+}  // namespace riasc::kubeapi
