@@ -77,6 +77,29 @@ kubectl patch tp profile-delay-jitter --type merge -p '{"spec":{"parameters":{"n
 wait "$watcher"
 check "get -w sees a later change" '0\.4' cat "$work/watch.out"
 check "auth can-i for the admin" '^yes' kubectl auth can-i create pods
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, finalizers: [riasc.eu/hold]}\n' >"$work/held.yaml"
+check "create with a finalizer" 'configmap/held created' kubectl apply -f "$work/held.yaml"
+check "delete with a finalizer pending" 'deleted' kubectl delete cm held --wait=false
+check "the object stays, Terminating" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' \
+  kubectl get cm held -o 'jsonpath={.metadata.deletionTimestamp}'
+check "remove the finalizer" 'patched' \
+  kubectl patch cm held --type json -p '[{"op":"remove","path":"/metadata/finalizers"}]'
+check "then it is gone" 'NotFound' kubectl get cm held
+kubectl create cm owner >/dev/null
+owner_uid=$(kubectl get cm owner -o 'jsonpath={.metadata.uid}')
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dependent\n  ownerReferences: [{apiVersion: v1, kind: ConfigMap, name: owner, uid: "%s"}]\n' \
+  "$owner_uid" >"$work/dependent.yaml"
+check "create a dependent" 'configmap/dependent created' kubectl apply -f "$work/dependent.yaml"
+check "delete its owner" 'deleted' kubectl delete cm owner
+sleep 1
+check "the garbage collector deleted the dependent" 'NotFound' kubectl get cm dependent
+# kubectl before 1.26 asks /openapi/v2 whether a kind supports dry runs; ours lists no operations.
+if kubectl version --client -o json 2>/dev/null | grep -q '"minor": "\(2[6-9]\|3[0-9]\)'; then
+  check "--dry-run=server" 'created \(server dry run\)' kubectl create cm dry --dry-run=server
+  check "a server dry run stores nothing" 'NotFound' kubectl get cm dry
+fi
+check "--field-selector" '^namespace/default$' kubectl get ns --field-selector metadata.name=default -o name
+check "unsupported field selector" 'field label not supported: data\.x' kubectl get cm --field-selector data.x=1
 check "delete" 'deleted' kubectl delete tp profile-delay-jitter
 check "deleted is gone" 'NotFound' kubectl get tp profile-delay-jitter
 check "delete namespace" 'deleted' kubectl delete namespace sim-hes-off

@@ -25,12 +25,12 @@ class Checks:
         sys.exit(1 if self.failed else 0)
 
 
-def start_server(riasc, data_dir, listen="127.0.0.1:0"):
+def start_server(riasc, data_dir, listen="127.0.0.1:0", extra_args=()):
     """Starts the server and waits for its kubeconfig (written once it serves), then loads it."""
     kubeconfig = os.path.join(data_dir, "kubeconfig")
     if os.path.exists(kubeconfig):
         os.remove(kubeconfig)
-    server = subprocess.Popen([riasc, "server", "--data-dir", data_dir, "--listen", listen],
+    server = subprocess.Popen([riasc, "server", "--data-dir", data_dir, "--listen", listen, *extra_args],
                               stderr=subprocess.DEVNULL)
     for _ in range(100):
         if os.path.exists(kubeconfig):

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "riasc/apiserver/garbage_collector.hpp"
 #include "riasc/apiserver/object_service.hpp"
 #include "riasc/apiserver/resource_registry.hpp"
 #include "riasc/kinds/builtin_crds.hpp"
@@ -293,6 +294,202 @@ TEST_F(ObjectServiceTest, StoredCrdsAreServedAgainAfterARestart) {
   ok(service_->remove(type("apiextensions.k8s.io", "v1", "customresourcedefinitions"), {},
                       "widgets.example.com"));
   EXPECT_FALSE(registry_->find("example.com", "v1", "widgets").has_value());
+}
+
+TEST_F(ObjectServiceTest, DryRunChecksEverythingAndStoresNothing) {
+  create_namespace("lab");
+  create_widget_crd();
+  auto widgets = type("example.com", "v1", "widgets");
+  WriteOptions dry;
+  dry.dry_run = true;
+  Json would_be = ok(service_->create(widgets, "lab", widget("w", "{color: red}"), dry));
+  EXPECT_EQ(would_be["spec"]["size"], 3);
+  EXPECT_EQ(failed(service_->get(widgets, "lab", "w")).code(), 404U);
+  EXPECT_EQ(failed(service_->create(widgets, "lab", widget("w", "{size: 0}"), dry)).code(), 422U);
+  Json created = ok(service_->create(widgets, "lab", widget("w", "{color: red}")));
+  Json changed = created;
+  changed["spec"]["color"] = "blue";
+  EXPECT_EQ(ok(service_->update(widgets, "lab", "w", changed, false, dry))["spec"]["color"], "blue");
+  EXPECT_EQ(ok(service_->get(widgets, "lab", "w"))["spec"]["color"], "red");
+  DeleteOptions dry_delete;
+  dry_delete.dry_run = true;
+  ok(service_->remove(widgets, "lab", "w", dry_delete));
+  EXPECT_EQ(ok(service_->get(widgets, "lab", "w"))["metadata"]["resourceVersion"],
+            created["metadata"]["resourceVersion"]);
+}
+
+TEST_F(ObjectServiceTest, UnknownFieldsArePrunedWithAWarningOrRefusedWhenStrict) {
+  create_namespace("lab");
+  create_widget_crd();
+  auto widgets = type("example.com", "v1", "widgets");
+  std::vector<std::string> warnings;
+  WriteOptions warn;
+  warn.warnings = &warnings;
+  Json created = ok(service_->create(widgets, "lab", widget("w", "{colour: red}"), warn));
+  EXPECT_FALSE(created["spec"].contains("colour"));
+  EXPECT_THAT(warnings, ElementsAre("unknown field \"spec.colour\""));
+  WriteOptions strict;
+  strict.field_validation = FieldValidation::Strict;
+  auto refused = failed(service_->create(widgets, "lab", widget("v", "{colour: red}"), strict));
+  EXPECT_EQ(refused.code(), 400U);
+  EXPECT_THAT(refused.message(), HasSubstr("strict decoding error: unknown field \"spec.colour\""));
+}
+
+TEST_F(ObjectServiceTest, DeletePreconditionsOnUidAndResourceVersion) {
+  create_namespace("lab");
+  auto configmaps = type("", "v1", "configmaps");
+  Json created = ok(service_->create(configmaps, "lab",
+                                     test::yaml("{apiVersion: v1, kind: ConfigMap, metadata: {name: c}}")));
+  DeleteOptions wrong_uid;
+  wrong_uid.expected_uid = "not-the-uid";
+  auto refused = failed(service_->remove(configmaps, "lab", "c", wrong_uid));
+  EXPECT_EQ(refused.code(), 409U);
+  EXPECT_THAT(refused.message(), HasSubstr("Precondition failed: UID in precondition: not-the-uid"));
+  DeleteOptions stale;
+  stale.expected_resource_version = "999";
+  EXPECT_EQ(failed(service_->remove(configmaps, "lab", "c", stale)).code(), 409U);
+  DeleteOptions matching;
+  matching.expected_uid = created["metadata"]["uid"].get<std::string>();
+  matching.expected_resource_version = created["metadata"]["resourceVersion"].get<std::string>();
+  ok(service_->remove(configmaps, "lab", "c", matching));
+  EXPECT_EQ(failed(service_->get(configmaps, "lab", "c")).code(), 404U);
+}
+
+TEST_F(ObjectServiceTest, ATerminatingNamespaceTakesNoNewContent) {
+  create_namespace("lab");
+  auto configmaps = type("", "v1", "configmaps");
+  ok(service_->create(
+      configmaps, "lab",
+      test::yaml("{apiVersion: v1, kind: ConfigMap, metadata: {name: held, finalizers: [x/y]}}")));
+  ok(service_->remove(type("", "v1", "namespaces"), {}, "lab"));
+  auto refused = failed(service_->create(
+      configmaps, "lab", test::yaml("{apiVersion: v1, kind: ConfigMap, metadata: {name: c}}")));
+  EXPECT_EQ(refused.code(), 403U);
+  EXPECT_THAT(refused.message(),
+              HasSubstr("unable to create new content in namespace lab because it is being terminated"));
+}
+
+TEST_F(ObjectServiceTest, ContinueTokensExpireWithCompaction) {
+  create_namespace("lab");
+  auto configmaps = type("", "v1", "configmaps");
+  for (int i = 0; i < 3; ++i) {
+    ok(service_->create(
+        configmaps, "lab",
+        test::yaml("{apiVersion: v1, kind: ConfigMap, metadata: {name: c" + std::to_string(i) + "}}")));
+  }
+  ObjectService::ListOptions options;
+  options.namespace_name = "lab";
+  options.limit = 1;
+  Json first = ok(service_->list(configmaps, options));
+  options.continue_token = string_member(first["metadata"], "continue");
+  ASSERT_FALSE(options.continue_token.empty());
+  Json second = ok(service_->list(configmaps, options));
+  EXPECT_EQ(second["items"][0]["metadata"]["name"], "c1");
+  EXPECT_EQ(second["metadata"]["resourceVersion"], first["metadata"]["resourceVersion"]);
+  ok(service_->create(configmaps, "lab",
+                      test::yaml("{apiVersion: v1, kind: ConfigMap, metadata: {name: d}}")));
+  store_->compact(store_->revision());
+  auto expired = failed(service_->list(configmaps, options));
+  EXPECT_EQ(expired.code(), 410U);
+  EXPECT_THAT(expired.message(), HasSubstr("continue parameter is too old"));
+}
+
+// The collector against a real store: owners and dependents as ConfigMaps in one namespace.
+class GarbageCollectorTest : public ObjectServiceTest {
+ protected:
+  void SetUp() override {
+    ObjectServiceTest::SetUp();
+    create_namespace("lab");
+    collector_ = std::make_unique<GarbageCollector>(*store_, *service_);
+    collector_->start();
+  }
+  void TearDown() override {
+    collector_.reset();
+    ObjectServiceTest::TearDown();
+  }
+  Json config_map(const std::string& name, const std::vector<Json>& owners = {}, bool block = false) {
+    Json object = test::yaml("{apiVersion: v1, kind: ConfigMap, metadata: {name: " + name + "}}");
+    for (const auto& owner : owners) {
+      Json reference = {{"apiVersion", "v1"},
+                        {"kind", "ConfigMap"},
+                        {"name", owner["metadata"]["name"]},
+                        {"uid", owner["metadata"]["uid"]}};
+      if (block) reference["blockOwnerDeletion"] = true;
+      object["metadata"]["ownerReferences"].push_back(reference);
+    }
+    return ok(service_->create(configmaps_, "lab", object));
+  }
+  bool exists(const std::string& name) {
+    return std::holds_alternative<Json>(service_->get(configmaps_, "lab", name));
+  }
+  void settle() { ASSERT_TRUE(collector_->wait_idle(std::chrono::seconds(10))); }
+
+  ResourceType configmaps_ = *ResourceRegistry::with_builtins()->find("", "v1", "configmaps");
+  std::unique_ptr<GarbageCollector> collector_;
+};
+
+TEST_F(GarbageCollectorTest, BackgroundDeletionRemovesDependentsAfterTheOwner) {
+  Json owner = config_map("owner");
+  Json other = config_map("other");
+  config_map("child", {owner});
+  config_map("grandchild", {ok(service_->get(configmaps_, "lab", "child"))});
+  config_map("shared", {owner, other});
+  ok(service_->remove(configmaps_, "lab", "owner"));
+  settle();
+  EXPECT_FALSE(exists("owner"));
+  EXPECT_FALSE(exists("child"));
+  EXPECT_FALSE(exists("grandchild"));
+  ASSERT_TRUE(exists("shared"));  // another owner remains: only the dangling reference goes
+  Json shared = ok(service_->get(configmaps_, "lab", "shared"));
+  ASSERT_EQ(shared["metadata"]["ownerReferences"].size(), 1U);
+  EXPECT_EQ(shared["metadata"]["ownerReferences"][0]["name"], "other");
+}
+
+TEST_F(GarbageCollectorTest, ForegroundDeletionKeepsTheOwnerUntilBlockingDependentsAreGone) {
+  Json owner = config_map("owner");
+  Json child = config_map("child", {owner}, true);
+  ok(service_->update(configmaps_, "lab", "child", [&] {
+    Json held = child;
+    held["metadata"]["finalizers"] = Json::array({"riasc.eu/hold"});
+    return held;
+  }()));
+  DeleteOptions foreground;
+  foreground.propagation = Propagation::Foreground;
+  Json deleting = ok(service_->remove(configmaps_, "lab", "owner", foreground));
+  EXPECT_EQ(deleting["metadata"]["finalizers"], Json::array({"foregroundDeletion"}));
+  settle();
+  ASSERT_TRUE(exists("owner"));  // the child is held by its own finalizer
+  Json held = ok(service_->get(configmaps_, "lab", "child"));
+  EXPECT_TRUE(held["metadata"].contains("deletionTimestamp"));
+  held["metadata"]["finalizers"] = Json::array();
+  ok(service_->update(configmaps_, "lab", "child", held));
+  settle();
+  EXPECT_FALSE(exists("child"));
+  EXPECT_FALSE(exists("owner"));
+}
+
+TEST_F(GarbageCollectorTest, OrphanDeletionReleasesDependents) {
+  Json owner = config_map("owner");
+  config_map("child", {owner});
+  DeleteOptions orphan;
+  orphan.propagation = Propagation::Orphan;
+  ok(service_->remove(configmaps_, "lab", "owner", orphan));
+  settle();
+  EXPECT_FALSE(exists("owner"));
+  ASSERT_TRUE(exists("child"));
+  EXPECT_FALSE(ok(service_->get(configmaps_, "lab", "child"))["metadata"].contains("ownerReferences"));
+}
+
+TEST_F(GarbageCollectorTest, DependentsOfOwnersDeletedWhileStoppedGoAtStart) {
+  Json owner = config_map("owner");
+  config_map("child", {owner});
+  collector_.reset();
+  ok(service_->remove(configmaps_, "lab", "owner"));
+  EXPECT_TRUE(exists("child"));
+  collector_ = std::make_unique<GarbageCollector>(*store_, *service_);
+  collector_->start();
+  settle();
+  EXPECT_FALSE(exists("child"));
 }
 
 TEST(ResourceRegistryTest, DiscoveryDocuments) {

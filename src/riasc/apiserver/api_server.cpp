@@ -2,16 +2,22 @@
 
 #include <fmt/format.h>
 
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
-#include "riasc/kubeapi/protobuf_body.hpp"
-#include "riasc/kubeapi/resource_path.hpp"
-#include "riasc/kubeapi/status.hpp"
-#include "riasc/kubeapi/table.hpp"
+#include "riasc/apiserver/garbage_collector.hpp"
 #include "riasc/core/field_selector.hpp"
+#include "riasc/core/go_quote.hpp"
 #include "riasc/core/label_selector.hpp"
 #include "riasc/core/yaml_document.hpp"
 #include "riasc/kinds/builtin_crds.hpp"
+#include "riasc/kubeapi/protobuf_body.hpp"
+#include "riasc/kubeapi/resource_path.hpp"
+#include "riasc/kubeapi/selectable_fields.hpp"
+#include "riasc/kubeapi/status.hpp"
+#include "riasc/kubeapi/table.hpp"
 
 namespace riasc::apiserver {
 
@@ -82,6 +88,10 @@ class ApiServer::Impl {
     objects_->load_crds();
     install_builtin_crds();
     ensure_namespace("default");
+    collector_ = std::make_unique<GarbageCollector>(*store_, *objects_);
+    collector_->start();
+    if (options_.compaction_interval.count() > 0)
+      compactor_ = std::thread([this] { compact_periodically(); });
     certificates_ = http::load_or_create_server_certificates(options_.data_dir / "pki", {"localhost"},
                                                              {"127.0.0.1", options_.host});
     http::ServerOptions server_options;
@@ -98,6 +108,13 @@ class ApiServer::Impl {
 
   void stop() {
     if (server_) server_->stop();
+    {
+      std::lock_guard lock(stop_mutex_);
+      stopping_ = true;
+    }
+    stop_.notify_all();
+    if (compactor_.joinable()) compactor_.join();
+    if (collector_) collector_->stop();
   }
 
   std::uint16_t port() const { return server_ ? server_->port() : 0; }
@@ -317,54 +334,73 @@ class ApiServer::Impl {
     }
     if (method == "GET") {
       auto outcome = objects_->get(*type, namespace_name, path.name);
-      co_await answer(exchange, *type, std::move(outcome), 200);
-      co_return;
-    }
-    if (method == "POST" && path.is_collection()) {
-      auto body = decode_body(request);
-      if (auto* error = std::get_if<ApiError>(&body)) {
-        {
-          http::Response response = json(*error);
-          co_await send(exchange, std::move(response));
-        }
-        co_return;
-      }
-      auto outcome = objects_->create(*type, namespace_name, std::get<Json>(std::move(body)));
-      co_await answer(exchange, *type, std::move(outcome), 201);
-      co_return;
-    }
-    if (method == "PUT" && !path.is_collection()) {
-      auto body = decode_body(request);
-      if (auto* error = std::get_if<ApiError>(&body)) {
-        {
-          http::Response response = json(*error);
-          co_await send(exchange, std::move(response));
-        }
-        co_return;
-      }
-      auto outcome =
-          objects_->update(*type, namespace_name, path.name, std::get<Json>(std::move(body)), status);
-      co_await answer(exchange, *type, std::move(outcome), 200);
-      co_return;
-    }
-    if (method == "PATCH" && !path.is_collection()) {
-      auto outcome = patch(*type, namespace_name, path.name, request, status);
-      co_await answer(exchange, *type, std::move(outcome), 200);
+      std::vector<std::string> no_warnings;
+      co_await answer(exchange, *type, std::move(outcome), 200, no_warnings);
       co_return;
     }
     if (method == "DELETE" && !path.is_collection()) {
-      auto outcome = objects_->remove(*type, namespace_name, path.name);
-      co_await answer(exchange, *type, std::move(outcome), 200);
+      auto options = delete_options(request, target.query);
+      if (auto* error = std::get_if<ApiError>(&options)) {
+        {
+          http::Response response = json(*error);
+          co_await send(exchange, std::move(response));
+        }
+        co_return;
+      }
+      auto outcome = objects_->remove(*type, namespace_name, path.name, std::get<DeleteOptions>(options));
+      std::vector<std::string> no_warnings;
+      co_await answer(exchange, *type, std::move(outcome), 200, no_warnings);
       co_return;
     }
-    {
-      http::Response response = json(status_method_not_allowed({type->group, type->resource}, method));
-      co_await send(exchange, std::move(response));
+    if (method == "DELETE") {
+      co_await delete_collection(exchange, *type, namespace_name, target.query);
+      co_return;
     }
+    const bool writes = (method == "POST" && path.is_collection()) ||
+                        (method == "PUT" && !path.is_collection()) ||
+                        (method == "PATCH" && !path.is_collection());
+    if (!writes) {
+      {
+        http::Response response = json(status_method_not_allowed({type->group, type->resource}, method));
+        co_await send(exchange, std::move(response));
+      }
+      co_return;
+    }
+    std::vector<std::string> warnings;
+    auto options_or_error = write_options(target.query, warnings);
+    if (auto* error = std::get_if<ApiError>(&options_or_error)) {
+      {
+        http::Response response = json(*error);
+        co_await send(exchange, std::move(response));
+      }
+      co_return;
+    }
+    const WriteOptions& options = std::get<WriteOptions>(options_or_error);
+    if (method == "PATCH") {
+      auto outcome = patch(*type, namespace_name, path.name, request, status, options);
+      co_await answer(exchange, *type, std::move(outcome), 200, warnings);
+      co_return;
+    }
+    auto body = decode_body(request);
+    if (auto* error = std::get_if<ApiError>(&body)) {
+      {
+        http::Response response = json(*error);
+        co_await send(exchange, std::move(response));
+      }
+      co_return;
+    }
+    if (method == "POST") {
+      auto outcome = objects_->create(*type, namespace_name, std::get<Json>(std::move(body)), options);
+      co_await answer(exchange, *type, std::move(outcome), 201, warnings);
+      co_return;
+    }
+    auto outcome =
+        objects_->update(*type, namespace_name, path.name, std::get<Json>(std::move(body)), status, options);
+    co_await answer(exchange, *type, std::move(outcome), 200, warnings);
   }
 
   asio::awaitable<void> answer(http::Exchange& exchange, const ResourceType& type, Outcome<Json> outcome,
-                               unsigned code) {
+                               unsigned code, const std::vector<std::string>& warnings) {
     if (auto* error = std::get_if<ApiError>(&outcome)) {
       {
         http::Response response = json(*error);
@@ -373,19 +409,93 @@ class ApiServer::Impl {
       co_return;
     }
     const Json& object = std::get<Json>(outcome);
+    http::Response response;
     if (wants_table(exchange.request().header("accept"))) {
       ListMeta meta{string_member(object["metadata"], "resourceVersion"), {}, {}};
-      {
-        http::Response response =
-            json(code, layout(type).table(std::span(&object, 1), meta, {}, Clock::now()));
-        co_await send(exchange, std::move(response));
+      response = json(code, layout(type).table(std::span(&object, 1), meta, {}, Clock::now()));
+    } else {
+      response = json(code, object);
+    }
+    // RFC 7234 warning headers, as kube-apiserver sends them: `299 - "text"`.
+    for (const auto& warning : warnings)
+      response.headers.emplace_back("Warning", "299 - " + go_quote(warning));
+    co_await send(exchange, std::move(response));
+  }
+
+  // --- request options -----------------------------------------------------------------------
+
+  static std::optional<ApiError> check_dry_run(const std::vector<std::string>& values) {
+    for (const auto& value : values) {
+      if (value != "All") {
+        return ApiError{status_bad_request(
+            fmt::format("dryRun: Unsupported value: {}: supported values: \"All\"", go_quote(value)))};
       }
-      co_return;
     }
-    {
-      http::Response response = json(code, object);
-      co_await send(exchange, std::move(response));
+    return std::nullopt;
+  }
+
+  static std::variant<WriteOptions, ApiError> write_options(const QueryParameters& query,
+                                                            std::vector<std::string>& warnings) {
+    WriteOptions options;
+    if (auto error = check_dry_run(query.dry_run)) return *error;
+    options.dry_run = !query.dry_run.empty();
+    if (query.field_validation == "Strict") {
+      options.field_validation = FieldValidation::Strict;
+    } else if (query.field_validation == "Ignore") {
+      options.field_validation = FieldValidation::Ignore;
+    } else if (query.field_validation.empty() || query.field_validation == "Warn") {
+      options.field_validation = FieldValidation::Warn;
+    } else {
+      return ApiError{status_bad_request(fmt::format(
+          "fieldValidation: Unsupported value: {}: supported values: \"Ignore\", \"Warn\", \"Strict\"",
+          go_quote(query.field_validation)))};
     }
+    options.warnings = &warnings;
+    return options;
+  }
+
+  // DeleteOptions come in the query and in the body (kubectl and the Python client send a body).
+  static std::variant<DeleteOptions, ApiError> delete_options(const http::Request& request,
+                                                              const QueryParameters& query) {
+    DeleteOptions options;
+    std::string policy = query.propagation_policy;
+    std::vector<std::string> dry_run = query.dry_run;
+    if (!request.body.empty()) {
+      auto decoded = decode_body(request);
+      if (auto* error = std::get_if<ApiError>(&decoded)) return *error;
+      const Json body = std::get<Json>(std::move(decoded));
+      if (!body.is_object()) return ApiError{status_bad_request("the DeleteOptions body must be an object")};
+      if (policy.empty()) policy = string_member(body, "propagationPolicy");
+      if (policy.empty() && body.value("orphanDependents", false)) policy = "Orphan";
+      if (body.contains("dryRun") && body["dryRun"].is_array()) {
+        for (const auto& value : body["dryRun"])
+          dry_run.push_back(value.is_string() ? value.get<std::string>() : value.dump());
+      }
+      const Json preconditions = body.value("preconditions", Json::object());
+      if (preconditions.is_object()) {
+        if (preconditions.contains("uid") && preconditions["uid"].is_string()) {
+          options.expected_uid = preconditions["uid"].get<std::string>();
+        }
+        if (preconditions.contains("resourceVersion") && preconditions["resourceVersion"].is_string()) {
+          options.expected_resource_version = preconditions["resourceVersion"].get<std::string>();
+        }
+      }
+    }
+    if (auto error = check_dry_run(dry_run)) return *error;
+    options.dry_run = !dry_run.empty();
+    if (policy.empty() || policy == "Background") {
+      options.propagation = Propagation::Background;
+    } else if (policy == "Foreground") {
+      options.propagation = Propagation::Foreground;
+    } else if (policy == "Orphan") {
+      options.propagation = Propagation::Orphan;
+    } else {
+      return ApiError{status_bad_request(fmt::format(
+          "propagationPolicy: Unsupported value: {}: supported values: \"Foreground\", \"Background\", "
+          "\"Orphan\"",
+          go_quote(policy)))};
+    }
+    return options;
   }
 
   // --- bodies and patches --------------------------------------------------------------------
@@ -416,7 +526,7 @@ class ApiServer::Impl {
   }
 
   Outcome<Json> patch(const ResourceType& type, const std::string& namespace_name, const std::string& name,
-                      const http::Request& request, bool status) {
+                      const http::Request& request, bool status, const WriteOptions& options) {
     std::string content_type(request.header("content-type"));
     content_type = content_type.substr(0, content_type.find(';'));
     const bool strategic = content_type == "application/strategic-merge-patch+json";
@@ -457,7 +567,7 @@ class ApiServer::Impl {
       }
       if (!patched.is_object()) return ApiError{status_bad_request("the patch must leave an object")};
       patched["metadata"]["resourceVersion"] = object["metadata"]["resourceVersion"];
-      auto result = objects_->update(type, namespace_name, name, std::move(patched), status);
+      auto result = objects_->update(type, namespace_name, name, std::move(patched), status, options);
       auto* error = std::get_if<ApiError>(&result);
       if (!error || error->code() != 409 || attempt >= 3) return result;
     }
@@ -470,22 +580,64 @@ class ApiServer::Impl {
     return builtin_table(type.group, type.resource);
   }
 
-  // Label and field selectors as one filter; nullopt with the Status when one does not parse.
-  static std::variant<std::function<bool(const Json&)>, Json> selector_filter(const QueryParameters& query) {
+  // Label and field selectors as one filter; the Status when one does not parse or names a
+  // field the resource does not support.
+  static std::variant<std::function<bool(const Json&)>, Json> selector_filter(const ResourceType& type,
+                                                                              const QueryParameters& query) {
     try {
       auto labels = std::make_shared<LabelSelector>(LabelSelector::parse(query.label_selector));
       auto fields = std::make_shared<FieldSelector>(FieldSelector::parse(query.field_selector));
+      const auto supported = selectable_fields(type.group, type.resource);
+      for (const auto& field : fields->fields()) {
+        if (!std::binary_search(supported.begin(), supported.end(), field)) {
+          return status_bad_request(fmt::format("field label not supported: {}", field));
+        }
+      }
       return std::function<bool(const Json&)>([labels, fields](const Json& object) {
-        return labels->matches_object(object) && fields->matches(object);
+        return labels->matches_object(object) && fields->matches_fields([&](std::string_view field) {
+          return selectable_field_value(object, field);
+        });
       });
     } catch (const SelectorError& error) {
       return status_bad_request(error.what());
     }
   }
 
+  // DELETE on a collection (deletecollection): every object the selectors match, each deleted
+  // as a single DELETE would; answers the list of what was deleted or marked for deletion.
+  asio::awaitable<void> delete_collection(http::Exchange& exchange, const ResourceType& type,
+                                          const std::string& namespace_name, const QueryParameters& query) {
+    auto filter = selector_filter(type, query);
+    auto options = delete_options(exchange.request(), query);
+    Json refused;
+    if (auto* error = std::get_if<Json>(&filter)) refused = *error;
+    if (auto* error = std::get_if<ApiError>(&options)) refused = error->status;
+    ObjectService::ListOptions list_options;
+    list_options.namespace_name = namespace_name;
+    if (refused.is_null()) list_options.filter = std::get<std::function<bool(const Json&)>>(filter);
+    auto listed = refused.is_null() ? objects_->list(type, list_options) : Outcome<Json>(ApiError{refused});
+    if (auto* error = std::get_if<ApiError>(&listed)) {
+      http::Response response = json(*error);
+      co_await send(exchange, std::move(response));
+      co_return;
+    }
+    Json list = std::get<Json>(std::move(listed));
+    Json deleted = Json::array();
+    for (const auto& item : list["items"]) {
+      auto outcome =
+          objects_->remove(type, string_member(item["metadata"], "namespace"),
+                           string_member(item["metadata"], "name"), std::get<DeleteOptions>(options));
+      if (auto* object = std::get_if<Json>(&outcome)) deleted.push_back(std::move(*object));
+    }
+    list["items"] = std::move(deleted);
+    list["metadata"] = {{"resourceVersion", std::to_string(store_->revision())}};
+    http::Response response = json(200, list);
+    co_await send(exchange, std::move(response));
+  }
+
   asio::awaitable<void> list(http::Exchange& exchange, const ResourceType& type,
                              const std::string& namespace_name, const QueryParameters& query) {
-    auto filter = selector_filter(query);
+    auto filter = selector_filter(type, query);
     if (auto* error = std::get_if<Json>(&filter)) {
       {
         http::Response response = json(*error);
@@ -526,7 +678,7 @@ class ApiServer::Impl {
 
   asio::awaitable<void> watch(http::Exchange& exchange, const ResourceType& type,
                               const std::string& namespace_name, const QueryParameters& query) {
-    auto filter_or_error = selector_filter(query);
+    auto filter_or_error = selector_filter(type, query);
     if (auto* error = std::get_if<Json>(&filter_or_error)) {
       {
         http::Response response = json(*error);
@@ -551,10 +703,22 @@ class ApiServer::Impl {
       return Json{{"type", event}, {"object", std::move(payload)}}.dump() + "\n";
     };
 
-    // "" and "0": start with the current objects as ADDED events, then what follows.
+    auto bookmark = [&](store::Revision revision, bool initial_events_end) {
+      Json metadata = {{"resourceVersion", std::to_string(revision)}, {"creationTimestamp", nullptr}};
+      if (initial_events_end) metadata["annotations"] = {{"k8s.io/initial-events-end", "true"}};
+      return Json{{"type", "BOOKMARK"},
+                  {"object",
+                   {{"kind", type.kind}, {"apiVersion", type.api_version()}, {"metadata", metadata}}}}
+                 .dump() +
+             "\n";
+    };
+
+    // "" and "0", or sendInitialEvents=true: start with the current objects as ADDED events (then,
+    // for sendInitialEvents, a bookmark that says they are complete), then what follows.
     std::vector<std::string> initial;
     store::Revision after = 0;
-    if (query.resource_version.empty() || query.resource_version == "0") {
+    const bool initial_events = query.send_initial_events.value_or(false);
+    if (query.resource_version.empty() || query.resource_version == "0" || initial_events) {
       ObjectService::ListOptions options;
       options.namespace_name = namespace_name;
       options.filter = filter;
@@ -569,6 +733,7 @@ class ApiServer::Impl {
       const Json& list = std::get<Json>(listed);
       for (const auto& item : list["items"]) initial.push_back(encode("ADDED", item));
       after = std::stoll(string_member(list["metadata"], "resourceVersion", "0"));
+      if (initial_events && query.allow_watch_bookmarks) initial.push_back(bookmark(after, true));
     } else {
       bool valid = true;
       try {
@@ -606,15 +771,25 @@ class ApiServer::Impl {
                                    std::chrono::seconds(*query.timeout_seconds))
                              : std::chrono::duration_cast<std::chrono::milliseconds>(kDefaultWatchTimeout);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
+    // Bookmarks carry a revision up to which this watcher has seen every event: the store's
+    // revision read before taking the queue (writes publish revision and events together).
+    auto next_bookmark = std::chrono::steady_clock::now() + options_.bookmark_interval;
+    store::Revision seen = after;
     std::vector<store::Event> batch;
-    while (std::chrono::steady_clock::now() < deadline) {
+    while (true) {
+      const auto now = std::chrono::steady_clock::now();
       batch.clear();
+      seen = std::max(seen, store_->revision());
       const bool open = events->take(batch);
       std::string chunk;
       for (const auto& event : batch) {
         Json object = ObjectService::to_object(event.record);
         if (filter && !filter(object)) continue;
         chunk += encode(event_type(event.type), object);
+      }
+      if (open && query.allow_watch_bookmarks && (now >= next_bookmark || now >= deadline)) {
+        next_bookmark = now + options_.bookmark_interval;
+        chunk += bookmark(seen, false);
       }
       if (!chunk.empty() && !co_await exchange.write_chunk(std::move(chunk))) break;
       if (!open) {
@@ -625,9 +800,13 @@ class ApiServer::Impl {
         }
         break;
       }
-      auto remaining =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      co_await exchange.wait(std::min(remaining, std::chrono::milliseconds(60'000)));
+      if (now >= deadline) break;
+      auto until = deadline;
+      if (query.allow_watch_bookmarks) until = std::min(until, next_bookmark);
+      const auto pause = std::clamp(
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()),
+          std::chrono::milliseconds(1), std::chrono::milliseconds(60'000));
+      co_await exchange.wait(pause);
     }
     events->close();
   }
@@ -678,10 +857,32 @@ class ApiServer::Impl {
     std::filesystem::rename(temporary, kubeconfig_path());
   }
 
+  // Every interval, forgets the history up to where the previous interval ended: a watch or
+  // continue token stays usable for at least one interval.
+  void compact_periodically() {
+    store::Revision mark = store_->revision();
+    std::unique_lock lock(stop_mutex_);
+    while (!stop_.wait_for(lock, options_.compaction_interval, [this] { return stopping_; })) {
+      if (mark > store_->compacted_revision()) {
+        try {
+          store_->compact(mark);
+        } catch (const std::exception&) {
+          // A failed compaction leaves the history in place; the next interval tries again.
+        }
+      }
+      mark = store_->revision();
+    }
+  }
+
   ApiServerOptions options_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<ResourceRegistry> registry_;
   std::unique_ptr<ObjectService> objects_;
+  std::unique_ptr<GarbageCollector> collector_;
+  std::thread compactor_;
+  std::mutex stop_mutex_;
+  std::condition_variable stop_;
+  bool stopping_ = false;
   http::ServerCertificates certificates_;
   std::unique_ptr<http::Server> server_;
 };

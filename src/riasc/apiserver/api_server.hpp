@@ -6,6 +6,7 @@
 #include <utility>  // before Asio's awaitable.hpp (Boost 1.74 with g++ 12)
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -23,6 +24,11 @@ struct ApiServerOptions {
   std::uint16_t port = 6443;  // 0: any free port
   bool fsync = false;
   unsigned threads = 2;
+  // History older than one interval is compacted away (kube-apiserver: 5 minutes); watches and
+  // continue tokens from before it get 410 Gone. Zero: never.
+  std::chrono::milliseconds compaction_interval = std::chrono::minutes(5);
+  // Watches with allowWatchBookmarks get a BOOKMARK this often (and when they time out).
+  std::chrono::milliseconds bookmark_interval = std::chrono::minutes(1);
 };
 
 class ApiServer {

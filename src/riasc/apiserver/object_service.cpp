@@ -3,6 +3,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <random>
 
 #include "riasc/kubeapi/status.hpp"
@@ -16,6 +17,8 @@ using namespace riasc::kubeapi;  // NOLINT(google-build-using-namespace)
 namespace {
 
 constexpr std::string_view kCrdGroup = "apiextensions.k8s.io";
+constexpr const char* kForegroundFinalizer = "foregroundDeletion";
+constexpr const char* kOrphanFinalizer = "orphan";
 
 GroupResource group_resource(const ResourceType& type) { return {type.group, type.resource}; }
 
@@ -31,6 +34,25 @@ ApiError conflict(const ResourceType& type, std::string_view name) {
 ApiError bad_request(const std::string& message) { return {status_bad_request(message)}; }
 ApiError invalid(const ResourceType& type, std::string_view name, const FieldErrors& causes) {
   return {status_invalid({type.group, type.kind}, name, causes)};
+}
+
+// A body may leave out apiVersion and kind (the URL names them, and kube-apiserver decodes with
+// it as the default); when given, they must be the URL's.
+std::optional<ApiError> settle_type_meta(const ResourceType& type, Json& object) {
+  const std::string api_version = string_member(object, "apiVersion");
+  const std::string kind = string_member(object, "kind");
+  if (!api_version.empty() && api_version != type.api_version()) {
+    return bad_request(
+        fmt::format("the API version in the data ({}) does not match the expected API version ({})",
+                    api_version, type.api_version()));
+  }
+  if (!kind.empty() && kind != type.kind) {
+    return bad_request(
+        fmt::format("the kind in the data ({}) does not match the expected kind ({})", kind, type.kind));
+  }
+  object["apiVersion"] = type.api_version();
+  object["kind"] = type.kind;
+  return std::nullopt;
 }
 
 std::string new_uid() {
@@ -139,13 +161,34 @@ void ObjectService::on_crd_written(const Json& crd) {
   }
 }
 
-std::optional<ApiError> ObjectService::validate(const ResourceType& type, Json& object) const {
+std::optional<ResourceType> ObjectService::type_of(const Json& object) const {
+  if (!object.is_object()) return std::nullopt;
+  const std::string api_version = string_member(object, "apiVersion");
+  const auto slash = api_version.find('/');
+  const std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
+  const std::string version = slash == std::string::npos ? api_version : api_version.substr(slash + 1);
+  return registry_.find_kind(group, version, string_member(object, "kind"));
+}
+
+std::optional<ApiError> ObjectService::validate(const ResourceType& type, Json& object,
+                                                const WriteOptions& options) const {
   std::string name = string_member(object["metadata"], "name");
   FieldErrors errors = schema::validate_object_meta(object["metadata"], FieldPath().child("metadata"));
   if (type.crd) {
-    schema::ObjectCheckOptions options;
-    options.reject_unknown_fields = false;  // pruned, as kube-apiserver does without fieldValidation=Strict
-    auto check = schema::check_custom_object(*type.crd, object, options);
+    schema::ObjectCheckOptions check_options;
+    check_options.reject_unknown_fields = false;  // pruned below, or refused with Strict
+    auto check = schema::check_custom_object(*type.crd, object, check_options);
+    if (!check.pruned.empty() && options.field_validation != FieldValidation::Ignore) {
+      std::vector<std::string> fields;
+      for (const auto& path : check.pruned) fields.push_back(path.to_string());
+      if (options.field_validation == FieldValidation::Strict) {
+        return ApiError{status_strict_decoding_error(type.kind, type.version, fields)};
+      }
+      if (options.warnings) {
+        for (const auto& field : fields)
+          options.warnings->push_back(fmt::format("unknown field \"{}\"", field));
+      }
+    }
     for (auto& e : check.errors) errors.push_back(std::move(e));
     object = std::move(check.object);
   } else if (type.group == kCrdGroup && type.resource == "customresourcedefinitions") {
@@ -155,14 +198,10 @@ std::optional<ApiError> ObjectService::validate(const ResourceType& type, Json& 
   return std::nullopt;
 }
 
-Outcome<Json> ObjectService::create(const ResourceType& type, std::string_view namespace_name, Json object) {
+Outcome<Json> ObjectService::create(const ResourceType& type, std::string_view namespace_name, Json object,
+                                    const WriteOptions& options) {
   if (!object.is_object()) return bad_request("the request body must be a JSON or YAML object");
-  if (string_member(object, "apiVersion") != type.api_version() ||
-      string_member(object, "kind") != type.kind) {
-    return bad_request(fmt::format(
-        "the API version and kind in the body ({} {}) do not match the URL ({} {})",
-        string_member(object, "apiVersion"), string_member(object, "kind"), type.api_version(), type.kind));
-  }
+  if (auto problem = settle_type_meta(type, object)) return *problem;
   // ordered_json keeps members in a vector: a reference to one dies when the parent gains or
   // loses a member, so metadata is looked up afresh below rather than held.
   if (!object["metadata"].is_object()) object["metadata"] = Json::object();
@@ -178,8 +217,15 @@ Outcome<Json> ObjectService::create(const ResourceType& type, std::string_view n
     }
     metadata["namespace"] = std::string(namespace_name);
     auto namespaces = registry_.find("", "v1", "namespaces");
-    if (namespaces && !store_.get(namespaces->key({}, namespace_name))) {
-      return not_found(*namespaces, namespace_name);
+    if (namespaces) {
+      auto namespace_record = store_.get(namespaces->key({}, namespace_name));
+      if (!namespace_record) return not_found(*namespaces, namespace_name);
+      if (Json::parse(*namespace_record->value)["metadata"].contains("deletionTimestamp")) {
+        return ApiError{status_forbidden(
+            group_resource(type), string_member(object["metadata"], "name"),
+            fmt::format("unable to create new content in namespace {} because it is being terminated",
+                        namespace_name))};
+      }
     }
   } else {
     metadata.erase("namespace");
@@ -197,9 +243,13 @@ Outcome<Json> ObjectService::create(const ResourceType& type, std::string_view n
     object["spec"]["finalizers"] = Json::array({"kubernetes"});
     object["status"] = {{"phase", "Active"}};
   }
-  if (auto problem = validate(type, object)) return *problem;
+  if (auto problem = validate(type, object, options)) return *problem;
   const bool is_crd = type.group == kCrdGroup && type.resource == "customresourcedefinitions";
   if (is_crd) establish_crd(object);
+  if (options.dry_run) {
+    if (store_.get(type.key(namespace_name, name))) return already_exists(type, name);
+    return object;
+  }
   auto result = store_.create(type.key(namespace_name, name), object.dump());
   if (result.status == store::WriteStatus::AlreadyExists) return already_exists(type, name);
   if (is_crd) on_crd_written(object);
@@ -214,20 +264,32 @@ Outcome<Json> ObjectService::get(const ResourceType& type, std::string_view name
 }
 
 Outcome<Json> ObjectService::list(const ResourceType& type, const ListOptions& options) const {
+  // The continue token carries the first page's revision and the last key returned. Pages are
+  // read from the current state (the store keeps no snapshots), so later pages may show newer
+  // objects; once compaction passes the first page's revision the token expires (410), as a
+  // client then cannot resume a watch from it either.
   std::string start_after;
+  store::Revision revision = 0;
   if (!options.continue_token.empty()) {
-    auto key = unhex(options.continue_token);
-    if (!key) return bad_request("the continue token is not valid; list again without it");
-    start_after = *key;
+    auto text = unhex(options.continue_token);
+    Json token;
+    if (text) token = Json::parse(*text, nullptr, false);
+    if (!token.is_object() || !token["rv"].is_number_integer() || !token["start"].is_string()) {
+      return bad_request("the continue token is not valid; list again without it");
+    }
+    if (token["rv"].get<store::Revision>() < store_.compacted_revision())
+      return ApiError{status_continue_expired()};
+    start_after = type.key_prefix(options.namespace_name) + token["start"].get<std::string>();
+    // The first page's revision: a watch from it may repeat changes, but cannot miss one.
+    revision = token["rv"].get<store::Revision>();
   }
   Json items = Json::array();
-  store::Revision revision = 0;
   std::string last_key;
   bool more = false;
   // Filters apply before the limit, so pages are full; keep reading until the page is.
   while (true) {
     auto page = store_.list(type.key_prefix(options.namespace_name), options.limit, start_after);
-    revision = page.revision;
+    if (revision == 0) revision = page.revision;
     bool full = false;
     for (std::size_t i = 0; i < page.records.size() && !full; ++i) {
       last_key = page.records[i].key;
@@ -241,7 +303,11 @@ Outcome<Json> ObjectService::list(const ResourceType& type, const ListOptions& o
     start_after = last_key;
   }
   Json metadata = {{"resourceVersion", std::to_string(revision)}};
-  if (more) metadata["continue"] = hex(last_key);
+  if (more) {
+    Json token = {{"rv", revision},
+                  {"start", last_key.substr(type.key_prefix(options.namespace_name).size())}};
+    metadata["continue"] = hex(token.dump());
+  }
   return Json{{"kind", type.kind + "List"},
               {"apiVersion", type.api_version()},
               {"metadata", std::move(metadata)},
@@ -249,8 +315,10 @@ Outcome<Json> ObjectService::list(const ResourceType& type, const ListOptions& o
 }
 
 Outcome<Json> ObjectService::update(const ResourceType& type, std::string_view namespace_name,
-                                    std::string_view name, Json object, bool status) {
+                                    std::string_view name, Json object, bool status,
+                                    const WriteOptions& options) {
   if (!object.is_object()) return bad_request("the request body must be a JSON or YAML object");
+  if (auto problem = settle_type_meta(type, object)) return *problem;
   const std::string key = type.key(namespace_name, name);
   auto current_record = store_.get(key);
   if (!current_record) return not_found(type, name);
@@ -270,11 +338,11 @@ Outcome<Json> ObjectService::update(const ResourceType& type, std::string_view n
     if (merged["status"].is_null()) merged.erase("status");
     object = std::move(merged);
   }
-  return write_update(type, *current_record, std::move(object));
+  return write_update(type, *current_record, std::move(object), options);
 }
 
 Outcome<Json> ObjectService::write_update(const ResourceType& type, const store::Record& current_record,
-                                          Json object) {
+                                          Json object, const WriteOptions& options) {
   Json current = to_object(current_record);
   const std::string name = string_member(current["metadata"], "name");
   // Fields the server owns keep their values.
@@ -290,9 +358,13 @@ Outcome<Json> ObjectService::write_update(const ResourceType& type, const store:
   if (generation_relevant(object) != generation_relevant(current)) ++generation;
   object["metadata"]["generation"] = generation;
   object["metadata"].erase("resourceVersion");
-  if (auto problem = validate(type, object)) return *problem;
+  if (auto problem = validate(type, object, options)) return *problem;
   const bool is_crd = type.group == kCrdGroup && type.resource == "customresourcedefinitions";
   if (is_crd) establish_crd(object);
+  if (options.dry_run) {
+    object["metadata"]["resourceVersion"] = std::to_string(current_record.revision);
+    return object;
+  }
   // An object being deleted goes once its last finalizer is removed.
   const Json& metadata = object["metadata"];
   const bool finalized =
@@ -313,28 +385,55 @@ Outcome<Json> ObjectService::write_update(const ResourceType& type, const store:
 }
 
 Outcome<Json> ObjectService::remove(const ResourceType& type, std::string_view namespace_name,
-                                    std::string_view name,
-                                    std::optional<std::string> expected_resource_version) {
+                                    std::string_view name, const DeleteOptions& options) {
   const std::string key = type.key(namespace_name, name);
   auto current_record = store_.get(key);
   if (!current_record) return not_found(type, name);
-  if (expected_resource_version && *expected_resource_version != std::to_string(current_record->revision)) {
-    return conflict(type, name);
-  }
   Json current = to_object(*current_record);
+  const std::string uid = string_member(current["metadata"], "uid");
+  if (options.expected_uid && *options.expected_uid != uid) {
+    return ApiError{
+        status_conflict(group_resource(type), name,
+                        fmt::format("Precondition failed: UID in precondition: {}, UID in object meta: {}",
+                                    *options.expected_uid, uid))};
+  }
+  const std::string revision = std::to_string(current_record->revision);
+  if (options.expected_resource_version && *options.expected_resource_version != revision) {
+    return ApiError{status_conflict(
+        group_resource(type), name,
+        fmt::format(
+            "Precondition failed: ResourceVersion in precondition: {}, ResourceVersion in object meta: {}",
+            *options.expected_resource_version, revision))};
+  }
   const bool is_namespace = type.group.empty() && type.resource == "namespaces";
-  if (!current["metadata"].value("finalizers", Json::array()).empty() || is_namespace) {
-    if (current["metadata"].contains("deletionTimestamp")) return current;  // already being deleted
+  // Foreground and Orphan deletion are finished by the garbage collector, which removes these
+  // finalizers once the dependents are gone or released.
+  Json finalizers = current["metadata"].value("finalizers", Json::array());
+  if (!is_namespace && options.propagation != Propagation::Background) {
+    const char* finalizer =
+        options.propagation == Propagation::Foreground ? kForegroundFinalizer : kOrphanFinalizer;
+    if (std::find(finalizers.begin(), finalizers.end(), finalizer) == finalizers.end())
+      finalizers.push_back(finalizer);
+  }
+  if (!finalizers.empty() || is_namespace) {
+    const bool already_deleting = current["metadata"].contains("deletionTimestamp");
+    if (already_deleting && finalizers == current["metadata"].value("finalizers", Json::array()))
+      return current;
     Json marked = current;
-    marked["metadata"]["deletionTimestamp"] = timestamp(clock_());
-    marked["metadata"]["deletionGracePeriodSeconds"] = 0;
+    if (!already_deleting) {
+      marked["metadata"]["deletionTimestamp"] = timestamp(clock_());
+      marked["metadata"]["deletionGracePeriodSeconds"] = 0;
+    }
+    if (!finalizers.empty()) marked["metadata"]["finalizers"] = finalizers;
     if (is_namespace) marked["status"]["phase"] = "Terminating";
+    if (options.dry_run) return marked;
     marked["metadata"].erase("resourceVersion");
     auto result = store_.update(key, marked.dump(), current_record->revision);
     if (result.status != store::WriteStatus::Ok) return conflict(type, name);
     if (is_namespace) return finish_namespace_deletion(name).value_or(to_object(result.record));
     return to_object(result.record);
   }
+  if (options.dry_run) return current;
   auto result = store_.remove(key, current_record->revision);
   if (result.status == store::WriteStatus::Conflict) return conflict(type, name);
   if (result.status == store::WriteStatus::NotFound) return not_found(type, name);

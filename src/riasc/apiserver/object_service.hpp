@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "riasc/apiserver/resource_registry.hpp"
 #include "riasc/core/field_error.hpp"
@@ -28,6 +29,31 @@ struct ApiError {
 template <typename T>
 using Outcome = std::variant<T, ApiError>;
 
+// What kube-apiserver does with fields a custom resource's schema does not declare
+// (?fieldValidation=): drop them silently, drop them with a warning (the default), or refuse.
+enum class FieldValidation { Ignore, Warn, Strict };
+
+// The query parameters and body options of create, update and patch requests.
+struct WriteOptions {
+  bool dry_run = false;  // run every check, store nothing
+  FieldValidation field_validation = FieldValidation::Warn;
+  // Collects the `Warning:` texts of the answer (unknown fields, ignored namespaces); may be null.
+  std::vector<std::string>* warnings = nullptr;
+};
+
+// How deleting an owner treats its dependents (metadata.ownerReferences pointing at it):
+// Background deletes the owner now and the dependents after it, Foreground deletes the
+// dependents first and keeps the owner (finalizer foregroundDeletion) until they are gone,
+// Orphan removes the references and keeps the dependents.
+enum class Propagation { Background, Foreground, Orphan };
+
+struct DeleteOptions {
+  Propagation propagation = Propagation::Background;
+  std::optional<std::string> expected_uid;               // preconditions.uid
+  std::optional<std::string> expected_resource_version;  // preconditions.resourceVersion
+  bool dry_run = false;
+};
+
 class ObjectService {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
@@ -37,7 +63,8 @@ class ObjectService {
   // Registers the resources of every CRD already stored (at start-up).
   void load_crds();
 
-  Outcome<Json> create(const ResourceType& type, std::string_view namespace_name, Json object);
+  Outcome<Json> create(const ResourceType& type, std::string_view namespace_name, Json object,
+                       const WriteOptions& options = {});
   Outcome<Json> get(const ResourceType& type, std::string_view namespace_name, std::string_view name) const;
 
   struct ListOptions {
@@ -51,18 +78,23 @@ class ObjectService {
   // PUT. With `status` true (the status subresource) only the status changes, else everything
   // but the status (for types that have a status subresource).
   Outcome<Json> update(const ResourceType& type, std::string_view namespace_name, std::string_view name,
-                       Json object, bool status = false);
+                       Json object, bool status = false, const WriteOptions& options = {});
 
-  // DELETE. An object with finalizers gets a deletionTimestamp and stays until they are removed.
+  // DELETE. An object with finalizers (or deleted with Foreground or Orphan propagation) gets a
+  // deletionTimestamp and stays until they are removed; the garbage collector handles dependents.
   Outcome<Json> remove(const ResourceType& type, std::string_view namespace_name, std::string_view name,
-                       std::optional<std::string> expected_resource_version = {});
+                       const DeleteOptions& options = {});
+
+  // The type of an object from its apiVersion and kind, if served.
+  [[nodiscard]] std::optional<ResourceType> type_of(const Json& object) const;
 
   // The store record as a Kubernetes object: the stored JSON with metadata.resourceVersion.
   static Json to_object(const store::Record& record);
 
  private:
-  Outcome<Json> write_update(const ResourceType& type, const store::Record& current, Json object);
-  std::optional<ApiError> validate(const ResourceType& type, Json& object) const;
+  Outcome<Json> write_update(const ResourceType& type, const store::Record& current, Json object,
+                             const WriteOptions& options);
+  std::optional<ApiError> validate(const ResourceType& type, Json& object, const WriteOptions& options) const;
   void on_crd_written(const Json& crd);
   // Deletes what a Terminating namespace still holds, then the namespace; the deleted namespace,
   // or nothing while objects with finalizers remain.

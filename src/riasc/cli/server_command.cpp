@@ -6,6 +6,7 @@
 #include "riasc/apiserver/api_server.hpp"
 #include "riasc/cli/commands.hpp"
 #include "riasc/core/json.hpp"
+#include "riasc/core/units.hpp"
 
 namespace riasc::cli {
 
@@ -15,6 +16,7 @@ struct ServerOptions {
   std::string data_dir = "riasc-data";
   std::string listen = "127.0.0.1:6443";
   bool fsync = false;
+  std::string compaction_interval = "5m";
 };
 
 // One JSON object per line on standard error: what long-running commands log.
@@ -41,6 +43,15 @@ int run_server(const ServerOptions& options) {
     return 2;
   }
   server_options.fsync = options.fsync;
+  auto compaction = parse_duration_seconds(options.compaction_interval);
+  if (!compaction || *compaction < 0) {
+    std::cerr << fmt::format(
+        "riasc server: --compaction-interval \"{}\" is not a duration (e.g. 5m, 30s, 0 for never)\n",
+        options.compaction_interval);
+    return 2;
+  }
+  server_options.compaction_interval =
+      std::chrono::milliseconds(static_cast<std::int64_t>(*compaction * 1000.0));
 
   // Signals are taken by sigwait below, not by whichever thread they would interrupt.
   sigset_t signals;
@@ -84,6 +95,11 @@ void add_server_command(CLI::App& app) {
       ->capture_default_str();
   command->add_flag("--fsync", options->fsync,
                     "Make every write survive a power loss too (not only a crash of the process); slower");
+  command
+      ->add_option(
+          "--compaction-interval", options->compaction_interval,
+          "Forget the history of writes older than this (watches from before it get 410 Gone); 0: never")
+      ->capture_default_str();
   command->callback([options] {
     if (int code = run_server(*options); code != 0) exit_with(code);
   });

@@ -363,7 +363,7 @@ ObjectCheck check_custom_object(const CustomResourceDefinition& crd, const Json&
   if (options.reject_unknown_fields) {
     for (auto& error : version->schema.unknown_fields(object)) check.errors.push_back(std::move(error));
   }
-  (void)version->schema.prune(check.object);
+  check.pruned = version->schema.prune(check.object);
   version->schema.apply_defaults(check.object);
   for (auto& error : version->schema.validate(check.object)) check.errors.push_back(std::move(error));
   return check;

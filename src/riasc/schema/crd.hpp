@@ -51,7 +51,8 @@ FieldErrors validate_crd(const Json& crd);
 struct ObjectCheck {
   FieldErrors errors;
   std::vector<std::string> warnings;
-  Json object;  // pruned and defaulted, as the API server would store it
+  Json object;                    // pruned and defaulted, as the API server would store it
+  std::vector<FieldPath> pruned;  // the unknown fields removed from `object`
 };
 
 struct ObjectCheckOptions {

@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""Object lifecycle through Debian's python3-kubernetes against a fresh `riasc server`: garbage
+collection of dependents (background, foreground, orphan), deletecollection, dry runs, field
+validation, field selectors, watch bookmarks, and 410 Gone once compaction has passed a watch's
+or a continue token's resourceVersion.
+Usage: lifecycle_test.py RIASC_BINARY"""
+import json
+import signal
+import sys
+import tempfile
+import time
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from riasc_harness import Checks, start_server
+
+riasc = sys.argv[1]
+work = tempfile.mkdtemp(prefix="riasc-lifecycle-")
+checks = Checks()
+check = checks.check
+
+
+def error_of(call):
+    try:
+        call()
+    except ApiException as error:
+        return error.status, json.loads(error.body).get("message", "")
+    return 200, ""
+
+
+def eventually(condition, seconds=10):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def watch_lines(core, **arguments):
+    """The raw watch stream: each line as a (type, object) pair."""
+    response = core.list_namespaced_config_map("lab", watch=True, _preload_content=False, **arguments)
+    events = []
+    for line in response.stream(decode_content=True):
+        for piece in line.decode().splitlines():
+            if piece.strip():
+                event = json.loads(piece)
+                events.append((event["type"], event["object"]))
+    return events
+
+
+server = start_server(riasc, f"{work}/data", extra_args=["--compaction-interval", "1s"])
+try:
+    core = client.CoreV1Api()
+    core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "lab"}})
+
+    def config_map(name, owners=(), block=False, finalizers=None):
+        references = [{"apiVersion": "v1", "kind": "ConfigMap", "name": o.metadata.name, "uid": o.metadata.uid,
+                       "blockOwnerDeletion": block} for o in owners]
+        metadata = {"name": name, "ownerReferences": references}
+        if finalizers:
+            metadata["finalizers"] = finalizers
+        return core.create_namespaced_config_map("lab", {"apiVersion": "v1", "kind": "ConfigMap",
+                                                         "metadata": metadata})
+
+    def exists(name):
+        return error_of(lambda: core.read_namespaced_config_map(name, "lab"))[0] == 200
+
+    # Garbage collection
+    owner = config_map("owner")
+    child = config_map("child", [owner])
+    config_map("grandchild", [child])
+    core.delete_namespaced_config_map("owner", "lab")
+    check("background: dependents and theirs follow the owner",
+          eventually(lambda: not exists("child") and not exists("grandchild")))
+
+    owner = config_map("owner2")
+    config_map("held", [owner], block=True, finalizers=["riasc.eu/hold"])
+    core.delete_namespaced_config_map("owner2", "lab", propagation_policy="Foreground")
+    time.sleep(0.5)
+    check("foreground: the owner waits for a blocking dependent",
+          exists("owner2") and core.read_namespaced_config_map("owner2", "lab").metadata.finalizers == [
+              "foregroundDeletion"])
+    core.patch_namespaced_config_map("held", "lab", {"metadata": {"finalizers": None}})
+    check("foreground: the owner goes once the dependent is gone",
+          eventually(lambda: not exists("owner2") and not exists("held")))
+
+    owner = config_map("owner3")
+    config_map("orphan", [owner])
+    core.delete_namespaced_config_map("owner3", "lab", body=client.V1DeleteOptions(propagation_policy="Orphan"))
+    check("orphan: the dependent stays without the reference",
+          eventually(lambda: not exists("owner3") and exists("orphan") and
+                     not core.read_namespaced_config_map("orphan", "lab").metadata.owner_references))
+
+    # deletecollection with a label selector
+    for name, tier in [("a", "web"), ("b", "web"), ("c", "db")]:
+        core.create_namespaced_config_map("lab", {"metadata": {"name": name, "labels": {"tier": tier}}})
+    core.delete_collection_namespaced_config_map("lab", label_selector="tier=web")
+    check("delete_collection with a label selector",
+          sorted(c.metadata.name for c in core.list_namespaced_config_map("lab", label_selector="tier").items) == ["c"])
+
+    # Dry run
+    core.create_namespaced_config_map("lab", {"metadata": {"name": "dry"}}, dry_run="All")
+    check("create with dryRun=All stores nothing", not exists("dry"))
+    core.delete_namespaced_config_map("c", "lab", dry_run="All")
+    check("delete with dryRun=All deletes nothing", exists("c"))
+    check("an unknown dryRun value is 400", error_of(lambda: core.delete_namespaced_config_map(
+        "c", "lab", dry_run="Some"))[0] == 400)
+
+    # Field selectors: supported fields work, others are refused as kube-apiserver words it
+    check("field selector metadata.name", [c.metadata.name for c in core.list_namespaced_config_map(
+        "lab", field_selector="metadata.name=c").items] == ["c"])
+    code, message = error_of(lambda: core.list_namespaced_config_map("lab", field_selector="data.x=1"))
+    check("unsupported field label is 400", code == 400 and message == "field label not supported: data.x",
+          message)
+
+    # Watch bookmarks: the watch ends with one carrying the current resourceVersion
+    latest = core.list_namespaced_config_map("lab").metadata.resource_version
+    events = watch_lines(core, resource_version=latest, allow_watch_bookmarks=True, timeout_seconds=2)
+    check("watch ends with a BOOKMARK at the current revision",
+          events and events[-1][0] == "BOOKMARK" and
+          int(events[-1][1]["metadata"]["resourceVersion"]) >= int(latest), events)
+
+    # Compaction: a watch from before the compacted revision gets 410 Gone as an ERROR event
+    first = core.list_namespaced_config_map("lab", limit=1)
+    for i in range(3):
+        core.create_namespaced_config_map("lab", {"metadata": {"name": f"later{i}"}})
+    time.sleep(2.5)  # two compaction intervals
+    events = watch_lines(core, resource_version=first.metadata.resource_version, timeout_seconds=2)
+    check("watch from a compacted revision: ERROR 410 Expired",
+          len(events) == 1 and events[0][0] == "ERROR" and events[0][1]["code"] == 410 and
+          events[0][1]["reason"] == "Expired", events)
+    code, message = error_of(lambda: core.list_namespaced_config_map("lab", limit=1,
+                                                                     _continue=first.metadata._continue))
+    check("continue token from a compacted revision: 410", code == 410 and "too old" in message, message)
+except Exception as error:  # report, don't hide: an unexpected exception is a failure
+    check(f"unexpected {type(error).__name__}: {error}", False)
+finally:
+    server.send_signal(signal.SIGTERM)
+    check("server stops on SIGTERM", server.wait(timeout=10) == 0)
+checks.finish()
