@@ -100,6 +100,10 @@ if kubectl version --client -o json 2>/dev/null | grep -q '"minor": "\(2[6-9]\|3
 fi
 check "--field-selector" '^namespace/default$' kubectl get ns --field-selector metadata.name=default -o name
 check "unsupported field selector" 'field label not supported: data\.x' kubectl get cm --field-selector data.x=1
+kubectl run sim --image=sim --restart=Never >/dev/null
+check "kubectl logs before the runtime wrote any" 'waiting to start' kubectl logs sim
+mkdir -p "$work/data/logs/default/sim" && printf 'sample 1\nsample 2\n' >"$work/data/logs/default/sim/sim.log"
+check "kubectl logs --tail" '^sample 2$' kubectl logs sim --tail=1
 check "delete" 'deleted' kubectl delete tp profile-delay-jitter
 check "deleted is gone" 'NotFound' kubectl get tp profile-delay-jitter
 check "delete namespace" 'deleted' kubectl delete namespace sim-hes-off

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """Object lifecycle through Debian's python3-kubernetes against a fresh `riasc server`: garbage
 collection of dependents (background, foreground, orphan), deletecollection, dry runs, field
-validation, field selectors, watch bookmarks, and 410 Gone once compaction has passed a watch's
+validation, field selectors, watch bookmarks, pods/log, and 410 Gone once compaction has passed a watch's
 or a continue token's resourceVersion.
 Usage: lifecycle_test.py RIASC_BINARY"""
 import json
+import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 
 from kubernetes import client
@@ -134,6 +136,34 @@ try:
     code, message = error_of(lambda: core.list_namespaced_config_map("lab", limit=1,
                                                                      _continue=first.metadata._continue))
     check("continue token from a compacted revision: 410", code == 410 and "too old" in message, message)
+
+    # pods/log: files the node runtime writes under DATA_DIR/logs, served to kubectl logs [-f]
+    core.create_namespaced_pod("lab", {"metadata": {"name": "sim"},
+                                       "spec": {"containers": [{"name": "main", "image": "sim"}]}})
+    code, message = error_of(lambda: core.read_namespaced_pod_log("sim", "lab"))
+    check("log of a container that has not started: 400", code == 400 and "is waiting to start" in message, message)
+    code, message = error_of(lambda: core.read_namespaced_pod_log("sim", "lab", container="other"))
+    check("log of a container the pod lacks: 400", message == "container other is not valid for pod sim", message)
+    log_dir = f"{work}/data/logs/lab/sim"
+    os.makedirs(log_dir)
+    with open(f"{log_dir}/main.log", "w") as log:
+        log.write("one\ntwo\nthree\n")
+    check("read_namespaced_pod_log", core.read_namespaced_pod_log("sim", "lab") == "one\ntwo\nthree\n")
+    check("tail_lines", core.read_namespaced_pod_log("sim", "lab", tail_lines=2) == "two\nthree\n")
+    check("limit_bytes", core.read_namespaced_pod_log("sim", "lab", limit_bytes=3) == "one")
+    stream = core.read_namespaced_pod_log("sim", "lab", follow=True, tail_lines=1, _preload_content=False)
+
+    def append_then_delete():
+        time.sleep(0.5)
+        with open(f"{log_dir}/main.log", "a") as log:
+            log.write("four\n")
+        time.sleep(0.5)
+        core.delete_namespaced_pod("sim", "lab")
+    writer = threading.Thread(target=append_then_delete)
+    writer.start()
+    followed = b"".join(stream.stream(decode_content=True)).decode()
+    writer.join()
+    check("follow sends what is appended and ends when the pod goes", followed == "three\nfour\n", repr(followed))
 except Exception as error:  # report, don't hide: an unexpected exception is a failure
     check(f"unexpected {type(error).__name__}: {error}", False)
 finally:

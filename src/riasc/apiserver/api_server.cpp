@@ -4,10 +4,12 @@
 
 #include <condition_variable>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <thread>
 
 #include "riasc/apiserver/garbage_collector.hpp"
+#include "riasc/apiserver/pod_logs.hpp"
 #include "riasc/core/field_selector.hpp"
 #include "riasc/core/go_quote.hpp"
 #include "riasc/core/label_selector.hpp"
@@ -88,6 +90,7 @@ class ApiServer::Impl {
     objects_->load_crds();
     install_builtin_crds();
     ensure_namespace("default");
+    pod_logs_ = std::make_unique<PodLogs>(options_.data_dir / "logs");
     collector_ = std::make_unique<GarbageCollector>(*store_, *objects_);
     collector_->start();
     if (options_.compaction_interval.count() > 0)
@@ -298,6 +301,11 @@ class ApiServer::Impl {
     }
     const std::string namespace_name = type->namespaced ? path.namespace_name : std::string();
     const bool status = path.subresource == "status";
+    if (path.subresource == "log" && type->group.empty() && type->resource == "pods" &&
+        request.method == "GET") {
+      co_await pod_log(exchange, *type, namespace_name, path.name, target.query.log);
+      co_return;
+    }
     if (!path.subresource.empty() && !(status && type->status_subresource)) {
       {
         http::Response response = json(status_path_not_found());
@@ -811,6 +819,60 @@ class ApiServer::Impl {
     events->close();
   }
 
+  // --- pods/log --------------------------------------------------------------------------------
+
+  // Streams a container's log file (pod_logs.hpp); with follow, keeps sending what is appended
+  // until the pod goes or the client leaves.
+  asio::awaitable<void> pod_log(http::Exchange& exchange, const ResourceType& type,
+                                const std::string& namespace_name, const std::string& name,
+                                const LogParameters& query) {
+    auto pod = objects_->get(type, namespace_name, name);
+    Outcome<std::filesystem::path> located = std::holds_alternative<Json>(pod)
+                                                 ? pod_logs_->locate(std::get<Json>(pod), query)
+                                                 : std::get<ApiError>(pod);
+    if (auto* error = std::get_if<ApiError>(&located)) {
+      http::Response response = json(*error);
+      co_await send(exchange, std::move(response));
+      co_return;
+    }
+    const auto file = std::get<std::filesystem::path>(located);
+    const std::string uid = string_member(std::get<Json>(pod)["metadata"], "uid");
+    std::error_code error;
+    std::uint64_t offset = 0;
+    if (query.tail_lines)
+      offset = PodLogs::tail_offset(file, std::filesystem::file_size(file, error), *query.tail_lines);
+    std::uint64_t budget = query.limit_bytes && *query.limit_bytes > 0
+                               ? static_cast<std::uint64_t>(*query.limit_bytes)
+                               : std::numeric_limits<std::uint64_t>::max();
+    http::Headers headers{{"Content-Type", "text/plain"}};
+    if (!co_await exchange.start_stream(200, std::move(headers))) co_return;
+    std::ifstream in(file, std::ios::binary);
+    constexpr std::uint64_t kChunk = 64 * 1024;
+    while (budget > 0) {
+      const std::uint64_t size = std::filesystem::file_size(file, error);
+      if (error) break;
+      if (size < offset) offset = 0;  // truncated: the runtime started the file again
+      while (offset < size && budget > 0) {
+        const std::uint64_t length = std::min({size - offset, kChunk, budget});
+        std::string chunk(length, '\0');
+        in.clear();
+        in.seekg(static_cast<std::streamoff>(offset));
+        in.read(chunk.data(), static_cast<std::streamsize>(length));
+        chunk.resize(static_cast<std::size_t>(in.gcount()));
+        if (chunk.empty()) break;
+        offset += chunk.size();
+        budget -= chunk.size();
+        if (!co_await exchange.write_chunk(std::move(chunk))) co_return;
+      }
+      if (!query.follow) break;
+      auto current = store_->get(type.key(namespace_name, name));
+      if (!current || string_member(Json::parse(*current->value)["metadata"], "uid") != uid) break;
+      // Log files have no change notification here; a quarter second is what a reader notices.
+      const auto pause = std::chrono::milliseconds(250);
+      co_await exchange.wait(pause);
+    }
+  }
+
   // --- start-up ------------------------------------------------------------------------------
 
   void install_builtin_crds() {
@@ -879,6 +941,7 @@ class ApiServer::Impl {
   std::unique_ptr<ResourceRegistry> registry_;
   std::unique_ptr<ObjectService> objects_;
   std::unique_ptr<GarbageCollector> collector_;
+  std::unique_ptr<PodLogs> pod_logs_;
   std::thread compactor_;
   std::mutex stop_mutex_;
   std::condition_variable stop_;

@@ -218,6 +218,13 @@ QueryParameters parse_query(std::string_view query) {
   out.grace_period_seconds = integer("gracePeriodSeconds");
   text("includeObject", out.include_object);
   out.pretty = boolean("pretty").value_or(false);
+  text("container", out.log.container);
+  out.log.follow = boolean("follow").value_or(false);
+  out.log.previous = boolean("previous").value_or(false);
+  out.log.timestamps = boolean("timestamps").value_or(false);
+  out.log.tail_lines = integer("tailLines");
+  out.log.limit_bytes = integer("limitBytes");
+  out.log.since_seconds = integer("sinceSeconds");
   return out;
 }
 

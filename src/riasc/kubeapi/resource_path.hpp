@@ -75,6 +75,17 @@ struct ResourcePath {
 // after splitting, so %2F never splits. A trailing '/' is ignored. Throws PathError.
 ResourcePath parse_resource_path(std::string_view path);
 
+// The parameters of pods/log (kubectl logs).
+struct LogParameters {
+  std::string container;  // "" with one container: that one
+  bool follow = false;
+  bool previous = false;
+  bool timestamps = false;
+  std::optional<std::int64_t> tail_lines;
+  std::optional<std::int64_t> limit_bytes;
+  std::optional<std::int64_t> since_seconds;
+};
+
 struct QueryParameters {
   bool watch = false;
   std::string resource_version;        // "" = most recent; "0" = any (watch: start with synthetic ADDED)
@@ -95,6 +106,7 @@ struct QueryParameters {
   std::optional<std::int64_t> grace_period_seconds;
   std::string include_object;  // None, Metadata, Object ("" = Metadata); see parse_include_object
   bool pretty = false;
+  LogParameters log;
 };
 
 // The query string without the '?'. `+` is a space and %XX is decoded (Go's url.ParseQuery);
