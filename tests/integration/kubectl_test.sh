@@ -108,6 +108,9 @@ check "delete" 'deleted' kubectl delete tp profile-delay-jitter
 check "deleted is gone" 'NotFound' kubectl get tp profile-delay-jitter
 check "delete namespace" 'deleted' kubectl delete namespace sim-hes-off
 check "namespace content deleted" 'No resources found' kubectl get sc -A
+check "/metrics counts requests" 'apiserver_request_total\{verb="LIST",resource="trafficprofiles",code="200"\} [1-9]' \
+  kubectl get --raw /metrics
+check "/metrics has the store revision" 'riasc_store_revision [1-9]' kubectl get --raw /metrics
 check "unknown resource" "doesn't have a resource type" kubectl get widgets
 
 kill -TERM "$server_pid"

@@ -20,6 +20,8 @@ std::string kind_name(Kind kind) {
       return "Livez";
     case Kind::Readyz:
       return "Readyz";
+    case Kind::Metrics:
+      return "Metrics";
     case Kind::OpenApiV2:
       return "OpenApiV2";
     case Kind::OpenApiV3:
@@ -108,6 +110,7 @@ TEST(ResourcePathTest, ServerEndpoints) {
   EXPECT_EQ(describe("/version"), "Version rest= g= v= ns= r= n= sub=");
   EXPECT_EQ(describe("/version/"), "Version rest= g= v= ns= r= n= sub=");
   EXPECT_EQ(describe("/healthz"), "Healthz rest= g= v= ns= r= n= sub=");
+  EXPECT_EQ(describe("/metrics"), "Metrics rest= g= v= ns= r= n= sub=");
   EXPECT_EQ(describe("/healthz/ping"), "Healthz rest=ping g= v= ns= r= n= sub=");
   EXPECT_EQ(describe("/livez"), "Livez rest= g= v= ns= r= n= sub=");
   EXPECT_EQ(describe("/readyz/poststarthook/x"), "Readyz rest=poststarthook/x g= v= ns= r= n= sub=");
@@ -170,7 +173,7 @@ TEST(ResourcePathTest, MalformedPaths) {
             R"(no such API path "/swagger-2.0.0.pb-v1": not an API path)");
   EXPECT_EQ(path_error("/openapi/v1"), R"(no such API path "/openapi/v1": not an API path)");
   EXPECT_EQ(path_error("/version/x"), R"(no such API path "/version/x": not an API path)");
-  EXPECT_EQ(path_error("/metrics"), R"(no such API path "/metrics": not an API path)");
+  EXPECT_EQ(path_error("/metrics/x"), R"(no such API path "/metrics/x": not an API path)");
 }
 
 TEST(QueryTest, ListAndWatchParameters) {

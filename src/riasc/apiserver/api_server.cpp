@@ -13,6 +13,7 @@
 #include "riasc/core/field_selector.hpp"
 #include "riasc/core/go_quote.hpp"
 #include "riasc/core/label_selector.hpp"
+#include "riasc/core/metrics.hpp"
 #include "riasc/core/yaml_document.hpp"
 #include "riasc/kinds/builtin_crds.hpp"
 #include "riasc/kubeapi/protobuf_body.hpp"
@@ -73,6 +74,56 @@ std::string event_type(store::Event::Type type) {
   return "ERROR";
 }
 
+// Remembers the status code a handler answers with, for the request metrics.
+class MeteredExchange : public http::Exchange {
+ public:
+  explicit MeteredExchange(http::Exchange& inner) : inner_(inner) {}
+  [[nodiscard]] const http::Request& request() const override { return inner_.request(); }
+  asio::awaitable<void> respond(http::Response response) override {
+    status_ = response.status;
+    co_await inner_.respond(std::move(response));
+  }
+  asio::awaitable<bool> start_stream(unsigned status, http::Headers headers) override {
+    status_ = status;
+    bool started = co_await inner_.start_stream(status, std::move(headers));
+    co_return started;
+  }
+  asio::awaitable<bool> write_chunk(std::string chunk) override {
+    bool written = co_await inner_.write_chunk(std::move(chunk));
+    co_return written;
+  }
+  asio::awaitable<void> wait(std::chrono::milliseconds timeout) override { co_await inner_.wait(timeout); }
+  [[nodiscard]] std::function<void()> waker() override { return inner_.waker(); }
+  [[nodiscard]] unsigned status() const { return status_; }
+
+ private:
+  http::Exchange& inner_;
+  unsigned status_ = 0;
+};
+
+// Counts something open (a watch) for as long as it lives.
+class GaugeHold {
+ public:
+  explicit GaugeHold(metrics::Gauge& gauge) : gauge_(gauge) { gauge_.add(1); }
+  ~GaugeHold() { gauge_.add(-1); }
+  GaugeHold(const GaugeHold&) = delete;
+  GaugeHold& operator=(const GaugeHold&) = delete;
+
+ private:
+  metrics::Gauge& gauge_;
+};
+
+// kube-apiserver's verb names for the request metrics.
+std::string metric_verb(const http::Request& request, const RequestTarget& target) {
+  const std::string& method = request.method;
+  const bool collection = target.path.kind == ResourcePath::Kind::Resource && target.path.is_collection();
+  if (method == "GET") return target.query.watch ? "WATCH" : collection ? "LIST" : "GET";
+  if (method == "DELETE" && collection) return "DELETECOLLECTION";
+  if (method == "PATCH" && request.header("content-type").starts_with("application/apply-patch"))
+    return "APPLY";
+  return method;
+}
+
 }  // namespace
 
 class ApiServer::Impl {
@@ -86,6 +137,7 @@ class ApiServer::Impl {
     store_options.fsync = options_.fsync;
     store_ = store::Store::open(store_options);
     registry_ = ResourceRegistry::with_builtins();
+    register_store_metrics();
     objects_ = std::make_unique<ObjectService>(*store_, *registry_);
     objects_->load_crds();
     install_builtin_crds();
@@ -123,7 +175,28 @@ class ApiServer::Impl {
   std::uint16_t port() const { return server_ ? server_->port() : 0; }
   std::filesystem::path kubeconfig_path() const { return options_.data_dir / "kubeconfig"; }
 
-  asio::awaitable<void> handle(http::Exchange& exchange) {
+  asio::awaitable<void> handle(http::Exchange& outer) {
+    const auto started = std::chrono::steady_clock::now();
+    MeteredExchange exchange(outer);
+    co_await serve(exchange);
+    const http::Request& request = exchange.request();
+    RequestTarget target;
+    try {
+      target = parse_request_target(request.target);
+    } catch (const std::exception&) {
+      target.path.kind = ResourcePath::Kind::Version;  // counted without a resource
+    }
+    const std::string verb = metric_verb(request, target);
+    std::string resource = target.path.kind == ResourcePath::Kind::Resource ? target.path.resource : "";
+    if (!target.path.subresource.empty()) resource += "/" + target.path.subresource;
+    requests_.with({verb, resource, std::to_string(exchange.status())}).increment();
+    if (verb != "WATCH") {
+      latency_.with({verb}).observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+  }
+
+  asio::awaitable<void> serve(http::Exchange& exchange) {
     const http::Request& request = exchange.request();
     RequestTarget target;
     Json refused;  // (no co_await inside a catch block)
@@ -214,6 +287,13 @@ class ApiServer::Impl {
     const ResourcePath& path = target.path;
     const std::string accept(request.header("accept"));
     switch (path.kind) {
+      case ResourcePath::Kind::Metrics: {
+        http::Response response;
+        response.headers.emplace_back("Content-Type", metrics::Registry::kContentType);
+        response.body = metrics_.expose();
+        co_await exchange.respond(std::move(response));
+        co_return;
+      }
       case ResourcePath::Kind::OpenApiV2: {
         http::Response response;
         response.headers.emplace_back("Content-Type", std::string(kOpenApiV2ProtobufMediaType));
@@ -774,6 +854,7 @@ class ApiServer::Impl {
       if (!co_await exchange.write_chunk(std::move(line))) co_return;
     }
     events->set_notify(exchange.waker());
+    const GaugeHold open_watch(watches_.with({type.qualified_resource()}));
     const auto timeout = query.timeout_seconds && *query.timeout_seconds > 0
                              ? std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::seconds(*query.timeout_seconds))
@@ -919,6 +1000,30 @@ class ApiServer::Impl {
     std::filesystem::rename(temporary, kubeconfig_path());
   }
 
+  void register_store_metrics() {
+    auto& revision =
+        metrics_.gauge("riasc_store_revision", "The store's latest revision (resourceVersion).").with({});
+    auto& compacted =
+        metrics_.gauge("riasc_store_compacted_revision", "Revisions up to this one are compacted away.")
+            .with({});
+    auto& bytes =
+        metrics_.gauge("riasc_store_database_bytes", "Size of the SQLite database and its write-ahead log.")
+            .with({});
+    metrics_.on_collect([this, &revision, &compacted, &bytes] {
+      revision.set(static_cast<double>(store_->revision()));
+      compacted.set(static_cast<double>(store_->compacted_revision()));
+      double size = 0;
+      for (const char* suffix : {"", "-wal"}) {
+        std::error_code error;
+        auto file = options_.data_dir / "state.db";
+        file += suffix;
+        auto length = std::filesystem::file_size(file, error);
+        if (!error) size += static_cast<double>(length);
+      }
+      bytes.set(size);
+    });
+  }
+
   // Every interval, forgets the history up to where the previous interval ended: a watch or
   // continue token stays usable for at least one interval.
   void compact_periodically() {
@@ -937,6 +1042,14 @@ class ApiServer::Impl {
   }
 
   ApiServerOptions options_;
+  metrics::Registry metrics_;
+  metrics::Family<metrics::Counter>& requests_ = metrics_.counter(
+      "apiserver_request_total", "Requests by verb, resource and HTTP code.", {"verb", "resource", "code"});
+  metrics::Family<metrics::Histogram>& latency_ =
+      metrics_.histogram("apiserver_request_duration_seconds", "Request latency by verb (watches excluded).",
+                         {"verb"}, metrics::latency_buckets());
+  metrics::Family<metrics::Gauge>& watches_ =
+      metrics_.gauge("apiserver_longrunning_requests", "Open watch streams by resource.", {"resource"});
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<ResourceRegistry> registry_;
   std::unique_ptr<ObjectService> objects_;

@@ -129,6 +129,8 @@ ResourcePath parse_resource_path(std::string_view path) {
   const std::string& first = parts.front();
   if (first == "version" && parts.size() == 1) {
     out.kind = ResourcePath::Kind::Version;
+  } else if (first == "metrics" && parts.size() == 1) {
+    out.kind = ResourcePath::Kind::Metrics;
   } else if (first == "healthz" || first == "livez" || first == "readyz") {
     out.kind = first == "healthz" ? ResourcePath::Kind::Healthz
                : first == "livez" ? ResourcePath::Kind::Livez

@@ -9,7 +9,7 @@
 //   /api/v1/namespaces[/name[/status|finalize]]  the Namespace objects themselves
 //   /api/v1/watch/...                       the old watch prefix (watch = true)
 //   /api, /apis, /api/v1, /apis/group, /apis/group/version   discovery
-//   /version, /healthz[/...], /livez[/...], /readyz[/...], /openapi/v2, /openapi/v3[/...]
+//   /version, /healthz[/...], /livez[/...], /readyz[/...], /metrics, /openapi/v2, /openapi/v3[/...]
 //
 // Anything else is a PathError (the server answers 404 `the server could not find the requested
 // resource`). Which groups, versions and resources exist is for the server to check.
@@ -40,6 +40,7 @@ struct ResourcePath {
     Healthz,         // /healthz[/check]
     Livez,           // /livez[/check]
     Readyz,          // /readyz[/check]
+    Metrics,         // /metrics (Prometheus)
     OpenApiV2,       // /openapi/v2
     OpenApiV3,       // /openapi/v3[/rest]
     LegacyVersions,  // /api: APIVersions
