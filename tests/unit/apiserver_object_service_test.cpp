@@ -394,6 +394,28 @@ TEST_F(ObjectServiceTest, ContinueTokensExpireWithCompaction) {
   EXPECT_THAT(expired.message(), HasSubstr("continue parameter is too old"));
 }
 
+TEST_F(ObjectServiceTest, DeletingACrdDeletesItsCustomResourcesFirst) {
+  create_namespace("lab");
+  create_widget_crd();
+  auto widgets = type("example.com", "v1", "widgets");
+  auto crds = type("apiextensions.k8s.io", "v1", "customresourcedefinitions");
+  ok(service_->create(widgets, "lab", widget("plain", "{}")));
+  Json held = widget("held", "{}");
+  held["metadata"]["finalizers"] = Json::array({"example.com/hold"});
+  ok(service_->create(widgets, "lab", held));
+  Json terminating = ok(service_->remove(crds, {}, "widgets.example.com"));
+  EXPECT_EQ(terminating["status"]["conditions"].back()["type"], "Terminating");
+  EXPECT_EQ(failed(service_->get(widgets, "lab", "plain")).code(), 404U);
+  EXPECT_EQ(failed(service_->create(widgets, "lab", widget("new", "{}"))).code(), 405U);
+  Json last = ok(service_->get(widgets, "lab", "held"));
+  EXPECT_TRUE(last["metadata"].contains("deletionTimestamp"));
+  last["metadata"]["finalizers"] = Json::array();
+  ok(service_->update(widgets, "lab", "held", last));
+  EXPECT_EQ(failed(service_->get(crds, {}, "widgets.example.com")).code(), 404U);
+  EXPECT_FALSE(registry_->find("example.com", "v1", "widgets").has_value());
+  EXPECT_TRUE(store_->list("/registry/example.com/").records.empty());
+}
+
 // The collector against a real store: owners and dependents as ConfigMaps in one namespace.
 class GarbageCollectorTest : public ObjectServiceTest {
  protected:

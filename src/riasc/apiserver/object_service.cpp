@@ -19,6 +19,7 @@ namespace {
 constexpr std::string_view kCrdGroup = "apiextensions.k8s.io";
 constexpr const char* kForegroundFinalizer = "foregroundDeletion";
 constexpr const char* kOrphanFinalizer = "orphan";
+constexpr const char* kCrdCleanupFinalizer = "customresourcecleanup.apiextensions.k8s.io";
 
 GroupResource group_resource(const ResourceType& type) { return {type.group, type.resource}; }
 
@@ -209,6 +210,19 @@ Outcome<Json> ObjectService::create(const ResourceType& type, std::string_view n
   if (string_member(metadata, "name").empty() && !string_member(metadata, "generateName").empty()) {
     metadata["name"] = generated_name(string_member(metadata, "generateName"));
   }
+  if (type.crd) {
+    auto crds = registry_.find(kCrdGroup, "v1", "customresourcedefinitions");
+    auto crd_record = crds ? store_.get(crds->key({}, type.crd->name())) : std::nullopt;
+    if (crd_record && Json::parse(*crd_record->value)["metadata"].contains("deletionTimestamp")) {
+      return ApiError{Json{{"kind", "Status"},
+                           {"apiVersion", "v1"},
+                           {"metadata", Json::object()},
+                           {"status", "Failure"},
+                           {"message", "create not allowed while custom resource definition is terminating"},
+                           {"reason", "MethodNotAllowed"},
+                           {"code", 405}}};
+    }
+  }
   if (type.namespaced) {
     std::string in_body = string_member(metadata, "namespace");
     if (!in_body.empty() && in_body != namespace_name) {
@@ -375,6 +389,7 @@ Outcome<Json> ObjectService::write_update(const ResourceType& type, const store:
     if (result.status == store::WriteStatus::NotFound) return not_found(type, name);
     if (is_crd) registry_.remove_crd(name);
     if (type.namespaced) finish_namespace_deletion(string_member(current["metadata"], "namespace"));
+    if (type.crd) finish_crd_deletion(type.crd->name());
     return to_object(result.record);
   }
   auto result = store_.update(current_record.key, object.dump(), current_record.revision);
@@ -406,6 +421,7 @@ Outcome<Json> ObjectService::remove(const ResourceType& type, std::string_view n
             *options.expected_resource_version, revision))};
   }
   const bool is_namespace = type.group.empty() && type.resource == "namespaces";
+  const bool is_crd = type.group == kCrdGroup && type.resource == "customresourcedefinitions";
   // Foreground and Orphan deletion are finished by the garbage collector, which removes these
   // finalizers once the dependents are gone or released.
   Json finalizers = current["metadata"].value("finalizers", Json::array());
@@ -414,6 +430,11 @@ Outcome<Json> ObjectService::remove(const ResourceType& type, std::string_view n
         options.propagation == Propagation::Foreground ? kForegroundFinalizer : kOrphanFinalizer;
     if (std::find(finalizers.begin(), finalizers.end(), finalizer) == finalizers.end())
       finalizers.push_back(finalizer);
+  }
+  // A CRD, like a namespace, goes after what it holds: its custom resources (kube-apiserver's
+  // customresourcecleanup finalizer).
+  if (is_crd && std::find(finalizers.begin(), finalizers.end(), kCrdCleanupFinalizer) == finalizers.end()) {
+    finalizers.push_back(kCrdCleanupFinalizer);
   }
   if (!finalizers.empty() || is_namespace) {
     const bool already_deleting = current["metadata"].contains("deletionTimestamp");
@@ -426,20 +447,47 @@ Outcome<Json> ObjectService::remove(const ResourceType& type, std::string_view n
     }
     if (!finalizers.empty()) marked["metadata"]["finalizers"] = finalizers;
     if (is_namespace) marked["status"]["phase"] = "Terminating";
+    if (is_crd) {
+      marked["status"]["conditions"].push_back({{"type", "Terminating"},
+                                                {"status", "True"},
+                                                {"reason", "InstanceDeletionInProgress"},
+                                                {"message", "CustomResource deletion is in progress"}});
+    }
     if (options.dry_run) return marked;
     marked["metadata"].erase("resourceVersion");
     auto result = store_.update(key, marked.dump(), current_record->revision);
     if (result.status != store::WriteStatus::Ok) return conflict(type, name);
     if (is_namespace) return finish_namespace_deletion(name).value_or(to_object(result.record));
+    if (is_crd) return finish_crd_deletion(name).value_or(to_object(result.record));
     return to_object(result.record);
   }
   if (options.dry_run) return current;
   auto result = store_.remove(key, current_record->revision);
   if (result.status == store::WriteStatus::Conflict) return conflict(type, name);
   if (result.status == store::WriteStatus::NotFound) return not_found(type, name);
-  if (type.group == kCrdGroup && type.resource == "customresourcedefinitions") registry_.remove_crd(name);
   if (type.namespaced) finish_namespace_deletion(namespace_name);
+  if (type.crd) finish_crd_deletion(type.crd->name());
   return to_object(result.record);
+}
+
+bool ObjectService::delete_everything_under(const std::string& prefix) {
+  bool remaining = false;
+  for (const auto& object : store_.list(prefix).records) {
+    Json current = to_object(object);
+    if (current["metadata"].contains("deletionTimestamp")) {
+      remaining = true;
+      continue;
+    }
+    if (!current["metadata"].value("finalizers", Json::array()).empty()) {
+      remaining = true;
+      current["metadata"]["deletionTimestamp"] = timestamp(clock_());
+      current["metadata"].erase("resourceVersion");
+      store_.update(object.key, current.dump(), object.revision);
+    } else {
+      store_.remove(object.key, object.revision);
+    }
+  }
+  return remaining;
 }
 
 std::optional<Json> ObjectService::finish_namespace_deletion(std::string_view namespace_name) {
@@ -451,26 +499,28 @@ std::optional<Json> ObjectService::finish_namespace_deletion(std::string_view na
   // and the namespace with them (its deletion finishes when the last one goes).
   bool remaining = false;
   for (const auto& type : registry_.all()) {
-    if (!type.namespaced) continue;
-    for (const auto& object : store_.list(type.key_prefix(namespace_name)).records) {
-      Json current = to_object(object);
-      if (current["metadata"].contains("deletionTimestamp")) {
-        remaining = true;
-        continue;
-      }
-      if (!current["metadata"].value("finalizers", Json::array()).empty()) {
-        remaining = true;
-        current["metadata"]["deletionTimestamp"] = timestamp(clock_());
-        current["metadata"].erase("resourceVersion");
-        store_.update(object.key, current.dump(), object.revision);
-      } else {
-        store_.remove(object.key, object.revision);
-      }
-    }
+    if (type.namespaced && delete_everything_under(type.key_prefix(namespace_name))) remaining = true;
   }
   if (remaining) return std::nullopt;
   auto removed = store_.remove(record->key, std::nullopt);
   if (removed.status != store::WriteStatus::Ok) return std::nullopt;
+  return to_object(removed.record);
+}
+
+std::optional<Json> ObjectService::finish_crd_deletion(std::string_view crd_name) {
+  auto crds = registry_.find(kCrdGroup, "v1", "customresourcedefinitions");
+  if (!crds) return std::nullopt;
+  auto record = store_.get(crds->key({}, crd_name));
+  if (!record) return std::nullopt;
+  Json crd = to_object(*record);
+  if (!crd["metadata"].contains("deletionTimestamp")) return std::nullopt;
+  // Every version of a resource shares one key prefix: /registry/<group>/<plural>/.
+  const std::string prefix = fmt::format("/registry/{}/{}/", string_member(crd["spec"], "group"),
+                                         string_member(crd["spec"]["names"], "plural"));
+  if (delete_everything_under(prefix)) return std::nullopt;
+  auto removed = store_.remove(record->key, std::nullopt);
+  if (removed.status != store::WriteStatus::Ok) return std::nullopt;
+  registry_.remove_crd(crd_name);
   return to_object(removed.record);
 }
 

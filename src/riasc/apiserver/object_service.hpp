@@ -99,6 +99,10 @@ class ObjectService {
   // Deletes what a Terminating namespace still holds, then the namespace; the deleted namespace,
   // or nothing while objects with finalizers remain.
   std::optional<Json> finish_namespace_deletion(std::string_view namespace_name);
+  // The same for a CRD being deleted and its custom resources.
+  std::optional<Json> finish_crd_deletion(std::string_view crd_name);
+  // Deletes the objects under a key prefix, marking those with finalizers; true if any remain.
+  bool delete_everything_under(const std::string& prefix);
 
   store::Store& store_;
   ResourceRegistry& registry_;
