@@ -21,13 +21,17 @@ asan:
 	@cmake --build --preset asan
 	@ctest --preset asan
 
-# YAML → JSON → validate under libFuzzer (clang), for FUZZ_SECONDS seconds.
+# Under libFuzzer (clang), each for FUZZ_SECONDS seconds: YAML → JSON → validate, then the API
+# server's request side (request targets, protobuf bodies, patch engines, server-side apply).
+# New inputs go to the git-ignored tests/fuzz/*-work corpora.
 fuzz:
 	@cmake --preset fuzz $(CMAKE_FLAGS) >/dev/null
-	@cmake --build --preset fuzz --target riasc_validate_fuzzer
-	@mkdir -p tests/fuzz/corpus-work
+	@cmake --build --preset fuzz --target riasc_validate_fuzzer riasc_request_fuzzer
+	@mkdir -p tests/fuzz/corpus-work tests/fuzz/request-work
 	@build-fuzz/tests/fuzz/riasc_validate_fuzzer -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  -dict=tests/fuzz/manifest.dict tests/fuzz/corpus-work tests/fuzz/corpus examples
+	@build-fuzz/tests/fuzz/riasc_request_fuzzer -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -dict=tests/fuzz/request.dict tests/fuzz/request-work tests/fuzz/request-corpus
 
 # Benchmarks (bench/); figures go to docs/benchmarks.md.
 bench: build

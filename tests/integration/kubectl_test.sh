@@ -104,6 +104,25 @@ kubectl run sim --image=sim --restart=Never >/dev/null
 check "kubectl logs before the runtime wrote any" 'waiting to start' kubectl logs sim
 mkdir -p "$work/data/logs/default/sim" && printf 'sample 1\nsample 2\n' >"$work/data/logs/default/sim/sim.log"
 check "kubectl logs --tail" '^sample 2$' kubectl logs sim --tail=1
+# Server-side apply: create, change, a conflict with another manager, --force-conflicts.
+sed 's/name: profile-delay-jitter/name: profile-ssa/' "$source_dir/examples/trafficprofile-delay-jitter.yaml" >"$work/ssa.yaml"
+check "apply --server-side creates" 'profile-ssa serverside-applied' kubectl apply --server-side -f "$work/ssa.yaml"
+check "the Apply entry in managedFields" 'kubectl:Apply' \
+  kubectl get tp profile-ssa -o 'jsonpath={range .metadata.managedFields[*]}{.manager}:{.operation} {end}'
+sed -i 's/delay: 0.2/delay: 0.25/' "$work/ssa.yaml"
+check "apply --server-side changes" 'serverside-applied' kubectl apply --server-side -f "$work/ssa.yaml"
+check "the changed value" '^0\.25$' kubectl get tp profile-ssa -o 'jsonpath={.spec.parameters.netem.delay}'
+sed -i 's/delay: 0.25/delay: 0.3/' "$work/ssa.yaml"
+check "another manager's field is a conflict" 'conflict with "kubectl"' \
+  kubectl apply --server-side --field-manager=lab-script -f "$work/ssa.yaml"
+check "--force-conflicts takes it over" 'serverside-applied' \
+  kubectl apply --server-side --field-manager=lab-script --force-conflicts -f "$work/ssa.yaml"
+check "owned by the new manager" '^0\.3$' kubectl get tp profile-ssa -o 'jsonpath={.spec.parameters.netem.delay}'
+# Strategic merge patch on a built-in kind: containers merge by name.
+printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: two}\nspec:\n  containers:\n  - {name: a, image: sim}\n  - {name: b, image: ctrl}\n' >"$work/two.yaml"
+kubectl apply -f "$work/two.yaml" >/dev/null
+check "strategic merge patch keeps the other container" '^a=sim b=ctrl:2 ?$' \
+  kubectl patch pod two -p '{"spec":{"containers":[{"name":"b","image":"ctrl:2"}]}}' -o 'jsonpath={range .spec.containers[*]}{.name}={.image} {end}'
 check "delete" 'deleted' kubectl delete tp profile-delay-jitter
 check "deleted is gone" 'NotFound' kubectl get tp profile-delay-jitter
 check "delete namespace" 'deleted' kubectl delete namespace sim-hes-off

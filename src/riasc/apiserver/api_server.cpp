@@ -19,7 +19,9 @@
 #include "riasc/kubeapi/protobuf_body.hpp"
 #include "riasc/kubeapi/resource_path.hpp"
 #include "riasc/kubeapi/selectable_fields.hpp"
+#include "riasc/kubeapi/server_side_apply.hpp"
 #include "riasc/kubeapi/status.hpp"
+#include "riasc/kubeapi/strategic_merge.hpp"
 #include "riasc/kubeapi/table.hpp"
 
 namespace riasc::apiserver {
@@ -455,7 +457,7 @@ class ApiServer::Impl {
       co_return;
     }
     std::vector<std::string> warnings;
-    auto options_or_error = write_options(target.query, warnings);
+    auto options_or_error = write_options(request, target.query, warnings);
     if (auto* error = std::get_if<ApiError>(&options_or_error)) {
       {
         http::Response response = json(*error);
@@ -464,6 +466,12 @@ class ApiServer::Impl {
       co_return;
     }
     const WriteOptions& options = std::get<WriteOptions>(options_or_error);
+    if (method == "PATCH" && media_type(request) == "application/apply-patch+yaml") {
+      bool created = false;
+      auto outcome = apply(*type, namespace_name, path.name, request, status, target.query, options, created);
+      co_await answer(exchange, *type, std::move(outcome), created ? 201 : 200, warnings);
+      co_return;
+    }
     if (method == "PATCH") {
       auto outcome = patch(*type, namespace_name, path.name, request, status, options);
       co_await answer(exchange, *type, std::move(outcome), 200, warnings);
@@ -522,9 +530,17 @@ class ApiServer::Impl {
     return std::nullopt;
   }
 
-  static std::variant<WriteOptions, ApiError> write_options(const QueryParameters& query,
+  static std::variant<WriteOptions, ApiError> write_options(const http::Request& request,
+                                                            const QueryParameters& query,
                                                             std::vector<std::string>& warnings) {
     WriteOptions options;
+    // kube-apiserver names the manager of a write without ?fieldManager= after the client: the
+    // User-Agent up to its first '/' ("kubectl", "OpenAPI-Generator").
+    options.field_manager = query.field_manager;
+    if (options.field_manager.empty()) {
+      const std::string_view agent = request.header("user-agent");
+      options.field_manager = std::string(agent.substr(0, std::min<std::size_t>(agent.find('/'), 128)));
+    }
     if (auto error = check_dry_run(query.dry_run)) return *error;
     options.dry_run = !query.dry_run.empty();
     if (query.field_validation == "Strict") {
@@ -613,20 +629,23 @@ class ApiServer::Impl {
     }
   }
 
+  static std::string media_type(const http::Request& request) {
+    std::string content_type(request.header("content-type"));
+    return content_type.substr(0, content_type.find(';'));
+  }
+
   Outcome<Json> patch(const ResourceType& type, const std::string& namespace_name, const std::string& name,
                       const http::Request& request, bool status, const WriteOptions& options) {
-    std::string content_type(request.header("content-type"));
-    content_type = content_type.substr(0, content_type.find(';'));
+    const std::string content_type = media_type(request);
     const bool strategic = content_type == "application/strategic-merge-patch+json";
-    if (strategic && type.crd) {
-      return ApiError{status_unsupported_media_type(
-          std::vector<std::string>{"application/json-patch+json", "application/merge-patch+json"})};
-    }
-    if (content_type != "application/merge-patch+json" && content_type != "application/json-patch+json" &&
-        !strategic) {
-      return ApiError{status_unsupported_media_type(
-          std::vector<std::string>{"application/json-patch+json", "application/merge-patch+json",
-                                   "application/strategic-merge-patch+json"})};
+    const std::vector<std::string> accepted =
+        type.crd ? std::vector<std::string>{"application/json-patch+json", "application/merge-patch+json",
+                                            "application/apply-patch+yaml"}
+                 : std::vector<std::string>{"application/json-patch+json", "application/merge-patch+json",
+                                            "application/strategic-merge-patch+json",
+                                            "application/apply-patch+yaml"};
+    if (std::find(accepted.begin(), accepted.end(), content_type) == accepted.end()) {
+      return ApiError{status_unsupported_media_type(accepted)};
     }
     Json patch_document;
     try {
@@ -634,6 +653,7 @@ class ApiServer::Impl {
     } catch (const Json::exception& error) {
       return ApiError{status_bad_request(fmt::format("the patch is not valid JSON: {}", error.what()))};
     }
+    const auto shapes = ObjectService::list_shapes(type);
     // A patch applies to the current object; a concurrent write makes the update conflict, and
     // the patch is applied again to the newer object.
     for (int attempt = 0;; ++attempt) {
@@ -644,19 +664,91 @@ class ApiServer::Impl {
       try {
         if (content_type == "application/json-patch+json") {
           patched = object.patch(patch_document);
+        } else if (strategic) {
+          patched = strategic_merge_patch(object, patch_document, shapes);
         } else {
-          // Strategic merge of built-in kinds is served as a JSON merge patch for now: lists are
-          // replaced, not merged by key.
           patched = object;
           patched.merge_patch(patch_document);
         }
       } catch (const Json::exception& error) {
+        return ApiError{status_bad_request(fmt::format("the patch cannot be applied: {}", error.what()))};
+      } catch (const PatchError& error) {
         return ApiError{status_bad_request(fmt::format("the patch cannot be applied: {}", error.what()))};
       }
       if (!patched.is_object()) return ApiError{status_bad_request("the patch must leave an object")};
       patched["metadata"]["resourceVersion"] = object["metadata"]["resourceVersion"];
       auto result = objects_->update(type, namespace_name, name, std::move(patched), status, options);
       auto* error = std::get_if<ApiError>(&result);
+      if (!error || error->code() != 409 || attempt >= 3) return result;
+    }
+  }
+
+  // Server-side apply (application/apply-patch+yaml): merges the configuration into the object,
+  // or creates it, with field ownership (kubeapi/server_side_apply.hpp). `created` tells 201 from 200.
+  Outcome<Json> apply(const ResourceType& type, const std::string& namespace_name, const std::string& name,
+                      const http::Request& request, bool status, const QueryParameters& query,
+                      WriteOptions options, bool& created) {
+    if (query.field_manager.empty()) {
+      return ApiError{status_invalid({"meta.k8s.io", "PatchOptions"}, "",
+                                     {{FieldError::Type::Required, FieldPath().child("fieldManager"), nullptr,
+                                       "is required for apply patch"}})};
+    }
+    Json applied;
+    try {
+      auto documents = parse_yaml_stream(request.body);
+      if (documents.size() != 1)
+        return ApiError{status_bad_request("the apply configuration must be one object")};
+      applied = std::move(documents.front().value);
+    } catch (const YamlError& error) {
+      return ApiError{status_bad_request(fmt::format("the apply configuration is not YAML: line {}: {}",
+                                                     error.position().line, error.what()))};
+    }
+    if (!applied.is_object())
+      return ApiError{status_bad_request("the apply configuration must be an object")};
+    if (string_member(applied, "apiVersion") != type.api_version() ||
+        string_member(applied, "kind") != type.kind) {
+      return ApiError{status_bad_request(fmt::format(
+          "the apply configuration is for {} {}, the URL for {} {}", string_member(applied, "apiVersion"),
+          string_member(applied, "kind"), type.api_version(), type.kind))};
+    }
+    if (!applied["metadata"].is_object()) applied["metadata"] = Json::object();
+    const std::string applied_name = string_member(applied["metadata"], "name");
+    if (applied_name != name) {
+      return ApiError{status_bad_request(fmt::format(
+          "the name of the object ({}) does not match the name on the URL ({})", applied_name, name))};
+    }
+    ApplyOptions apply_options;
+    apply_options.manager = query.field_manager;
+    apply_options.force = query.force.value_or(false);
+    apply_options.api_version = type.api_version();
+    apply_options.now = objects_->now();
+    apply_options.ignore_status = type.status_subresource && !status;
+    apply_options.only_status = status;
+    apply_options.shapes = ObjectService::list_shapes(type);
+    options.managed_fields_ready = true;
+    for (int attempt = 0;; ++attempt) {
+      auto current = objects_->get(type, namespace_name, name);
+      const Json* live = std::get_if<Json>(&current);
+      if (!live && std::get<ApiError>(current).code() != 404) return current;
+      if (!live && status) return current;  // the status of an object that does not exist
+      ApplyOutcome outcome;
+      try {
+        outcome = server_side_apply(live, applied, apply_options);
+      } catch (const PatchError& error) {
+        return ApiError{
+            status_bad_request(fmt::format("the apply configuration cannot be applied: {}", error.what()))};
+      }
+      if (!outcome.conflicts.empty()) return ApiError{status_apply_conflict(outcome.conflicts)};
+      Outcome<Json> result;
+      if (!live) {
+        result = objects_->create(type, namespace_name, std::move(outcome.object), options);
+        created = std::holds_alternative<Json>(result);
+      } else {
+        outcome.object["metadata"]["resourceVersion"] = (*live)["metadata"]["resourceVersion"];
+        result = objects_->update(type, namespace_name, name, std::move(outcome.object), status, options);
+      }
+      auto* error = std::get_if<ApiError>(&result);
+      // 409 Conflict (a concurrent write) or AlreadyExists (a concurrent create): apply again.
       if (!error || error->code() != 409 || attempt >= 3) return result;
     }
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <random>
 
+#include "riasc/kubeapi/server_side_apply.hpp"
 #include "riasc/kubeapi/status.hpp"
 #include "riasc/schema/object_meta.hpp"
 
@@ -54,6 +55,10 @@ std::optional<ApiError> settle_type_meta(const ResourceType& type, Json& object)
   object["apiVersion"] = type.api_version();
   object["kind"] = type.kind;
   return std::nullopt;
+}
+
+std::string manager_of(const WriteOptions& options) {
+  return options.field_manager.empty() ? std::string("riasc") : options.field_manager;
 }
 
 std::string new_uid() {
@@ -162,6 +167,15 @@ void ObjectService::on_crd_written(const Json& crd) {
   }
 }
 
+kubeapi::ListShapes ObjectService::list_shapes(const ResourceType& type) {
+  if (type.crd) {
+    if (const auto* version = type.crd->version(type.version)) return schema_list_shapes(version->schema);
+  }
+  return builtin_list_shapes(type.group, type.kind);
+}
+
+std::string ObjectService::now() const { return timestamp(clock_()); }
+
 std::optional<ResourceType> ObjectService::type_of(const Json& object) const {
   if (!object.is_object()) return std::nullopt;
   const std::string api_version = string_member(object, "apiVersion");
@@ -260,6 +274,10 @@ Outcome<Json> ObjectService::create(const ResourceType& type, std::string_view n
   if (auto problem = validate(type, object, options)) return *problem;
   const bool is_crd = type.group == kCrdGroup && type.resource == "customresourcedefinitions";
   if (is_crd) establish_crd(object);
+  if (!options.managed_fields_ready) {
+    object = track_update(nullptr, std::move(object), manager_of(options), type.api_version(), now(),
+                          list_shapes(type));
+  }
   if (options.dry_run) {
     if (store_.get(type.key(namespace_name, name))) return already_exists(type, name);
     return object;
@@ -352,11 +370,11 @@ Outcome<Json> ObjectService::update(const ResourceType& type, std::string_view n
     if (merged["status"].is_null()) merged.erase("status");
     object = std::move(merged);
   }
-  return write_update(type, *current_record, std::move(object), options);
+  return write_update(type, *current_record, std::move(object), options, status);
 }
 
 Outcome<Json> ObjectService::write_update(const ResourceType& type, const store::Record& current_record,
-                                          Json object, const WriteOptions& options) {
+                                          Json object, const WriteOptions& options, bool status) {
   Json current = to_object(current_record);
   const std::string name = string_member(current["metadata"], "name");
   // Fields the server owns keep their values.
@@ -375,6 +393,12 @@ Outcome<Json> ObjectService::write_update(const ResourceType& type, const store:
   if (auto problem = validate(type, object, options)) return *problem;
   const bool is_crd = type.group == kCrdGroup && type.resource == "customresourcedefinitions";
   if (is_crd) establish_crd(object);
+  if (!options.managed_fields_ready) {
+    Json old_object = current;
+    old_object["metadata"].erase("resourceVersion");
+    object = track_update(&old_object, std::move(object), manager_of(options), type.api_version(), now(),
+                          list_shapes(type), status ? "status" : "");
+  }
   if (options.dry_run) {
     object["metadata"]["resourceVersion"] = std::to_string(current_record.revision);
     return object;

@@ -15,6 +15,7 @@
 #include "riasc/apiserver/resource_registry.hpp"
 #include "riasc/core/field_error.hpp"
 #include "riasc/core/json.hpp"
+#include "riasc/kubeapi/list_shapes.hpp"
 #include "riasc/store/store.hpp"
 
 namespace riasc::apiserver {
@@ -36,6 +37,11 @@ enum class FieldValidation { Ignore, Warn, Strict };
 // The query parameters and body options of create, update and patch requests.
 struct WriteOptions {
   bool dry_run = false;  // run every check, store nothing
+  // Who writes (?fieldManager=, else from the User-Agent): gets the fields the write sets in
+  // metadata.managedFields. Empty: "riasc" (the server's own writes).
+  std::string field_manager;
+  // Server-side apply has already computed metadata.managedFields.
+  bool managed_fields_ready = false;
   FieldValidation field_validation = FieldValidation::Warn;
   // Collects the `Warning:` texts of the answer (unknown fields, ignored namespaces); may be null.
   std::vector<std::string>* warnings = nullptr;
@@ -85,6 +91,11 @@ class ObjectService {
   Outcome<Json> remove(const ResourceType& type, std::string_view namespace_name, std::string_view name,
                        const DeleteOptions& options = {});
 
+  // How the lists of a type's objects merge (patch engines, field ownership).
+  static kubeapi::ListShapes list_shapes(const ResourceType& type);
+  // RFC 3339 with second precision, the server's clock: creationTimestamp, managedFields times.
+  [[nodiscard]] std::string now() const;
+
   // The type of an object from its apiVersion and kind, if served.
   [[nodiscard]] std::optional<ResourceType> type_of(const Json& object) const;
 
@@ -93,7 +104,7 @@ class ObjectService {
 
  private:
   Outcome<Json> write_update(const ResourceType& type, const store::Record& current, Json object,
-                             const WriteOptions& options);
+                             const WriteOptions& options, bool status);
   std::optional<ApiError> validate(const ResourceType& type, Json& object, const WriteOptions& options) const;
   void on_crd_written(const Json& crd);
   // Deletes what a Terminating namespace still holds, then the namespace; the deleted namespace,

@@ -625,6 +625,26 @@ Schema Schema::compile(const Json& openapi, Root root, const FieldPath& at) {
   return Schema(std::move(node));
 }
 
+Schema::ListType Schema::list_type(const std::vector<std::string>& path) const {
+  const Node* node = root_.get();
+  for (const auto& segment : path) {
+    if (segment == "[]") {
+      node = node->items.get();
+    } else if (const Node* property = node->property(segment)) {
+      node = property;
+    } else {
+      node = node->additional_properties.get();
+    }
+    if (node == nullptr) return {};
+  }
+  ListType out{node->list_type, node->list_map_keys, Json::object()};
+  for (const auto& key : node->list_map_keys) {
+    const Node* declared = node->items ? node->items->property(key) : nullptr;
+    if (declared != nullptr && declared->default_value) out.map_key_defaults[key] = *declared->default_value;
+  }
+  return out;
+}
+
 FieldErrors Schema::validate(const Json& value) const {
   FieldErrors errors;
   Validator(errors).validate(*root_, value, {});

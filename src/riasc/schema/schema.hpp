@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "riasc/core/field_error.hpp"
@@ -50,6 +51,17 @@ class Schema {
   [[nodiscard]] FieldErrors unknown_fields(const Json& value) const;
 
   [[nodiscard]] const Node& root() const { return *root_; }
+
+  // How the array at `path` merges, for the patch engines (kubeapi), which do not see the compiled
+  // nodes: its x-kubernetes-list-type ("" when unset or when the schema does not describe `path`),
+  // x-kubernetes-list-map-keys, and the declared defaults of those keys in the items. `path` holds
+  // member names from the root; "[]" steps into the items of an array.
+  struct ListType {
+    std::string type;
+    std::vector<std::string> map_keys;
+    Json map_key_defaults = Json::object();  // key name -> default
+  };
+  [[nodiscard]] ListType list_type(const std::vector<std::string>& path) const;
 
  private:
   explicit Schema(std::shared_ptr<const Node> root) : root_(std::move(root)) {}
