@@ -13,22 +13,13 @@ import threading
 import time
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
 
-from riasc_harness import Checks, start_server
+from riasc_harness import Checks, error_of, start_server
 
 riasc = sys.argv[1]
 work = tempfile.mkdtemp(prefix="riasc-lifecycle-")
 checks = Checks()
 check = checks.check
-
-
-def error_of(call):
-    try:
-        call()
-    except ApiException as error:
-        return error.status, json.loads(error.body).get("message", "")
-    return 200, ""
 
 
 def eventually(condition, seconds=10):

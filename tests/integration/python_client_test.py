@@ -8,9 +8,8 @@ import sys
 import tempfile
 
 from kubernetes import client, watch
-from kubernetes.client.rest import ApiException
 
-from riasc_harness import Checks, start_server
+from riasc_harness import Checks, error_of, start_server
 
 riasc = sys.argv[1]
 work = tempfile.mkdtemp(prefix="riasc-python-")
@@ -18,11 +17,7 @@ checks = Checks()
 check = checks.check
 
 def status_of(call):
-    try:
-        call()
-    except ApiException as error:
-        return error.status
-    return 200
+    return error_of(call)[0]
 
 
 server = start_server(riasc, f"{work}/data")

@@ -1,11 +1,13 @@
 """What the Python integration tests share: a `riasc server` on a scratch data folder, the
 client configuration it writes, and pass/fail counting that ends in `N passed, N failed`."""
+import json
 import os
 import subprocess
 import sys
 import time
 
 from kubernetes import config
+from kubernetes.client.rest import ApiException
 
 
 class Checks:
@@ -38,3 +40,16 @@ def start_server(riasc, data_dir, listen="127.0.0.1:0", extra_args=()):
         time.sleep(0.1)
     config.load_kube_config(config_file=kubeconfig)
     return server
+
+
+def error_of(call):
+    """(HTTP status, Status message) of a client call: (200, "") when it succeeds."""
+    try:
+        call()
+    except ApiException as error:
+        try:
+            message = json.loads(error.body).get("message", "")
+        except (TypeError, ValueError):
+            message = ""
+        return error.status, message
+    return 200, ""

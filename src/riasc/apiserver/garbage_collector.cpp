@@ -239,21 +239,24 @@ class GarbageCollector::Impl {
     }
   }
 
-  std::vector<std::string> dependents_of(const Json& owner) const {
+  // Calls `visit(type, dependent)` for each stored dependent of `owner` whose kind is served.
+  template <typename Visit>
+  void for_each_dependent(const Json& owner, Visit visit) {
     auto found = dependents_.find(string_member(owner["metadata"], "uid"));
-    if (found == dependents_.end()) return {};
-    return {found->second.begin(), found->second.end()};
+    if (found == dependents_.end()) return;
+    const std::vector<std::string> keys(found->second.begin(), found->second.end());  // visits may re-index
+    for (const auto& key : keys) {
+      auto record = store_.get(key);
+      if (!record) continue;
+      Json dependent = ObjectService::to_object(*record);
+      if (auto type = objects_.type_of(dependent)) visit(*type, dependent);
+    }
   }
 
   void orphan_dependents(const Json& owner) {
     const std::string uid = string_member(owner["metadata"], "uid");
-    for (const auto& key : dependents_of(owner)) {
-      auto record = store_.get(key);
-      if (!record) continue;
-      Json dependent = ObjectService::to_object(*record);
-      auto type = objects_.type_of(dependent);
-      if (!type) continue;
-      modify(*type, dependent, [&](Json& current) {
+    for_each_dependent(owner, [&](const ResourceType& type, const Json& dependent) {
+      modify(type, dependent, [&](Json& current) {
         Json remaining = Json::array();
         for (const auto& reference : current["metadata"].value("ownerReferences", Json::array())) {
           if (string_member(reference, "uid") != uid) remaining.push_back(reference);
@@ -264,7 +267,7 @@ class GarbageCollector::Impl {
           current["metadata"]["ownerReferences"] = remaining;
         }
       });
-    }
+    });
   }
 
   // Deletes the dependents (in foreground, so their own dependents go first); true once none
@@ -272,23 +275,18 @@ class GarbageCollector::Impl {
   bool delete_dependents_first(const Json& owner) {
     const std::string uid = string_member(owner["metadata"], "uid");
     bool blocked = false;
-    for (const auto& key : dependents_of(owner)) {
-      auto record = store_.get(key);
-      if (!record) continue;
-      Json dependent = ObjectService::to_object(*record);
-      auto type = objects_.type_of(dependent);
-      if (!type) continue;
+    for_each_dependent(owner, [&](const ResourceType& type, const Json& dependent) {
       for (const auto& reference : dependent["metadata"].value("ownerReferences", Json::array())) {
         if (string_member(reference, "uid") == uid && reference.value("blockOwnerDeletion", false))
           blocked = true;
       }
-      if (deleting(dependent)) continue;
+      if (deleting(dependent)) return;
       DeleteOptions options;
       options.propagation = Propagation::Foreground;
       options.expected_uid = string_member(dependent["metadata"], "uid");
-      (void)objects_.remove(*type, string_member(dependent["metadata"], "namespace"),
+      (void)objects_.remove(type, string_member(dependent["metadata"], "namespace"),
                             string_member(dependent["metadata"], "name"), options);
-    }
+    });
     return !blocked;
   }
 
