@@ -140,6 +140,15 @@ TEST(ServerSideApplyTest, FieldsNoLongerAppliedAreRemoved) {
             R"({"f:spec":{"f:containers":{"k:{\"name\":\"nginx\"}":{".":{},"f:image":{},"f:name":{}}}}})");
 }
 
+TEST(ServerSideApplyTest, ANullRemovesTheMemberAndIsOwned) {
+  Json object = apply(nullptr, kPodConfig, options("kubectl", kPodShapes));
+  Json config = kPodConfig;
+  config["metadata"]["labels"]["app"] = nullptr;
+  object = apply(&object, config, options("kubectl", kPodShapes));
+  EXPECT_EQ(object["metadata"]["labels"], Json::object());
+  EXPECT_EQ(fields_of(object, "kubectl")["f:metadata"].dump(), R"({"f:labels":{"f:app":{}}})");
+}
+
 TEST(ServerSideApplyTest, TwoManagersShareAFieldWithEqualValues) {
   const auto shapes = kDeploymentShapes;
   Json object = apply(nullptr, kDeploymentConfig, options("alice", shapes, "apps/v1"));

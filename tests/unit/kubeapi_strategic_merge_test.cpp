@@ -60,6 +60,32 @@ std::string patch_error(const Json& original, const Json& patch, const ListShape
   return "no error";
 }
 
+TEST(StrategicMergeTest, BuiltinListShapes) {
+  using Kind = ListShape::Kind;
+  const auto deployment = builtin_list_shapes("apps", "Deployment");
+  const auto ports = deployment({"spec", "template", "spec", "initContainers", "[]", "ports"});
+  EXPECT_EQ(ports.kind, Kind::Map);
+  EXPECT_EQ(ports.keys, (std::vector<std::string>{"containerPort", "protocol"}));
+  EXPECT_EQ(ports.key_defaults, yaml("{protocol: TCP}"));
+  EXPECT_EQ(deployment({"spec", "template", "metadata", "finalizers"}).kind, Kind::Set);
+  EXPECT_EQ(deployment({"spec", "template", "spec", "tolerations"}).kind, Kind::Atomic);
+  EXPECT_EQ(deployment({"status", "conditions"}).keys, (std::vector<std::string>{"type"}));
+
+  const auto node = builtin_list_shapes("", "Node");
+  EXPECT_EQ(node({"spec", "taints"}).keys, (std::vector<std::string>{"key", "effect"}));
+  EXPECT_TRUE(node({"spec", "taints"}).patch_replaces);
+  EXPECT_EQ(node({"status", "addresses"}).keys, (std::vector<std::string>{"type"}));
+
+  // Any kind has ObjectMeta's lists; rules and subjects are atomic.
+  const auto binding = builtin_list_shapes("rbac.authorization.k8s.io", "RoleBinding");
+  EXPECT_EQ(binding({"metadata", "ownerReferences"}).keys, (std::vector<std::string>{"uid"}));
+  EXPECT_EQ(binding({"subjects"}).kind, Kind::Atomic);
+  EXPECT_EQ(
+      builtin_list_shapes("admissionregistration.k8s.io", "ValidatingWebhookConfiguration")({"webhooks"})
+          .keys,
+      (std::vector<std::string>{"name"}));
+}
+
 TEST(StrategicMergeTest, ContainerMergedByNameKeepsTheOthers) {
   Json out = pod_patch(yaml("spec: {containers: [{name: sidecar, image: busybox:1.36}]}"));
   ASSERT_EQ(names(out["spec"]["containers"]), (std::vector<std::string>{"nginx", "sidecar"}));

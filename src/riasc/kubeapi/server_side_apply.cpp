@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -33,6 +34,37 @@ constexpr std::string_view kBeforeFirstApply = "before-first-apply";
 
 std::string dump(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
+// ordered_json finds a member by comparing names one by one, which makes walking two large
+// objects (a ConfigMap with thousands of keys) quadratic: large objects are indexed first.
+class MemberIndex {
+ public:
+  explicit MemberIndex(const Json& object) : object_(object) {
+    if (!object.is_object() || object.size() <= kLinearUpTo) return;
+    index_.reserve(object.size());
+    for (auto it = object.begin(); it != object.end(); ++it) index_.emplace(it.key(), &it.value());
+  }
+
+  [[nodiscard]] const Json* find(const std::string& name) const {
+    if (!object_.is_object()) return nullptr;
+    if (index_.empty()) {
+      auto it = object_.find(name);
+      return it == object_.end() ? nullptr : &*it;
+    }
+    auto it = index_.find(name);
+    return it == index_.end() ? nullptr : it->second;
+  }
+
+ private:
+  static constexpr std::size_t kLinearUpTo = 16;
+  const Json& object_;
+  std::unordered_map<std::string_view, const Json*> index_;
+};
+
+// Adds a member `object` does not have yet, skipping ordered_json's search for an existing one.
+void append_member(Json& object, const std::string& name, Json value) {
+  object.get_ref<Json::object_t&>().Json::object_t::Container::emplace_back(name, std::move(value));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Values: structured-merge-diff's total order, and equality that ignores member order.
 
@@ -48,6 +80,11 @@ int type_rank(const Json& value) {
 template <typename T>
 int three_way(const T& a, const T& b) {
   return a < b ? -1 : (b < a ? 1 : 0);
+}
+
+int three_way(const std::string& a, const std::string& b) {
+  const int c = a.compare(b);
+  return c < 0 ? -1 : (c > 0 ? 1 : 0);
 }
 
 int compare_numbers(const Json& a, const Json& b) {
@@ -309,7 +346,8 @@ struct FieldSet {
   [[nodiscard]] Json to_fields_v1() const {
     Json out = Json::object();
     if (member && !children.empty()) out["."] = Json::object();
-    for (const auto& [element, child] : children) out[element.fields_v1_name()] = child.to_fields_v1();
+    for (const auto& [element, child] : children)
+      append_member(out, element.fields_v1_name(), child.to_fields_v1());
     return out;
   }
 };
@@ -591,13 +629,14 @@ class Comparer {
   void compare_present(const Json& before, const Json& after) {
     if (before.is_object() && after.is_object()) {
       if (before.empty() && after.empty()) return;
+      const MemberIndex before_members(before);
+      const MemberIndex after_members(after);
       for (const auto& [name, value] : before.items()) {
         auto scope = cursor_.field(name);
-        auto it = after.find(name);
-        compare_values_at(&value, it == after.end() ? nullptr : &*it);
+        compare_values_at(&value, after_members.find(name));
       }
       for (const auto& [name, value] : after.items()) {
-        if (before.contains(name)) continue;
+        if (before_members.find(name) != nullptr) continue;
         auto scope = cursor_.field(name);
         compare_values_at(nullptr, &value);
       }
@@ -707,16 +746,23 @@ class ApplyMerger {
  private:
   Json merge_value(const Json& live, const Json& config) {
     if (live.is_object() && config.is_object()) {
-      Json out = live;
-      for (const auto& [name, value] : config.items()) {
-        if (value.is_null()) {
-          out.erase(name);
-          continue;
+      // The live members in their order, then the configuration's new ones; a null removes.
+      const MemberIndex live_members(live);
+      const MemberIndex config_members(config);
+      Json out = Json::object();
+      for (const auto& [name, value] : live.items()) {
+        const Json* configured = config_members.find(name);
+        if (configured == nullptr) {
+          append_member(out, name, value);
+        } else if (!configured->is_null()) {
+          auto scope = cursor_.field(name);
+          append_member(out, name, merge_value(value, *configured));
         }
+      }
+      for (const auto& [name, value] : config.items()) {
+        if (value.is_null() || live_members.find(name) != nullptr) continue;
         auto scope = cursor_.field(name);
-        auto it = live.find(name);
-        Json merged = it == live.end() ? fresh(value) : merge_value(*it, value);
-        out[name] = std::move(merged);
+        append_member(out, name, fresh(value));
       }
       return out;
     }
@@ -824,21 +870,28 @@ class Pruner {
   bool prune_value(Json& value, const FieldSet& remove, const FieldSet* owned) {
     bool removed = false;
     if (value.is_object()) {
-      for (const auto& [element, child] : remove.children) {
-        if (element.type != PathElement::Type::Field) continue;
-        auto it = value.find(element.name);
-        if (it == value.end()) continue;
-        const FieldSet* owned_child = owned != nullptr ? owned->find(element) : nullptr;
-        bool drop = child.member;
-        if (!drop) {
-          auto scope = cursor_.field(element.name);
-          drop = prune_value(*it, child, owned_child) && (owned_child == nullptr || !owned_child->member);
+      // Rebuilt rather than erased from: ordered_json erases by a linear search.
+      Json kept = Json::object();
+      for (auto& [name, member] : value.items()) {
+        const PathElement element = PathElement::field(name);
+        const FieldSet* child = remove.find(element);
+        bool drop = false;
+        if (child != nullptr) {
+          const FieldSet* owned_child = owned != nullptr ? owned->find(element) : nullptr;
+          drop = child->member;
+          if (!drop) {
+            auto scope = cursor_.field(name);
+            drop =
+                prune_value(member, *child, owned_child) && (owned_child == nullptr || !owned_child->member);
+          }
         }
         if (drop) {
-          value.erase(element.name);
           removed = true;
+        } else {
+          append_member(kept, name, std::move(member));
         }
       }
+      value = std::move(kept);
       return removed && value.empty();
     }
     if (!value.is_array() || value.empty()) return false;
@@ -886,6 +939,17 @@ struct ManagedEntry {
            (operation == kApply || api_version == other.api_version);
   }
 };
+
+// An entry without fields or time yet.
+ManagedEntry entry_for(std::string_view manager, std::string_view operation, std::string_view api_version,
+                       std::string_view subresource) {
+  ManagedEntry entry;
+  entry.manager = manager;
+  entry.operation = operation;
+  entry.api_version = api_version;
+  entry.subresource = subresource;
+  return entry;
+}
 
 std::optional<std::string> optional_string(const Json& entry, const char* name) {
   auto it = entry.find(name);
@@ -1057,12 +1121,8 @@ ApplyOutcome server_side_apply(const Json* live, const Json& applied, const Appl
     if (entries.empty() && !base.empty()) {
       // An object nobody tracked yet: its fields belong to a stand-in Update manager, so that
       // the first apply conflicts where it would change them.
-      ManagedEntry before{std::string(kBeforeFirstApply),
-                          std::string(kUpdate),
-                          options.api_version,
-                          {},
-                          {},
-                          FieldSetBuilder(options.shapes, Reading::Tolerant).build(base)};
+      ManagedEntry before = entry_for(kBeforeFirstApply, kUpdate, options.api_version, "");
+      before.fields = FieldSetBuilder(options.shapes, Reading::Tolerant).build(base);
       strip_untracked(before.fields);
       entries.push_back(std::move(before));
     }
@@ -1072,8 +1132,8 @@ ApplyOutcome server_side_apply(const Json* live, const Json& applied, const Appl
   strip_untracked(applied_fields);
   Json merged = ApplyMerger(options.shapes).merge(base, config);
 
-  const ManagedEntry identity{
-      options.manager, std::string(kApply), options.api_version, {}, options.only_status ? "status" : "", {}};
+  const ManagedEntry identity =
+      entry_for(options.manager, kApply, options.api_version, options.only_status ? "status" : "");
   std::size_t applier = entries.size();
   for (std::size_t i = 0; i < entries.size(); ++i) {
     if (entries[i].same_identity(identity)) applier = i;
@@ -1142,8 +1202,7 @@ Json track_update(const Json* old_object, Json new_object, std::string_view mana
       entry.fields.subtract(comparison.removed);
     }
     if (!changed.empty()) {
-      const ManagedEntry identity{std::string(manager), std::string(kUpdate),     std::string(api_version),
-                                  std::string(now),     std::string(subresource), {}};
+      const ManagedEntry identity = entry_for(manager, kUpdate, api_version, subresource);
       auto it = std::find_if(entries->begin(), entries->end(),
                              [&](const ManagedEntry& entry) { return entry.same_identity(identity); });
       if (it == entries->end()) it = entries->insert(entries->end(), identity);

@@ -34,6 +34,38 @@ constexpr std::size_t kMaxDepth = 512;
   throw PatchError(fmt::format("{}: {}", at.to_string(), what));
 }
 
+// ordered_json finds a member by comparing names one by one, which makes merging a large patch
+// into a large object (a ConfigMap with thousands of keys) quadratic: large objects are indexed
+// first. (server_side_apply.cpp has the same two helpers.)
+class MemberIndex {
+ public:
+  explicit MemberIndex(const Json& object) : object_(object) {
+    if (!object.is_object() || object.size() <= kLinearUpTo) return;
+    index_.reserve(object.size());
+    for (auto it = object.begin(); it != object.end(); ++it) index_.emplace(it.key(), &it.value());
+  }
+
+  [[nodiscard]] const Json* find(const std::string& name) const {
+    if (!object_.is_object()) return nullptr;
+    if (index_.empty()) {
+      auto it = object_.find(name);
+      return it == object_.end() ? nullptr : &*it;
+    }
+    auto it = index_.find(name);
+    return it == index_.end() ? nullptr : it->second;
+  }
+
+ private:
+  static constexpr std::size_t kLinearUpTo = 16;
+  const Json& object_;
+  std::unordered_map<std::string_view, const Json*> index_;
+};
+
+// Adds a member `object` does not have yet, skipping ordered_json's search for an existing one.
+void append_member(Json& object, const std::string& name, Json value) {
+  object.get_ref<Json::object_t&>().Json::object_t::Container::emplace_back(name, std::move(value));
+}
+
 bool is_directive(std::string_view key) {
   return key == kPatchDirective || key == kRetainKeys || key.starts_with(kDeleteFromPrimitiveList) ||
          key.starts_with(kSetElementOrder);
@@ -158,8 +190,9 @@ class Merger {
       // kube knows no `$patch: merge` on objects either (merging is what happens without one).
       fail(at, fmt::format("unknown patch type {} in map", go_quote(name)));
     }
-    if (auto retain = patch.find(kRetainKeys); retain != patch.end())
+    if (auto retain = patch.find(kRetainKeys); retain != patch.end()) {
       retain_keys(original, patch, *retain, at);
+    }
     for (const auto& [key, value] : patch.items()) {
       if (key.starts_with(kDeleteFromPrimitiveList)) {
         delete_from_primitive_list(original, key.substr(kDeleteFromPrimitiveList.size()), value,
@@ -169,28 +202,22 @@ class Merger {
       }
     }
 
+    // The original's members in their order, merged with the patch's, then the patch's new ones.
+    const MemberIndex patch_members(patch);
+    const MemberIndex original_members(original);  // its names outlive the moves below
+    Json merged = Json::object();
+    for (auto& [key, value] : original.items()) {
+      const Json* patched = is_directive(key) ? nullptr : patch_members.find(key);
+      if (patched == nullptr) {
+        append_member(merged, key, std::move(value));
+      } else if (!patched->is_null()) {
+        append_member(merged, key, merge_member(std::move(value), *patched, key, patch_members, at, depth));
+      }
+    }
     for (const auto& [key, value] : patch.items()) {
-      if (is_directive(key)) continue;
-      if (value.is_null()) {
-        original.erase(key);
-        continue;
-      }
-      const Json* order = element_order(patch, key);
+      if (is_directive(key) || value.is_null() || original_members.find(key) != nullptr) continue;
       path_.push_back(key);
-      auto it = original.find(key);
-      if (it == original.end()) {
-        Json fresh_value = fresh(value, at.child(key), order, depth + 1);
-        original[key] = std::move(fresh_value);
-      } else if (it->is_object() && value.is_object()) {
-        Json merged = merge_object(std::move(*it), value, at.child(key), depth + 1);
-        original[key] = std::move(merged);  // `it` may be stale: look the member up again
-      } else if (it->is_array() && value.is_array()) {
-        Json merged = merge_list(std::move(*it), value, at.child(key), order, depth + 1);
-        original[key] = std::move(merged);
-      } else {
-        Json fresh_value = fresh(value, at.child(key), order, depth + 1);
-        original[key] = std::move(fresh_value);
-      }
+      append_member(merged, key, fresh(value, at.child(key), element_order(patch_members, key), depth + 1));
       path_.pop_back();
     }
 
@@ -198,18 +225,35 @@ class Merger {
     for (const auto& [key, value] : patch.items()) {
       if (!key.starts_with(kSetElementOrder)) continue;
       const std::string field = key.substr(kSetElementOrder.size());
-      if (patch.contains(field)) continue;
-      auto it = original.find(field);
-      if (it == original.end() || !it->is_array()) continue;
+      if (patch_members.find(field) != nullptr) continue;
+      auto it = merged.find(field);
+      if (it == merged.end() || !it->is_array()) continue;
       path_.push_back(field);
       Json reordered = merge_list(std::move(*it), Json::array(), at.child(field), &value, depth + 1);
-      original[field] = std::move(reordered);
+      *it = std::move(reordered);  // no member added or removed since the lookup: `it` is valid
       path_.pop_back();
     }
-    return original;
+    return merged;
   }
 
  private:
+  // A member both the original and the patch have.
+  Json merge_member(Json original, const Json& patch, const std::string& key,
+                    const MemberIndex& patch_members, const FieldPath& at, std::size_t depth) {
+    path_.push_back(key);
+    const Json* order = element_order(patch_members, key);
+    Json out;
+    if (original.is_object() && patch.is_object()) {
+      out = merge_object(std::move(original), patch, at.child(key), depth + 1);
+    } else if (original.is_array() && patch.is_array()) {
+      out = merge_list(std::move(original), patch, at.child(key), order, depth + 1);
+    } else {
+      out = fresh(patch, at.child(key), order, depth + 1);  // a new type replaces the old
+    }
+    path_.pop_back();
+    return out;
+  }
+
   // A patch value for a member the original lacks: merged into an empty value, so that its
   // directives are carried out and its nulls dropped (kube's IgnoreUnmatchedNulls).
   Json fresh(const Json& value, const FieldPath& at, const Json* order, std::size_t depth) {
@@ -218,9 +262,9 @@ class Merger {
     return value;
   }
 
-  static const Json* element_order(const Json& patch, const std::string& key) {
-    auto it = patch.find(std::string(kSetElementOrder) + key);
-    return it != patch.end() && it->is_array() ? &*it : nullptr;
+  static const Json* element_order(const MemberIndex& patch_members, const std::string& key) {
+    const Json* order = patch_members.find(std::string(kSetElementOrder) + key);
+    return order != nullptr && order->is_array() ? order : nullptr;
   }
 
   static void retain_keys(Json& original, const Json& patch, const Json& retain, const FieldPath& at) {
@@ -236,11 +280,11 @@ class Merger {
         fail(at, fmt::format("invalid patch format of $retainKeys: {} is not in the list", go_quote(key)));
       }
     }
-    std::vector<std::string> dropped;
-    for (const auto& [key, value] : original.items()) {
-      if (!kept.contains(key)) dropped.push_back(key);
+    Json retained = Json::object();
+    for (auto& [key, value] : original.items()) {
+      if (kept.contains(key)) append_member(retained, key, std::move(value));
     }
-    for (const auto& key : dropped) original.erase(key);
+    original = std::move(retained);
   }
 
   static void delete_from_primitive_list(Json& original, const std::string& field, const Json& values,
