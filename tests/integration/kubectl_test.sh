@@ -123,6 +123,10 @@ printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: two}\nspec:\n  containers:\n
 kubectl apply -f "$work/two.yaml" >/dev/null
 check "strategic merge patch keeps the other container" '^a=sim b=ctrl:2 ?$' \
   kubectl patch pod two -p '{"spec":{"containers":[{"name":"b","image":"ctrl:2"}]}}' -o 'jsonpath={range .spec.containers[*]}{.name}={.image} {end}'
+printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: sim, image: sim}]}\n' >"$work/web.yaml"
+check "apply a Deployment" 'deployment.apps/web created' kubectl apply -f "$work/web.yaml"
+check "kubectl scale (the scale subresource)" 'deployment.apps/web scaled' kubectl scale deployment web --replicas=3
+check "scaled replicas" '^3$' kubectl get deployment web -o 'jsonpath={.spec.replicas}'
 check "delete" 'deleted' kubectl delete tp profile-delay-jitter
 check "deleted is gone" 'NotFound' kubectl get tp profile-delay-jitter
 check "delete namespace" 'deleted' kubectl delete namespace sim-hes-off

@@ -383,6 +383,19 @@ class ApiServer::Impl {
     }
     const std::string namespace_name = type->namespaced ? path.namespace_name : std::string();
     const bool status = path.subresource == "status";
+    if (path.subresource == "scale" && type->scale_subresource && !path.is_collection()) {
+      std::vector<std::string> warnings;
+      auto options = write_options(request, target.query, warnings);
+      Outcome<Json> outcome =
+          std::holds_alternative<ApiError>(options)
+              ? Outcome<Json>(std::get<ApiError>(options))
+              : scale(*type, namespace_name, path.name, request, std::get<WriteOptions>(options));
+      http::Response response = std::holds_alternative<ApiError>(outcome)
+                                    ? json(std::get<ApiError>(outcome))
+                                    : json(200, std::get<Json>(outcome));
+      co_await send(exchange, std::move(response));
+      co_return;
+    }
     if (path.subresource == "log" && type->group.empty() && type->resource == "pods" &&
         request.method == "GET") {
       co_await pod_log(exchange, *type, namespace_name, path.name, target.query.log);
@@ -634,10 +647,96 @@ class ApiServer::Impl {
     return content_type.substr(0, content_type.find(';'));
   }
 
+  // A merge, JSON or strategic merge patch applied to `object`.
+  static Outcome<Json> apply_patch(const std::string& content_type, const Json& object,
+                                   const Json& patch_document, const ListShapes& shapes) {
+    Json patched;
+    try {
+      if (content_type == "application/json-patch+json") {
+        patched = object.patch(patch_document);
+      } else if (content_type == "application/strategic-merge-patch+json") {
+        patched = strategic_merge_patch(object, patch_document, shapes);
+      } else {
+        patched = object;
+        patched.merge_patch(patch_document);
+      }
+    } catch (const Json::exception& error) {
+      return ApiError{status_bad_request(fmt::format("the patch cannot be applied: {}", error.what()))};
+    } catch (const PatchError& error) {
+      return ApiError{status_bad_request(fmt::format("the patch cannot be applied: {}", error.what()))};
+    }
+    if (!patched.is_object()) return ApiError{status_bad_request("the patch must leave an object")};
+    return patched;
+  }
+
+  // The scale subresource: an autoscaling/v1 Scale view of spec.replicas.
+  static Json to_scale(const Json& object) {
+    const Json metadata = object.value("metadata", Json::object());
+    const Json spec = object.value("spec", Json::object());
+    const Json status = object.value("status", Json::object());
+    Json scale_metadata = Json::object();
+    for (const char* field : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"}) {
+      if (metadata.contains(field)) scale_metadata[field] = metadata[field];
+    }
+    const Json match_labels = spec.value("selector", Json::object()).value("matchLabels", Json::object());
+    std::string selector;
+    for (const auto& [key, value] : match_labels.items()) {
+      selector += fmt::format("{}{}={}", selector.empty() ? "" : ",", key,
+                              value.is_string() ? value.get<std::string>() : value.dump());
+    }
+    return {{"kind", "Scale"},
+            {"apiVersion", "autoscaling/v1"},
+            {"metadata", std::move(scale_metadata)},
+            {"spec", {{"replicas", spec.value("replicas", 1)}}},
+            {"status", {{"replicas", status.value("replicas", 0)}, {"selector", selector}}}};
+  }
+
+  Outcome<Json> scale(const ResourceType& type, const std::string& namespace_name, const std::string& name,
+                      const http::Request& request, const WriteOptions& options) {
+    for (int attempt = 0;; ++attempt) {
+      auto current = objects_->get(type, namespace_name, name);
+      if (std::holds_alternative<ApiError>(current)) return current;
+      Json object = std::get<Json>(std::move(current));
+      const Json before = to_scale(object);
+      if (request.method == "GET") return before;
+      Json wanted;
+      if (request.method == "PUT") {
+        auto body = decode_body(request);
+        if (auto* error = std::get_if<ApiError>(&body)) return *error;
+        wanted = std::get<Json>(std::move(body));
+      } else if (request.method == "PATCH") {
+        Json patch_document = Json::parse(request.body, nullptr, false);
+        if (patch_document.is_discarded()) return ApiError{status_bad_request("the patch is not valid JSON")};
+        auto patched = apply_patch(media_type(request), before, patch_document,
+                                   builtin_list_shapes("autoscaling", "Scale"));
+        if (auto* error = std::get_if<ApiError>(&patched)) return *error;
+        wanted = std::get<Json>(std::move(patched));
+      } else {
+        return ApiError{status_method_not_allowed({type.group, type.resource + "/scale"}, request.method)};
+      }
+      const Json replicas =
+          wanted.is_object() ? wanted.value("spec", Json::object()).value("replicas", Json()) : Json();
+      if (!replicas.is_number_integer() || replicas.get<std::int64_t>() < 0) {
+        return ApiError{status_invalid({"autoscaling", "Scale"}, name,
+                                       {{FieldError::Type::Invalid, FieldPath::parse_dotted("spec.replicas"),
+                                         replicas, "must be greater than or equal to 0"}})};
+      }
+      const std::string expected =
+          wanted.is_object() ? string_member(wanted.value("metadata", Json::object()), "resourceVersion")
+                             : "";
+      object["spec"]["replicas"] = replicas;
+      if (!expected.empty()) object["metadata"]["resourceVersion"] = expected;
+      auto result = objects_->update(type, namespace_name, name, std::move(object), false, options);
+      auto* error = std::get_if<ApiError>(&result);
+      if (!error) return to_scale(std::get<Json>(result));
+      // Without a resourceVersion of the caller's, a concurrent write is retried on the newer object.
+      if (error->code() != 409 || !expected.empty() || attempt >= 3) return result;
+    }
+  }
+
   Outcome<Json> patch(const ResourceType& type, const std::string& namespace_name, const std::string& name,
                       const http::Request& request, bool status, const WriteOptions& options) {
     const std::string content_type = media_type(request);
-    const bool strategic = content_type == "application/strategic-merge-patch+json";
     const std::vector<std::string> accepted =
         type.crd ? std::vector<std::string>{"application/json-patch+json", "application/merge-patch+json",
                                             "application/apply-patch+yaml"}
@@ -660,22 +759,9 @@ class ApiServer::Impl {
       auto current = objects_->get(type, namespace_name, name);
       if (std::holds_alternative<ApiError>(current)) return current;
       const Json& object = std::get<Json>(current);
-      Json patched;
-      try {
-        if (content_type == "application/json-patch+json") {
-          patched = object.patch(patch_document);
-        } else if (strategic) {
-          patched = strategic_merge_patch(object, patch_document, shapes);
-        } else {
-          patched = object;
-          patched.merge_patch(patch_document);
-        }
-      } catch (const Json::exception& error) {
-        return ApiError{status_bad_request(fmt::format("the patch cannot be applied: {}", error.what()))};
-      } catch (const PatchError& error) {
-        return ApiError{status_bad_request(fmt::format("the patch cannot be applied: {}", error.what()))};
-      }
-      if (!patched.is_object()) return ApiError{status_bad_request("the patch must leave an object")};
+      auto patched_or_error = apply_patch(content_type, object, patch_document, shapes);
+      if (auto* error = std::get_if<ApiError>(&patched_or_error)) return *error;
+      Json patched = std::get<Json>(std::move(patched_or_error));
       patched["metadata"]["resourceVersion"] = object["metadata"]["resourceVersion"];
       auto result = objects_->update(type, namespace_name, name, std::move(patched), status, options);
       auto* error = std::get_if<ApiError>(&result);

@@ -78,8 +78,10 @@ std::unique_ptr<ResourceRegistry> ResourceRegistry::with_builtins() {
   registry->add(builtin("", "v1", "secrets", "secret", "Secret", true));
   registry->add(builtin("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}));
   registry->add(builtin("", "v1", "events", "event", "Event", true, {"ev"}));
-  registry->add(
-      builtin("apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}, true, {"all"}));
+  auto deployments =
+      builtin("apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}, true, {"all"});
+  deployments.scale_subresource = true;
+  registry->add(std::move(deployments));
   registry->add(builtin("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, {"ds"}, true, {"all"}));
   registry->add(builtin("coordination.k8s.io", "v1", "leases", "lease", "Lease", true));
   registry->add(builtin("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true));
@@ -210,6 +212,15 @@ std::optional<Json> ResourceRegistry::resource_list(std::string_view group, std:
     if (type.group != group || type.version != version) continue;
     resources.push_back(resource_entry(type));
     if (type.status_subresource) resources.push_back(status_entry(type));
+    if (type.scale_subresource) {
+      resources.push_back({{"name", type.resource + "/scale"},
+                           {"singularName", ""},
+                           {"namespaced", type.namespaced},
+                           {"group", "autoscaling"},
+                           {"version", "v1"},
+                           {"kind", "Scale"},
+                           {"verbs", {"get", "patch", "update"}}});
+    }
     if (type.group.empty() && type.resource == "pods") {
       resources.push_back({{"name", "pods/log"},
                            {"singularName", ""},
@@ -252,10 +263,18 @@ Json ResourceRegistry::aggregated(bool core, std::string_view discovery_version)
                      {"verbs", string_list(type.verbs)}};
     if (!type.short_names.empty()) resource["shortNames"] = string_list(type.short_names);
     if (!type.categories.empty()) resource["categories"] = string_list(type.categories);
+    resource["subresources"] = Json::array();
     if (type.status_subresource) {
-      resource["subresources"] = {
-          {{"subresource", "status"}, {"responseKind", kind}, {"verbs", {"get", "patch", "update"}}}};
+      resource["subresources"].push_back(
+          {{"subresource", "status"}, {"responseKind", kind}, {"verbs", {"get", "patch", "update"}}});
     }
+    if (type.scale_subresource) {
+      resource["subresources"].push_back(
+          {{"subresource", "scale"},
+           {"responseKind", {{"group", "autoscaling"}, {"version", "v1"}, {"kind", "Scale"}}},
+           {"verbs", {"get", "patch", "update"}}});
+    }
+    if (resource["subresources"].empty()) resource.erase("subresources");
     (*version)["resources"].push_back(std::move(resource));
   }
   return {{"kind", "APIGroupDiscoveryList"},

@@ -27,6 +27,8 @@ struct ResourceType {
   std::vector<std::string> verbs = {"create", "delete", "deletecollection", "get",
                                     "list",   "patch",  "update",           "watch"};
   bool status_subresource = false;
+  // /scale (autoscaling/v1 Scale over spec.replicas): what `kubectl scale` uses.
+  bool scale_subresource = false;
   // Set for custom resources: their schema, printer columns and names come from it.
   std::shared_ptr<const schema::CustomResourceDefinition> crd;
 
