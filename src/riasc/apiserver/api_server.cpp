@@ -817,6 +817,11 @@ class ApiServer::Impl {
       const Json* live = std::get_if<Json>(&current);
       if (!live && std::get<ApiError>(current).code() != 404) return current;
       if (!live && status) return current;  // the status of an object that does not exist
+      // A resourceVersion in the configuration is a precondition, as for an update.
+      const std::string expected = string_member(applied["metadata"], "resourceVersion");
+      if (live && !expected.empty() && expected != string_member((*live)["metadata"], "resourceVersion")) {
+        return ApiError{status_conflict({type.group, type.resource}, name)};
+      }
       ApplyOutcome outcome;
       try {
         outcome = server_side_apply(live, applied, apply_options);
