@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -1055,9 +1056,15 @@ class ApiServer::Impl {
       const bool open = events->take(batch);
       std::string chunk;
       for (const auto& event : batch) {
-        Json object = ObjectService::to_object(event.record);
-        if (filter && !filter(object)) continue;
-        chunk += encode(event_type(event.type), object);
+        if (table) {
+          Json object = ObjectService::to_object(event.record);
+          if (filter && !filter(object)) continue;
+          chunk += encode(event_type(event.type), object);
+          continue;
+        }
+        auto shared = encoded(event);
+        if (filter && !filter(shared->object)) continue;
+        chunk += shared->line;
       }
       if (open && query.allow_watch_bookmarks && (now >= next_bookmark || now >= deadline)) {
         next_bookmark = now + options_.bookmark_interval;
@@ -1135,6 +1142,29 @@ class ApiServer::Impl {
       const auto pause = std::chrono::milliseconds(250);
       co_await exchange.wait(pause);
     }
+  }
+
+  // One event as every JSON watcher sends it, parsed and encoded once however many watchers
+  // receive it: with 1,000 watchers, parsing per watcher was most of the delivery latency.
+  struct EncodedEvent {
+    Json object;
+    std::string line;
+  };
+  static constexpr std::size_t kEncodedEvents = 4096;  // recent revisions kept
+
+  std::shared_ptr<const EncodedEvent> encoded(const store::Event& event) {
+    {
+      std::lock_guard lock(encoded_mutex_);
+      if (auto found = encoded_.find(event.record.revision); found != encoded_.end()) return found->second;
+    }
+    auto made = std::make_shared<EncodedEvent>();
+    made->object = ObjectService::to_object(event.record);
+    made->line = Json{{"type", event_type(event.type)}, {"object", made->object}}.dump() + "\n";
+    std::lock_guard lock(encoded_mutex_);
+    auto [slot, inserted] = encoded_.emplace(event.record.revision, made);
+    std::shared_ptr<const EncodedEvent> result = inserted ? made : slot->second;
+    while (encoded_.size() > kEncodedEvents) encoded_.erase(encoded_.begin());
+    return result;
   }
 
   // --- start-up ------------------------------------------------------------------------------
@@ -1238,6 +1268,8 @@ class ApiServer::Impl {
   std::unique_ptr<ObjectService> objects_;
   std::unique_ptr<GarbageCollector> collector_;
   std::unique_ptr<PodLogs> pod_logs_;
+  std::mutex encoded_mutex_;
+  std::map<store::Revision, std::shared_ptr<const EncodedEvent>> encoded_;
   std::thread compactor_;
   std::mutex stop_mutex_;
   std::condition_variable stop_;
