@@ -127,6 +127,30 @@ printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  s
 check "apply a Deployment" 'deployment.apps/web created' kubectl apply -f "$work/web.yaml"
 check "kubectl scale (the scale subresource)" 'deployment.apps/web scaled' kubectl scale deployment web --replicas=3
 check "scaled replicas" '^3$' kubectl get deployment web -o 'jsonpath={.spec.replicas}'
+# kubectl create generators: typed clients, so protobuf bodies from kubectl >= 1.32, JSON before.
+check "create deployment" 'deployment.apps/web2 created' kubectl create deployment web2 --image=sim --replicas=2
+check "the created Deployment" '^sim 2 web2 (null|<nil>)$' kubectl get deployment web2 \
+  -o 'jsonpath={.spec.template.spec.containers[0].image} {.spec.replicas} {.spec.selector.matchLabels.app} {.spec.template.metadata.creationTimestamp}'
+check "create secret generic" 'secret/s2 created' kubectl create secret generic s2 --from-literal=a=b --from-literal=c=
+check "the created Secret's data" '^Yg== $' kubectl get secret s2 -o 'jsonpath={.data.a} {.data.c}'
+check "create serviceaccount" 'serviceaccount/sa2 created' kubectl create serviceaccount sa2
+check "the created ServiceAccount" '^sa2$' kubectl get serviceaccount sa2 -o 'jsonpath={.metadata.name}'
+check "create role" 'role.rbac.authorization.k8s.io/r2 created' \
+  kubectl create role r2 --verb=get --verb=list --resource=pods --resource-name=a
+check "the created Role's rules" '^get,list \[\] pods a$' kubectl get role r2 \
+  -o 'jsonpath={.rules[0].verbs[0]},{.rules[0].verbs[1]} [{.rules[0].apiGroups[0]}] {.rules[0].resources[0]} {.rules[0].resourceNames[0]}'
+check "create rolebinding" 'rolebinding.rbac.authorization.k8s.io/rb2 created' \
+  kubectl create rolebinding rb2 --role=r2 --serviceaccount=default:sa2
+check "the created RoleBinding" '^ServiceAccount default/sa2 rbac.authorization.k8s.io Role r2$' kubectl get rolebinding rb2 \
+  -o 'jsonpath={.subjects[0].kind} {.subjects[0].namespace}/{.subjects[0].name} {.roleRef.apiGroup} {.roleRef.kind} {.roleRef.name}'
+check "create clusterrole" 'clusterrole.rbac.authorization.k8s.io/cr2 created' \
+  kubectl create clusterrole cr2 --verb=get --non-resource-url=/healthz
+check "the created ClusterRole" '^get /healthz$' kubectl get clusterrole cr2 \
+  -o 'jsonpath={.rules[0].verbs[0]} {.rules[0].nonResourceURLs[0]}'
+check "create clusterrolebinding" 'clusterrolebinding.rbac.authorization.k8s.io/crb2 created' \
+  kubectl create clusterrolebinding crb2 --clusterrole=cr2 --user=alice
+check "the created ClusterRoleBinding" '^User alice ClusterRole cr2$' kubectl get clusterrolebinding crb2 \
+  -o 'jsonpath={.subjects[0].kind} {.subjects[0].name} {.roleRef.kind} {.roleRef.name}'
 check "delete" 'deleted' kubectl delete tp profile-delay-jitter
 check "deleted is gone" 'NotFound' kubectl get tp profile-delay-jitter
 check "delete namespace" 'deleted' kubectl delete namespace sim-hes-off

@@ -3,10 +3,11 @@
 // Kubernetes protobuf bodies (Content-Type: application/vnd.kubernetes.protobuf).
 //
 // kubectl >= 1.32 sends typed-client requests as protobuf and has no JSON fallback: a 415 is fatal
-// (shared/reference/kube-api-surface.md §6.3). Measured: `kubectl create namespace` and `kubectl
-// auth can-i`; by kubectl's source also `kubectl create configmap`. These bodies are decoded here
-// into the JSON object the same command sends with kubectl <= 1.31, so the rest of the server
-// sees only JSON. Builder- and dynamic-client commands (apply, create -f, get, patch, delete, wait)
+// (shared/reference/kube-api-surface.md §6.3). Measured with kubectl 1.32.4: `create namespace`,
+// `create configmap|secret|serviceaccount|deployment|role|clusterrole|rolebinding|
+// clusterrolebinding`, `auth can-i` and `debug --copy-to` (a Pod). These bodies are decoded here
+// into the JSON object the same command sends with kubectl <= 1.31, so the rest of the server sees
+// only JSON. Builder- and dynamic-client commands (apply, create -f, run, get, patch, delete, wait)
 // always send JSON.
 //
 // Responses do not need protobuf: those requests Accept
@@ -15,9 +16,9 @@
 // encode_openapi_v2_stub() produces.
 //
 // The wire format is read by hand (varints, length-delimited fields, fixed32/64 skipped) instead
-// of with libprotobuf: the set of messages is tiny and fixed, and generated code for
-// k8s.io/api's gogo-protobuf definitions would be a heavy build dependency for a few dozen
-// lines of decoding.
+// of with libprotobuf: each message is a declarative table (field number -> JSON name and kind,
+// numbers from k8s.io/api's generated.proto) walked by one decoder, and generated code for
+// k8s.io/api's gogo-protobuf definitions would be a heavy build dependency.
 
 #include <stdexcept>
 #include <string>
@@ -40,7 +41,7 @@ class ProtobufError : public std::runtime_error {
 };
 
 // A well-formed envelope holding a kind this server does not decode (answer 415
-// UnsupportedMediaType; what() names the kind and says to send JSON).
+// UnsupportedMediaType; what() names the kind, lists the decoded ones and says to send JSON).
 class UnsupportedProtobufKind : public ProtobufError {
  public:
   UnsupportedProtobufKind(std::string api_version, std::string kind);
@@ -68,18 +69,22 @@ bool has_protobuf_magic(std::string_view body);
 ProtobufEnvelope decode_protobuf_envelope(std::string_view body);
 
 // The body as the JSON object a JSON client would have sent, for
-//   v1 Namespace                              metadata, spec.finalizers, status.phase
-//   v1 ConfigMap                              metadata, immutable, data, binaryData (base64)
+//   v1 Namespace, ConfigMap, Secret, ServiceAccount, Pod, Event
+//   apps/v1 Deployment
+//   rbac.authorization.k8s.io/v1 Role, ClusterRole, RoleBinding, ClusterRoleBinding
+//   coordination.k8s.io/v1 Lease
 //   authorization.k8s.io/v1 SelfSubjectAccessReview
-//                                             spec.resourceAttributes {namespace, verb, group,
-//                                             version, resource, subresource, name},
-//                                             spec.nonResourceAttributes {path, verb}, status
 // with metadata {name, generateName, namespace, uid, resourceVersion, generation,
-// creationTimestamp, deletionTimestamp, labels, annotations, ownerReferences, finalizers}. Empty
-// strings and zero numbers are left out (proto2 writes them, JSON clients omit them); fields not
-// listed (managedFields, the 1.31 label/field selector attributes of an access review) are
-// skipped. Throws UnsupportedProtobufKind for other kinds and ProtobufError for malformed data
-// (including strings that are not UTF-8, and a contentEncoding such as gzip).
+// creationTimestamp, deletionTimestamp, labels, annotations, ownerReferences, finalizers}, and for
+// pods and pod templates the commonly used PodSpec fields (containers and initContainers with
+// ports, env, envFrom, resources, volumeMounts, probes, lifecycle, securityContext; volumes of
+// hostPath, emptyDir, secret, configMap and persistentVolumeClaim; tolerations, affinity,
+// nodeSelector, ...). Empty strings, zero numbers and false are left out where the Go field is
+// omitempty (proto2 writes them, JSON clients omit them) and kept where it is a pointer; []byte
+// becomes base64, Time and MicroTime RFC 3339, Quantity and IntOrString their JSON forms. Fields
+// not described (managedFields, status details, rarely used volume types, ...) are skipped.
+// Throws UnsupportedProtobufKind for other kinds and ProtobufError for malformed data (including
+// strings that are not UTF-8, and a contentEncoding such as gzip).
 Json decode_protobuf_body(std::string_view body);
 
 // A gnostic openapi_v2.Document {swagger: "2.0", info: {title, version}, paths: {}}: the smallest
