@@ -416,6 +416,43 @@ TEST_F(ObjectServiceTest, DeletingACrdDeletesItsCustomResourcesFirst) {
   EXPECT_TRUE(store_->list("/registry/example.com/").records.empty());
 }
 
+TEST_F(ObjectServiceTest, ObjectTextPutsTheResourceVersionInWithoutParsing) {
+  auto record = [](std::string value) {
+    store::Record r;
+    r.revision = 42;
+    r.value = std::make_shared<const std::string>(std::move(value));
+    return r;
+  };
+  for (
+      const char* stored :
+      {R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"v"}})",
+       R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{},"data":{}})",
+       R"({"spec":{"template":{"metadata":{"name":"inner"}}},"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"}})",
+       R"({"apiVersion":"v\"1","kind":"X","metadata":{"name":"q"}})"}) {
+    SCOPED_TRACE(stored);
+    // Member order aside, the same object.
+    EXPECT_EQ(nlohmann::json::parse(ObjectService::object_text(record(stored))),
+              nlohmann::json::parse(ObjectService::to_object(record(stored)).dump()));
+  }
+}
+
+TEST_F(ObjectServiceTest, ListTextMatchesTheParsedList) {
+  create_namespace("lab");
+  auto configmaps = type("", "v1", "configmaps");
+  for (int i = 0; i < 5; ++i) {
+    ok(service_->create(configmaps, "lab",
+                        test::yaml("{apiVersion: v1, kind: ConfigMap, metadata: {name: c" +
+                                   std::to_string(i) + "}, data: {k: v}}")));
+  }
+  ObjectService::ListOptions options;
+  options.namespace_name = "lab";
+  options.limit = 3;
+  auto text = service_->list_text(configmaps, options);
+  ASSERT_TRUE(std::holds_alternative<std::string>(text));
+  EXPECT_EQ(nlohmann::json::parse(std::get<std::string>(text)),
+            nlohmann::json::parse(ok(service_->list(configmaps, options)).dump()));
+}
+
 // The collector against a real store: owners and dependents as ConfigMaps in one namespace.
 class GarbageCollectorTest : public ObjectServiceTest {
  protected:

@@ -921,6 +921,19 @@ class ApiServer::Impl {
     options.namespace_name = namespace_name;
     options.limit = query.limit && *query.limit > 0 ? static_cast<std::size_t>(*query.limit) : 0;
     options.continue_token = query.continue_token;
+    const bool table = wants_table(exchange.request().header("accept"));
+    if (!table && query.label_selector.empty() && query.field_selector.empty()) {
+      auto text = objects_->list_text(type, options);
+      http::Response response;
+      if (auto* error = std::get_if<ApiError>(&text)) {
+        response = json(*error);
+      } else {
+        response.headers.emplace_back("Content-Type", "application/json");
+        response.body = std::get<std::string>(std::move(text));
+      }
+      co_await send(exchange, std::move(response));
+      co_return;
+    }
     options.filter = std::get<std::function<bool(const Json&)>>(filter);
     auto outcome = objects_->list(type, options);
     if (auto* error = std::get_if<ApiError>(&outcome)) {

@@ -57,6 +57,19 @@ std::optional<ApiError> settle_type_meta(const ResourceType& type, Json& object)
   return std::nullopt;
 }
 
+// Objects are stored with apiVersion, kind and metadata first, so that reads can put the
+// resourceVersion in without parsing the object (ObjectService::object_text).
+std::string stored_text(const Json& object) {
+  Json ordered = Json::object();
+  for (const char* first : {"apiVersion", "kind", "metadata"}) {
+    if (object.contains(first)) ordered[first] = object[first];
+  }
+  for (const auto& [key, value] : object.items()) {
+    if (key != "apiVersion" && key != "kind" && key != "metadata") ordered[key] = value;
+  }
+  return ordered.dump();
+}
+
 std::string manager_of(const WriteOptions& options) {
   return options.field_manager.empty() ? std::string("riasc") : options.field_manager;
 }
@@ -145,6 +158,34 @@ std::string ApiError::message() const { return string_member(status, "message");
 
 ObjectService::ObjectService(store::Store& store, ResourceRegistry& registry, Clock clock)
     : store_(store), registry_(registry), clock_(std::move(clock)) {}
+
+std::string ObjectService::object_text(const store::Record& record) {
+  // The stored form is {"apiVersion":"…","kind":"…","metadata":{…},…} (stored_text); strings
+  // without quotes or escapes in the first two, so the first "metadata":{ is the top-level one.
+  const std::string& text = *record.value;
+  static constexpr std::string_view kApiVersion = "{\"apiVersion\":\"";
+  static constexpr std::string_view kMetadata = "\"metadata\":{";
+  std::size_t at = std::string_view::npos;
+  if (std::string_view(text).starts_with(kApiVersion)) {
+    const std::size_t api_end = text.find('"', kApiVersion.size());
+    const std::string_view kind_key = ",\"kind\":\"";
+    if (api_end != std::string::npos && text.compare(api_end + 1, kind_key.size(), kind_key) == 0) {
+      const std::size_t kind_end = text.find('"', api_end + 1 + kind_key.size());
+      if (kind_end != std::string::npos && text.compare(kind_end + 1, 1, ",") == 0 &&
+          text.compare(kind_end + 2, kMetadata.size(), kMetadata) == 0 && text.find('\\', 0) > kind_end) {
+        at = kind_end + 2 + kMetadata.size();
+      }
+    }
+  }
+  if (at == std::string_view::npos) return to_object(record).dump();
+  std::string out;
+  out.reserve(text.size() + 40);
+  out.append(text, 0, at);
+  out += fmt::format("\"resourceVersion\":\"{}\"", record.revision);
+  if (text[at] != '}') out += ',';
+  out.append(text, at, std::string::npos);
+  return out;
+}
 
 Json ObjectService::to_object(const store::Record& record) {
   Json object = Json::parse(*record.value);
@@ -282,7 +323,7 @@ Outcome<Json> ObjectService::create(const ResourceType& type, std::string_view n
     if (store_.get(type.key(namespace_name, name))) return already_exists(type, name);
     return object;
   }
-  auto result = store_.create(type.key(namespace_name, name), object.dump());
+  auto result = store_.create(type.key(namespace_name, name), stored_text(object));
   if (result.status == store::WriteStatus::AlreadyExists) return already_exists(type, name);
   if (is_crd) on_crd_written(object);
   return to_object(result.record);
@@ -325,10 +366,15 @@ Outcome<Json> ObjectService::list(const ResourceType& type, const ListOptions& o
     bool full = false;
     for (std::size_t i = 0; i < page.records.size() && !full; ++i) {
       last_key = page.records[i].key;
-      Json object = to_object(page.records[i]);
-      if (options.filter && !options.filter(object)) continue;
-      items.push_back(std::move(object));
-      full = options.limit != 0 && items.size() == options.limit;
+      if (options.collect) {
+        options.collect->push_back(page.records[i]);
+        full = options.limit != 0 && options.collect->size() == options.limit;
+      } else {
+        Json object = to_object(page.records[i]);
+        if (options.filter && !options.filter(object)) continue;
+        items.push_back(std::move(object));
+        full = options.limit != 0 && items.size() == options.limit;
+      }
       if (full) more = i + 1 < page.records.size() || page.more;
     }
     if (full || !page.more) break;
@@ -344,6 +390,26 @@ Outcome<Json> ObjectService::list(const ResourceType& type, const ListOptions& o
               {"apiVersion", type.api_version()},
               {"metadata", std::move(metadata)},
               {"items", std::move(items)}};
+}
+
+Outcome<std::string> ObjectService::list_text(const ResourceType& type, const ListOptions& options) const {
+  ListOptions unfiltered = options;
+  unfiltered.filter = nullptr;
+  // Items are left out of the parsed list and written as stored, resourceVersion put in.
+  std::vector<store::Record> records;
+  unfiltered.collect = &records;
+  auto listed = list(type, unfiltered);
+  if (auto* error = std::get_if<ApiError>(&listed)) return *error;
+  Json& list_object = std::get<Json>(listed);
+  std::string text = list_object.dump();
+  // The dump ends with "items":[]} (items is the last member).
+  std::string items;
+  for (const auto& record : records) {
+    if (!items.empty()) items += ',';
+    items += object_text(record);
+  }
+  text.insert(text.size() - 2, items);
+  return text;
 }
 
 Outcome<Json> ObjectService::update(const ResourceType& type, std::string_view namespace_name,
@@ -416,7 +482,7 @@ Outcome<Json> ObjectService::write_update(const ResourceType& type, const store:
     if (type.crd) finish_crd_deletion(type.crd->name());
     return to_object(result.record);
   }
-  auto result = store_.update(current_record.key, object.dump(), current_record.revision);
+  auto result = store_.update(current_record.key, stored_text(object), current_record.revision);
   if (result.status == store::WriteStatus::Conflict) return conflict(type, name);
   if (result.status == store::WriteStatus::NotFound) return not_found(type, name);
   if (is_crd) on_crd_written(object);
