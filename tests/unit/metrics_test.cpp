@@ -23,7 +23,8 @@ TEST(MetricsTest, ExposesCountersGaugesAndHistogramsInTheTextFormat) {
   EXPECT_THAT(text, HasSubstr("# HELP requests_total Requests served.\n# TYPE requests_total counter\n"));
   EXPECT_THAT(text, HasSubstr("requests_total{verb=\"GET\",code=\"200\"} 3\n"));
   EXPECT_THAT(text, HasSubstr("requests_total{verb=\"POST\",code=\"409\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("# HELP watchers Open \"watches\"\\nnow.\n# TYPE watchers gauge\nwatchers 7\n"));
+  EXPECT_THAT(text,
+              HasSubstr("# HELP watchers Open \"watches\"\\nnow.\n# TYPE watchers gauge\nwatchers 7\n"));
   EXPECT_THAT(text, HasSubstr("latency_seconds_bucket{verb=\"GET\",le=\"0.01\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("latency_seconds_bucket{verb=\"GET\",le=\"0.1\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("latency_seconds_bucket{verb=\"GET\",le=\"+Inf\"} 3\n"));
