@@ -1,4 +1,5 @@
 #include "riasc/kubeapi/strategic_merge.hpp"
+#include "riasc/kubeapi/member_index.hpp"
 
 #include <fmt/format.h>
 
@@ -32,38 +33,6 @@ constexpr std::size_t kMaxDepth = 512;
 [[noreturn]] void fail(const FieldPath& at, std::string_view what) {
   if (at.empty()) throw PatchError(std::string(what));
   throw PatchError(fmt::format("{}: {}", at.to_string(), what));
-}
-
-// ordered_json finds a member by comparing names one by one, which makes merging a large patch
-// into a large object (a ConfigMap with thousands of keys) quadratic: large objects are indexed
-// first. (server_side_apply.cpp has the same two helpers.)
-class MemberIndex {
- public:
-  explicit MemberIndex(const Json& object) : object_(object) {
-    if (!object.is_object() || object.size() <= kLinearUpTo) return;
-    index_.reserve(object.size());
-    for (auto it = object.begin(); it != object.end(); ++it) index_.emplace(it.key(), &it.value());
-  }
-
-  [[nodiscard]] const Json* find(const std::string& name) const {
-    if (!object_.is_object()) return nullptr;
-    if (index_.empty()) {
-      auto it = object_.find(name);
-      return it == object_.end() ? nullptr : &*it;
-    }
-    auto it = index_.find(name);
-    return it == index_.end() ? nullptr : it->second;
-  }
-
- private:
-  static constexpr std::size_t kLinearUpTo = 16;
-  const Json& object_;
-  std::unordered_map<std::string_view, const Json*> index_;
-};
-
-// Adds a member `object` does not have yet, skipping ordered_json's search for an existing one.
-void append_member(Json& object, const std::string& name, Json value) {
-  object.get_ref<Json::object_t&>().Json::object_t::Container::emplace_back(name, std::move(value));
 }
 
 bool is_directive(std::string_view key) {
