@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Object lifecycle through Debian's python3-kubernetes against a fresh `riasc server`: garbage
 collection of dependents (background, foreground, orphan), deletecollection, dry runs, field
-validation, field selectors, watch bookmarks, pods/log, and 410 Gone once compaction has passed a watch's
+validation, field selectors, watch bookmarks, pods/log, per-client stream limits (429), and 410 Gone once compaction has passed a watch's
 or a continue token's resourceVersion.
 Usage: lifecycle_test.py RIASC_BINARY"""
 import json
@@ -43,7 +43,8 @@ def watch_lines(core, **arguments):
     return events
 
 
-server = start_server(riasc, f"{work}/data", extra_args=["--compaction-interval", "1s"])
+server = start_server(riasc, f"{work}/data",
+                      extra_args=["--compaction-interval", "1s", "--max-streams-per-client", "2"])
 try:
     core = client.CoreV1Api()
     core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "lab"}})
@@ -127,6 +128,23 @@ try:
     code, message = error_of(lambda: core.list_namespaced_config_map("lab", limit=1,
                                                                      _continue=first.metadata._continue))
     check("continue token from a compacted revision: 410", code == 410 and "too old" in message, message)
+
+    # Per-client limits: two open watches are this client's share; a third gets 429 until one ends
+    # (urllib3 waits out Retry-After and tries again by itself: this client must not, to see the 429.)
+    held = [core.list_namespaced_config_map("lab", watch=True, timeout_seconds=3, _preload_content=False)
+            for _ in range(2)]
+    impatient_configuration = client.Configuration.get_default_copy()
+    impatient_configuration.retries = False
+    impatient = client.CoreV1Api(client.ApiClient(impatient_configuration))
+    code, message = error_of(lambda: impatient.list_namespaced_config_map("lab", watch=True, timeout_seconds=1))
+    check("a watch over the client's stream limit: 429", code == 429 and "too many open streams" in message,
+          (code, message))
+    check("the client's other requests are still served", exists("c"))
+    for response in held:
+        b"".join(response.stream(decode_content=True))
+        response.release_conn()
+    events = watch_lines(core, timeout_seconds=1)
+    check("once its watches have ended the client may watch again", len(events) > 0, events)
 
     # pods/log: files the node runtime writes under DATA_DIR/logs, served to kubectl logs [-f]
     core.create_namespaced_pod("lab", {"metadata": {"name": "sim"},

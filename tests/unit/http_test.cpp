@@ -32,9 +32,12 @@ class HttpTest : public ::testing::Test {
  protected:
   void serve(Handler handler, std::size_t body_limit = 1024) {
     ServerOptions options;
+    options.body_limit = body_limit;
+    serve(std::move(handler), options);
+  }
+  void serve(Handler handler, ServerOptions options) {
     options.identity = identities().server;
     options.client_ca_pem = identities().ca.certificate_pem;
-    options.body_limit = body_limit;
     server_ = std::make_unique<Server>(options, std::move(handler));
     server_->start();
   }
@@ -174,6 +177,100 @@ TEST_F(HttpTest, StopEndsOpenStreams) {
   });
   stopper.join();
   EXPECT_THAT(received, HasSubstr("started"));
+}
+
+// A handler that holds "/hold" requests (answered or streamed) until `release`, and answers the
+// rest at once.
+struct HoldingHandler {
+  std::atomic<int> held{0};
+  std::atomic<bool> release{false};
+  Handler handler() {
+    return [this](Exchange& exchange) -> boost::asio::awaitable<void> {
+      const bool stream = exchange.request().target == "/hold-stream";
+      if (exchange.request().target == "/hold" || stream) {
+        if (stream && !co_await exchange.start_stream(200, Headers())) co_return;
+        ++held;
+        while (!release) co_await exchange.wait(std::chrono::milliseconds(5));
+      }
+      Response response;
+      response.body = "done";
+      if (stream)
+        co_await exchange.write_chunk(std::move(response.body));
+      else
+        co_await exchange.respond(std::move(response));
+    };
+  }
+  void wait_until_held(int count) const {
+    for (int i = 0; i < 1000 && held < count; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_EQ(held.load(), count);
+  }
+};
+
+std::string_view header_of(const Response& response, std::string_view name) {
+  for (const auto& [key, value] : response.headers) {
+    if (key == name) return value;
+  }
+  return {};
+}
+
+TEST_F(HttpTest, AClientOverItsConcurrencyLimitGets429AndOthersAreServed) {
+  HoldingHandler holding;
+  ServerOptions options;
+  options.max_requests_per_client = 2;
+  serve(holding.handler(), options);
+  std::vector<std::thread> slow;
+  for (int i = 0; i < 2; ++i)
+    slow.emplace_back([&] { EXPECT_EQ(Client(client_options()).request("GET", "/hold").status, 200U); });
+  holding.wait_until_held(2);
+
+  auto refused = Client(client_options()).request("GET", "/quick");
+  EXPECT_EQ(refused.status, 429U);
+  EXPECT_EQ(header_of(refused, "retry-after"), "1");
+  EXPECT_THAT(refused.body, HasSubstr(R"("reason":"TooManyRequests")"));
+  EXPECT_THAT(refused.body, HasSubstr("too many requests at once from this client"));
+
+  // Another client (a certificate's user) has its own count.
+  auto admin = client_options();
+  admin.client_identity = identities().admin;
+  EXPECT_EQ(Client(admin).request("GET", "/quick").status, 200U);
+
+  holding.release = true;
+  for (auto& thread : slow) thread.join();
+  EXPECT_EQ(Client(client_options()).request("GET", "/quick").status, 200U);  // slots came back
+}
+
+TEST_F(HttpTest, StreamsHaveTheirOwnLimitAndDoNotUseRequestSlots) {
+  HoldingHandler holding;
+  ServerOptions options;
+  options.max_requests_per_client = 1;
+  options.max_streams_per_client = 1;
+  serve(holding.handler(), options);
+  std::thread watcher([&] {
+    std::string received;
+    Client(client_options()).stream("GET", "/hold-stream", [&](std::string_view data) {
+      received += data;
+      return true;
+    });
+    EXPECT_EQ(received, "done");
+  });
+  holding.wait_until_held(1);
+
+  EXPECT_EQ(Client(client_options()).request("GET", "/quick").status,
+            200U);  // the stream left the request count
+  auto second_stream = Client(client_options()).request("GET", "/hold-stream");
+  EXPECT_EQ(second_stream.status, 429U);
+  EXPECT_THAT(second_stream.body, HasSubstr("too many open streams"));
+
+  holding.release = true;
+  watcher.join();
+  std::string received;
+  EXPECT_EQ(Client(client_options())
+                .stream("GET", "/hold-stream",
+                        [&](std::string_view data) {
+                          received += data;
+                          return true;
+                        }),
+            200U);  // the stream slot came back
 }
 
 TEST(CertificatesTest, ServerCertificatesAreCreatedOnceAndKeptPrivate) {

@@ -158,6 +158,8 @@ class ApiServer::Impl {
     server_options.identity = certificates_.server;
     server_options.client_ca_pem = certificates_.ca.certificate_pem;
     server_options.threads = options_.threads;
+    server_options.max_requests_per_client = options_.max_requests_per_client;
+    server_options.max_streams_per_client = options_.max_streams_per_client;
     server_ = std::make_unique<http::Server>(server_options,
                                              [this](http::Exchange& exchange) { return handle(exchange); });
     server_->start();

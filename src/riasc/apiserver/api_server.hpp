@@ -24,6 +24,10 @@ struct ApiServerOptions {
   std::uint16_t port = 6443;  // 0: any free port
   bool fsync = false;
   unsigned threads = 2;
+  // Per client (certificate user, else address): requests answered at once and open watches or
+  // followed logs; beyond either, 429 with Retry-After (see http::ServerOptions).
+  unsigned max_requests_per_client = 64;
+  unsigned max_streams_per_client = 4096;
   // History older than one interval is compacted away (kube-apiserver: 5 minutes); watches and
   // continue tokens from before it get 410 Gone. Zero: never.
   std::chrono::milliseconds compaction_interval = std::chrono::minutes(5);

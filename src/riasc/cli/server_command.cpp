@@ -17,6 +17,8 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:6443";
   bool fsync = false;
   std::string compaction_interval = "5m";
+  unsigned max_requests_per_client = 64;
+  unsigned max_streams_per_client = 4096;
 };
 
 // One JSON object per line on standard error: what long-running commands log.
@@ -43,6 +45,8 @@ int run_server(const ServerOptions& options) {
     return 2;
   }
   server_options.fsync = options.fsync;
+  server_options.max_requests_per_client = options.max_requests_per_client;
+  server_options.max_streams_per_client = options.max_streams_per_client;
   auto compaction = parse_duration_seconds(options.compaction_interval);
   if (!compaction || *compaction < 0) {
     std::cerr << fmt::format(
@@ -100,6 +104,17 @@ void add_server_command(CLI::App& app) {
           "--compaction-interval", options->compaction_interval,
           "Forget the history of writes older than this (watches from before it get 410 Gone); 0: never")
       ->capture_default_str();
+  command
+      ->add_option(
+          "--max-requests-per-client", options->max_requests_per_client,
+          "Requests one client (certificate user, else address) may have answered at once; more get 429")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  command
+      ->add_option("--max-streams-per-client", options->max_streams_per_client,
+                   "Watches and followed logs one client may have open; more get 429")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   command->callback([options] {
     if (int code = run_server(*options); code != 0) exit_with(code);
   });

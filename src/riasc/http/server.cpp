@@ -18,6 +18,7 @@
 #include <list>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 namespace riasc::http {
 
@@ -71,13 +72,105 @@ struct Wakeup {
   std::atomic<bool> pending{false};
 };
 
-class Connection;
+// Counts per client, shared by all connections. Slots are returned by the guards below, so an
+// exception in a handler or a dropped connection cannot leak one.
+class ClientLimits {
+ public:
+  ClientLimits(unsigned max_requests, unsigned max_streams)
+      : max_requests_(max_requests), max_streams_(max_streams) {}
+
+  bool try_start_request(const std::string& client) {
+    return try_add(client, &Counts::requests, max_requests_);
+  }
+  void end_request(const std::string& client) { remove(client, &Counts::requests); }
+  // Moves the client's request to the stream count; false (and nothing moved) when it has as many
+  // streams open as allowed.
+  bool try_start_stream(const std::string& client) {
+    std::lock_guard lock(mutex_);
+    auto& counts = clients_[client];
+    if (counts.streams >= max_streams_) return false;
+    ++counts.streams;
+    --counts.requests;
+    return true;
+  }
+  void end_stream(const std::string& client) { remove(client, &Counts::streams); }
+
+ private:
+  struct Counts {
+    unsigned requests = 0;
+    unsigned streams = 0;
+  };
+  bool try_add(const std::string& client, unsigned Counts::*count, unsigned limit) {
+    std::lock_guard lock(mutex_);
+    auto& counts = clients_[client];
+    if (counts.*count >= limit) return false;
+    ++(counts.*count);
+    return true;
+  }
+  void remove(const std::string& client, unsigned Counts::*count) {
+    std::lock_guard lock(mutex_);
+    auto found = clients_.find(client);
+    if (found == clients_.end()) return;
+    --(found->second.*count);
+    if (found->second.requests == 0 && found->second.streams == 0) clients_.erase(found);
+  }
+
+  unsigned max_requests_;
+  unsigned max_streams_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Counts> clients_;
+};
+
+// One request's place in its client's counts, from admission to the end of its answer.
+class ClientSlot {
+ public:
+  ClientSlot(ClientLimits& limits, std::string client) : limits_(limits), client_(std::move(client)) {}
+  ~ClientSlot() {
+    if (state_ == State::Request) limits_.end_request(client_);
+    if (state_ == State::Stream) limits_.end_stream(client_);
+  }
+  ClientSlot(const ClientSlot&) = delete;
+  ClientSlot& operator=(const ClientSlot&) = delete;
+
+  bool admit() {
+    if (limits_.try_start_request(client_)) state_ = State::Request;
+    return state_ == State::Request;
+  }
+  bool become_stream() {
+    if (state_ != State::Request || !limits_.try_start_stream(client_)) return false;
+    state_ = State::Stream;
+    return true;
+  }
+
+ private:
+  enum class State { None, Request, Stream };
+  ClientLimits& limits_;
+  std::string client_;
+  State state_ = State::None;
+};
+
+std::string status_body(unsigned code, std::string_view reason, std::string_view message) {
+  return fmt::format(
+      R"({{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"{}","reason":"{}","code":{}}})",
+      message, reason, code);
+}
+
+Response too_many_requests(std::string_view what) {
+  Response response;
+  response.status = 429;
+  response.headers.emplace_back("Content-Type", "application/json");
+  response.headers.emplace_back("Retry-After", "1");
+  response.body = status_body(429, "TooManyRequests",
+                              fmt::format("too many {} from this client, please try again later", what));
+  return response;
+}
 
 class ExchangeImpl final : public Exchange {
  public:
   ExchangeImpl(TlsStream& stream, Request request, bool keep_alive, std::shared_ptr<Wakeup> wakeup,
-               asio::any_io_executor executor)
+               asio::any_io_executor executor, ClientSlot& slot)
       : stream_(stream),
+        slot_(slot),
         request_(std::move(request)),
         keep_alive_(keep_alive),
         wakeup_(std::move(wakeup)),
@@ -100,6 +193,11 @@ class ExchangeImpl final : public Exchange {
 
   asio::awaitable<bool> start_stream(unsigned status, Headers headers) override {
     if (answered_) co_return false;
+    if (!slot_.become_stream()) {
+      auto refusal = too_many_requests("open streams");
+      co_await respond(std::move(refusal));
+      co_return false;
+    }
     answered_ = true;
     streaming_ = true;
     keep_alive_ = false;  // the stream ends the connection; clients reconnect for the next request
@@ -156,6 +254,7 @@ class ExchangeImpl final : public Exchange {
 
  private:
   TlsStream& stream_;
+  ClientSlot& slot_;
   Request request_;
   bool keep_alive_;
   bool answered_ = false;
@@ -164,12 +263,6 @@ class ExchangeImpl final : public Exchange {
   asio::any_io_executor executor_;
 };
 
-std::string status_body(unsigned code, std::string_view reason, std::string_view message) {
-  return fmt::format(
-      R"({{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"{}","reason":"{}","code":{}}})",
-      message, reason, code);
-}
-
 }  // namespace
 
 class Server::Impl {
@@ -177,6 +270,7 @@ class Server::Impl {
   Impl(ServerOptions options, Handler handler)
       : options_(std::move(options)),
         handler_(std::move(handler)),
+        limits_(options_.max_requests_per_client, options_.max_streams_per_client),
         tls_(asio::ssl::context::tls_server),
         acceptor_(io_) {
     tls_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -246,10 +340,11 @@ class Server::Impl {
 
   asio::awaitable<void> serve(tcp::socket socket) {
     auto executor = socket.get_executor();
+    beast::error_code error;
+    const auto remote = socket.remote_endpoint(error).address().to_string();
     auto owned = std::make_shared<TlsStream>(std::move(socket), tls_);
     track(owned);
     TlsStream& stream = *owned;
-    beast::error_code error;
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
     co_await stream.async_handshake(asio::ssl::stream_base::server,
                                     asio::redirect_error(use_awaitable, error));
@@ -279,13 +374,19 @@ class Server::Impl {
       }
       request.body = std::move(message.body());
       read_client_identity(stream, request);
-      ExchangeImpl exchange(stream, std::move(request), message.keep_alive(), wakeup, executor);
+      ClientSlot slot(limits_, client_key(request, remote));
+      ExchangeImpl exchange(stream, std::move(request), message.keep_alive(), wakeup, executor, slot);
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
       std::string failure = "the handler gave no response";
-      try {
-        co_await handler_(exchange);
-      } catch (const std::exception& error_in_handler) {
-        failure = error_in_handler.what();
+      if (!slot.admit()) {
+        auto refusal = too_many_requests("requests at once");
+        co_await exchange.respond(std::move(refusal));
+      } else {
+        try {
+          co_await handler_(exchange);
+        } catch (const std::exception& error_in_handler) {
+          failure = error_in_handler.what();
+        }
       }
       if (!exchange.answered()) {
         // (A named Response: g++ 12 miscompiles braced temporaries inside co_await.)
@@ -313,6 +414,11 @@ class Server::Impl {
     co_await bhttp::async_write(stream, response, asio::redirect_error(use_awaitable, error));
   }
 
+  // A certificate's user is the same client from any address; without one, the address is.
+  static std::string client_key(const Request& request, const std::string& remote) {
+    return request.client_user ? "user:" + *request.client_user : "address:" + remote;
+  }
+
   void track(const std::shared_ptr<TlsStream>& stream) {
     std::lock_guard lock(connections_mutex_);
     std::erase_if(connections_, [](const auto& weak) { return weak.expired(); });
@@ -321,6 +427,8 @@ class Server::Impl {
 
   ServerOptions options_;
   Handler handler_;
+  // Before io_: coroutine frames that io_ destroys hold slots in it.
+  ClientLimits limits_;
   asio::io_context io_;
   asio::ssl::context tls_;
   tcp::acceptor acceptor_;

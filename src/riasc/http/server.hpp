@@ -68,6 +68,13 @@ struct ServerOptions {
   std::size_t body_limit = 3 * 1024 * 1024;  // larger bodies get 413
   unsigned threads = 2;
   std::chrono::seconds idle_timeout{120};  // a keep-alive connection with no request is closed
+  // Per client (the user of a verified client certificate, else the remote address): requests
+  // being answered at once, and open streams. Beyond either the client gets 429 with a
+  // Retry-After. A stream leaves the first count when it starts, as Kubernetes exempts
+  // long-running requests from its in-flight limits, so one client's watches cannot starve its
+  // own writes.
+  unsigned max_requests_per_client = 64;
+  unsigned max_streams_per_client = 4096;
 };
 
 class Server {
