@@ -37,6 +37,7 @@ fuzz:
 bench: build
 	@build/bench/riasc_validate_bench
 	@build/bench/riasc_store_bench
+	@build/bench/riasc_http_bench
 
 # Regenerate the CRD reference pages from api/crds/ (a test fails when they are stale).
 docs: build

@@ -23,7 +23,10 @@ struct ApiServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6443;  // 0: any free port
   bool fsync = false;
-  unsigned threads = 2;
+  // Event loops, each on its own thread. A write holds its loop until the store's group commit,
+  // so more loops than cores let more writes share a commit (2 loops: 4,000-5,800 creates/s with
+  // 8 clients on 2 cores; 8 loops: 6,700).
+  unsigned threads = 8;
   // Per client (certificate user, else address): requests answered at once and open watches or
   // followed logs; beyond either, 429 with Retry-After (see http::ServerOptions).
   unsigned max_requests_per_client = 64;

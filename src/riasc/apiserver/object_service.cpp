@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <random>
 
 #include "riasc/kubeapi/server_side_apply.hpp"
@@ -160,6 +161,13 @@ ObjectService::ObjectService(store::Store& store, ResourceRegistry& registry, Cl
     : store_(store), registry_(registry), clock_(std::move(clock)) {}
 
 std::string ObjectService::object_text(const store::Record& record) {
+  std::string out;
+  out.reserve(record.value->size() + 40);
+  append_object_text(record, out);
+  return out;
+}
+
+void ObjectService::append_object_text(const store::Record& record, std::string& out) {
   // The stored form is {"apiVersion":"…","kind":"…","metadata":{…},…} (stored_text); strings
   // without quotes or escapes in the first two, so the first "metadata":{ is the top-level one.
   const std::string& text = *record.value;
@@ -177,14 +185,14 @@ std::string ObjectService::object_text(const store::Record& record) {
       }
     }
   }
-  if (at == std::string_view::npos) return to_object(record).dump();
-  std::string out;
-  out.reserve(text.size() + 40);
+  if (at == std::string_view::npos) {
+    out += to_object(record).dump();
+    return;
+  }
   out.append(text, 0, at);
-  out += fmt::format("\"resourceVersion\":\"{}\"", record.revision);
+  fmt::format_to(std::back_inserter(out), "\"resourceVersion\":\"{}\"", record.revision);
   if (text[at] != '}') out += ',';
   out.append(text, at, std::string::npos);
-  return out;
 }
 
 Json ObjectService::to_object(const store::Record& record) {
@@ -336,6 +344,13 @@ Outcome<Json> ObjectService::get(const ResourceType& type, std::string_view name
   return to_object(*record);
 }
 
+Outcome<std::string> ObjectService::get_text(const ResourceType& type, std::string_view namespace_name,
+                                             std::string_view name) const {
+  auto record = store_.get(type.key(namespace_name, name));
+  if (!record) return not_found(type, name);
+  return object_text(*record);
+}
+
 Outcome<Json> ObjectService::list(const ResourceType& type, const ListOptions& options) const {
   // The continue token carries the first page's revision and the last key returned. Pages are
   // read from the current state (the store keeps no snapshots), so later pages may show newer
@@ -400,15 +415,20 @@ Outcome<std::string> ObjectService::list_text(const ResourceType& type, const Li
   unfiltered.collect = &records;
   auto listed = list(type, unfiltered);
   if (auto* error = std::get_if<ApiError>(&listed)) return *error;
-  Json& list_object = std::get<Json>(listed);
-  std::string text = list_object.dump();
-  // The dump ends with "items":[]} (items is the last member).
-  std::string items;
-  for (const auto& record : records) {
-    if (!items.empty()) items += ',';
-    items += object_text(record);
+  const std::string head = std::get<Json>(listed).dump();
+  // The dump ends with "items":[]} (items is the last member). The text is built in one buffer of
+  // its final size: growing a list of megabytes step by step costs more in page faults than the
+  // copying.
+  std::size_t size = head.size();
+  for (const auto& record : records) size += record.value->size() + 48;
+  std::string text;
+  text.reserve(size);
+  text.append(head, 0, head.size() - 2);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (i > 0) text += ',';
+    append_object_text(records[i], text);
   }
-  text.insert(text.size() - 2, items);
+  text += "]}";
   return text;
 }
 

@@ -101,6 +101,10 @@ class ObjectService {
   // The type of an object from its apiVersion and kind, if served.
   [[nodiscard]] std::optional<ResourceType> type_of(const Json& object) const;
 
+  // One object as JSON text, written as stored (see object_text).
+  Outcome<std::string> get_text(const ResourceType& type, std::string_view namespace_name,
+                                std::string_view name) const;
+
   // A list without filters as JSON text, items written as stored rather than parsed and dumped
   // again: ten times faster for large lists.
   Outcome<std::string> list_text(const ResourceType& type, const ListOptions& options) const;
@@ -109,6 +113,7 @@ class ObjectService {
   static Json to_object(const store::Record& record);
   // The same as JSON text, without parsing the stored JSON when it is in the stored form.
   static std::string object_text(const store::Record& record);
+  static void append_object_text(const store::Record& record, std::string& out);
 
  private:
   Outcome<Json> write_update(const ResourceType& type, const store::Record& current, Json object,

@@ -1,5 +1,7 @@
 #include <fmt/format.h>
+#include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <iostream>
 
@@ -28,7 +30,27 @@ void log_line(std::string_view level, std::string_view message, Json fields = Js
   std::cerr << line.dump() << std::endl;
 }
 
+// A server answers lists of megabytes again and again. With glibc's defaults each such buffer is
+// a fresh mmap, or heap memory handed back and faulted in again, and on a virtual machine the page
+// faults cost more than building the list (75 ms of CPU for a list of 10,000 objects, 20 ms
+// without). Buffers below 16 MiB come from the heap, and up to 64 MiB of free heap is kept.
+void tune_memory_allocator() {
+  mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+}
+
+// Every watch is a connection: allow as many as the hard limit does, not the soft 1,024.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int run_server(const ServerOptions& options) {
+  tune_memory_allocator();
+  raise_open_file_limit();
   auto colon = options.listen.rfind(':');
   if (colon == std::string::npos) {
     std::cerr << fmt::format("riasc server: --listen wants HOST:PORT, e.g. 127.0.0.1:6443, not \"{}\"\n",

@@ -135,6 +135,7 @@ class Client::Impl {
     auto endpoints = resolver.resolve(options_.host, std::to_string(options_.port));
     beast::get_lowest_layer(*stream_).expires_after(options_.timeout);
     beast::get_lowest_layer(*stream_).connect(endpoints);
+    beast::get_lowest_layer(*stream_).socket().set_option(tcp::no_delay(true));  // no 40 ms Nagle stalls
     stream_->handshake(asio::ssl::stream_base::client);
   }
 

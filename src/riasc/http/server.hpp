@@ -66,8 +66,8 @@ struct ServerOptions {
   KeyPair identity;                          // the serving certificate and key
   std::string client_ca_pem;                 // verify client certificates signed by it, when presented
   std::size_t body_limit = 3 * 1024 * 1024;  // larger bodies get 413
-  unsigned threads = 2;
-  std::chrono::seconds idle_timeout{120};  // a keep-alive connection with no request is closed
+  unsigned threads = 2;                      // event loops, one thread each; a connection stays on one loop
+  std::chrono::seconds idle_timeout{120};    // a keep-alive connection with no request is closed
   // Per client (the user of a verified client certificate, else the remote address): requests
   // being answered at once, and open streams. Beyond either the client gets 429 with a
   // Retry-After. A stream leaves the first count when it starts, as Kubernetes exempts

@@ -1,0 +1,514 @@
+// Issue 3's figures for the whole API server: starts `riasc server` as its own process and
+// drives it over HTTPS on loopback with keep-alive, as kubectl and operators do. Prints creates/s
+// and gets/s with 8 clients, the time to list 10,000 objects, watch delivery latency with 1,000
+// watchers, creates/s while watchers do not read, and the server's resident memory idle and with
+// 100,000 small objects. Client and server share the machine's cores, as they would on a lab PC.
+//
+//   riasc_http_bench [--watch-only] [--watchers N] [RIASC_BINARY]
+// Progress goes to standard error, one line per phase, so that `perf record -p` can be started
+// on the server when a phase begins; RIASC_BENCH_GETS and RIASC_BENCH_LISTS lengthen two phases.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <malloc.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "riasc/http/client.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+extern "C" char** environ;
+
+constexpr int kClients = 8;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+double milliseconds(Clock::duration duration) {
+  return std::chrono::duration<double, std::milli>(duration).count();
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+double percentile(std::vector<double> values, double fraction) {
+  if (values.empty()) return 0;
+  std::ranges::sort(values);
+  auto index = static_cast<std::size_t>(fraction * static_cast<double>(values.size() - 1));
+  return values[index];
+}
+
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& time) {
+    return static_cast<double>(time.tv_sec) + static_cast<double>(time.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// A small ConfigMap (about 300 bytes of JSON), the kind of object operators keep many of.
+std::string config_map(std::string_view name) {
+  return fmt::format(
+      R"({{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{}","labels":{{"app":"bench"}}}},)"
+      R"("data":{{"setpoint":"{}","note":"{}"}}}})",
+      name, name.size(), std::string(160, 'x'));
+}
+
+// The server under test, in its own process with its own data folder.
+class ServerProcess {
+ public:
+  ServerProcess(const std::string& binary, std::filesystem::path directory)
+      : directory_(std::move(directory)) {
+    std::filesystem::remove_all(directory_);
+    std::filesystem::create_directories(directory_);
+    std::vector<std::string> arguments{binary,     "server",     "--data-dir", directory_.string(),
+                                       "--listen", "127.0.0.1:0"};
+    std::vector<char*> argv;
+    for (auto& argument : arguments) argv.push_back(argument.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    const auto log = (directory_ / "server.log").string();
+    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ) != 0)
+      throw std::runtime_error("cannot start " + binary);
+    posix_spawn_file_actions_destroy(&actions);
+    const auto kubeconfig = directory_ / "kubeconfig";
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (!std::filesystem::exists(kubeconfig)) {
+      if (Clock::now() > deadline) throw std::runtime_error("the server did not start; see " + log);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::smatch match;
+    const std::string text = read_file(kubeconfig);
+    if (!std::regex_search(text, match, std::regex(R"(server: https://127\.0\.0\.1:(\d+))")))
+      throw std::runtime_error("no server address in " + kubeconfig.string());
+    port_ = static_cast<std::uint16_t>(std::stoi(match[1]));
+    options_.port = port_;
+    options_.ca_pem = read_file(directory_ / "pki" / "ca.crt");
+    options_.client_identity = riasc::http::KeyPair{read_file(directory_ / "pki" / "admin.crt"),
+                                                    read_file(directory_ / "pki" / "admin.key")};
+  }
+  ~ServerProcess() {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    std::filesystem::remove_all(directory_);
+  }
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  [[nodiscard]] const riasc::http::ClientOptions& client_options() const { return options_; }
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+
+  // User + system CPU seconds the server has used so far.
+  [[nodiscard]] double cpu_seconds() const {
+    std::ifstream stat(fmt::format("/proc/{}/stat", pid_));
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::string field;
+    double ticks = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i == 14 || i == 15) ticks += std::stod(field);
+    }
+    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+
+  [[nodiscard]] double rss_mib() const {
+    std::ifstream status(fmt::format("/proc/{}/status", pid_));
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+    }
+    return 0;
+  }
+
+ private:
+  std::filesystem::path directory_;
+  pid_t pid_ = 0;
+  std::uint16_t port_ = 0;
+  riasc::http::ClientOptions options_;
+};
+
+void expect(const riasc::http::Response& response, unsigned status, std::string_view what) {
+  if (response.status != status)
+    throw std::runtime_error(
+        fmt::format("{}: HTTP {} {}", what, response.status, response.body.substr(0, 300)));
+}
+
+void create_namespace(riasc::http::Client& client, std::string_view name) {
+  auto body = fmt::format(R"({{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{}"}}}})", name);
+  expect(client.request("POST", "/api/v1/namespaces", body, {{"Content-Type", "application/json"}}), 201,
+         "create namespace");
+}
+
+// Creates names `prefix-0` .. `prefix-(count-1)` in `namespace_name` from kClients clients.
+double create_config_maps(const ServerProcess& server, std::string_view namespace_name,
+                          std::string_view prefix, int first, int count) {
+  const auto start = Clock::now();
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      riasc::http::Client client(server.client_options());
+      const auto path = fmt::format("/api/v1/namespaces/{}/configmaps", namespace_name);
+      for (int i = first + c; i < first + count; i += kClients) {
+        expect(client.request("POST", path, config_map(fmt::format("{}-{}", prefix, i)),
+                              {{"Content-Type", "application/json"}}),
+               201, "create");
+      }
+    });
+  }
+  for (auto& thread : clients) thread.join();
+  return count / seconds_since(start);
+}
+
+double get_config_maps(const ServerProcess& server, std::string_view namespace_name, int objects, int gets) {
+  const auto start = Clock::now();
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      riasc::http::Client client(server.client_options());
+      for (int i = c; i < gets; i += kClients) {
+        expect(client.request(
+                   "GET", fmt::format("/api/v1/namespaces/{}/configmaps/cm-{}", namespace_name, i % objects)),
+               200, "get");
+      }
+    });
+  }
+  for (auto& thread : clients) thread.join();
+  return gets / seconds_since(start);
+}
+
+// Watchers in this process, all on one epoll loop over OpenSSL directly: each an HTTPS
+// connection with a watch open, noting when each benchmark event reaches it. The loop is lean on
+// purpose (one recv per delivery) so that the figures are the server's, not the benchmark's.
+class Watchers {
+ public:
+  Watchers(const ServerProcess& server, int count, int events, bool reading)
+      : port_(server.port()),
+        arrivals_(static_cast<std::size_t>(events),
+                  std::vector<Clock::time_point>(static_cast<std::size_t>(count))),
+        reading_(reading) {
+    const auto& options = server.client_options();
+    context_ = SSL_CTX_new(TLS_client_method());
+    add_pem(options.ca_pem, options.client_identity->certificate_pem,
+            options.client_identity->private_key_pem);
+    SSL_CTX_set_verify(context_, SSL_VERIFY_PEER, nullptr);
+    SSL_CTX_set_read_ahead(context_, 1);  // a whole record (or several) per recv
+    connections_.resize(static_cast<std::size_t>(count));
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+  }
+  ~Watchers() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    for (auto& connection : connections_) {
+      if (connection.ssl) SSL_free(connection.ssl);
+      if (connection.fd >= 0) close(connection.fd);
+    }
+    close(epoll_);
+    SSL_CTX_free(context_);
+  }
+  Watchers(const Watchers&) = delete;
+  Watchers& operator=(const Watchers&) = delete;
+
+  // Opens every watch (`path`) and waits for its response headers, then starts the loop.
+  void open(const std::string& path) {
+    for (std::size_t i = 0; i < connections_.size(); ++i) open_one(connections_[i], path, i);
+    if (reading_) thread_ = std::thread([this] { loop(); });
+  }
+
+  // Waits until every watcher has seen every event; false when some never arrive.
+  bool wait_for_all(std::chrono::seconds timeout) {
+    const auto expected = static_cast<long>(arrivals_.size() * arrivals_[0].size());
+    const auto deadline = Clock::now() + timeout;
+    while (received_ < expected && Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return received_ >= expected;
+  }
+  [[nodiscard]] long received() const { return received_; }
+
+  // Delivery latencies in milliseconds from `sent[event]`, for events that arrived.
+  [[nodiscard]] std::vector<double> latencies(const std::vector<Clock::time_point>& sent) const {
+    std::vector<double> values;
+    for (std::size_t event = 0; event < arrivals_.size(); ++event) {
+      for (const auto& arrival : arrivals_[event]) {
+        if (arrival != Clock::time_point{}) values.push_back(milliseconds(arrival - sent[event]));
+      }
+    }
+    return values;
+  }
+
+ private:
+  struct Connection {
+    int fd = -1;
+    SSL* ssl = nullptr;
+    std::string buffer;
+  };
+
+  void add_pem(const std::string& ca, const std::string& certificate, const std::string& key) {
+    auto read_bio = [](const std::string& pem) {
+      return BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    };
+    BIO* bio = read_bio(ca);
+    X509* ca_certificate = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    X509_STORE_add_cert(SSL_CTX_get_cert_store(context_), ca_certificate);
+    X509_free(ca_certificate);
+    BIO_free(bio);
+    bio = read_bio(certificate);
+    X509* own = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    SSL_CTX_use_certificate(context_, own);
+    X509_free(own);
+    BIO_free(bio);
+    bio = read_bio(key);
+    EVP_PKEY* private_key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+    SSL_CTX_use_PrivateKey(context_, private_key);
+    EVP_PKEY_free(private_key);
+    BIO_free(bio);
+  }
+
+  // Blocking connect, handshake and request; then non-blocking on the epoll loop.
+  void open_one(Connection& connection, const std::string& path, std::size_t index) {
+    connection.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port_);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(connection.fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+      throw std::runtime_error(fmt::format("watcher {}: connect: {}", index, strerror(errno)));
+    const int one = 1;
+    setsockopt(connection.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    connection.ssl = SSL_new(context_);
+    SSL_set_fd(connection.ssl, connection.fd);
+    if (SSL_connect(connection.ssl) != 1)
+      throw std::runtime_error(fmt::format("watcher {}: TLS handshake failed", index));
+    const std::string request =
+        fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n", path);
+    SSL_write(connection.ssl, request.data(), static_cast<int>(request.size()));
+    char data[4096];
+    while (connection.buffer.find("\r\n\r\n") == std::string::npos) {
+      const int n = SSL_read(connection.ssl, data, sizeof data);
+      if (n <= 0) throw std::runtime_error(fmt::format("watcher {}: the server closed the watch", index));
+      connection.buffer.append(data, static_cast<std::size_t>(n));
+    }
+    if (connection.buffer.rfind("HTTP/1.1 200", 0) != 0)
+      throw std::runtime_error(
+          fmt::format("watcher {}: {}", index, connection.buffer.substr(0, connection.buffer.find('\r'))));
+    connection.buffer.erase(0, connection.buffer.find("\r\n\r\n") + 4);
+    fcntl(connection.fd, F_SETFL, fcntl(connection.fd, F_GETFL) | O_NONBLOCK);
+    epoll_event event{};
+    event.events = EPOLLIN;  // level-triggered: one read per wake-up, no read that ends in EAGAIN
+    event.data.u64 = index;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, connection.fd, &event);
+  }
+
+  void loop() {
+    std::vector<epoll_event> ready(1024);
+    char data[16384];
+    while (!stop_) {
+      const int count = epoll_wait(epoll_, ready.data(), static_cast<int>(ready.size()), 100);
+      for (int i = 0; i < count; ++i) {
+        const auto index = static_cast<std::size_t>(ready[static_cast<std::size_t>(i)].data.u64);
+        auto& connection = connections_[index];
+        do {
+          const int n = SSL_read(connection.ssl, data, sizeof data);
+          if (n <= 0) break;
+          connection.buffer.append(data, static_cast<std::size_t>(n));
+        } while (SSL_pending(connection.ssl) > 0);
+        collect(index, connection.buffer);
+      }
+    }
+  }
+
+  // Notes the arrival of each complete event line naming a benchmark object `ev-N`.
+  void collect(std::size_t index, std::string& buffer) {
+    const auto now = Clock::now();
+    std::size_t start = 0;
+    for (auto end = buffer.find('\n'); end != std::string::npos; end = buffer.find('\n', start)) {
+      const std::string_view line(buffer.data() + start, end - start);
+      if (auto at = line.find(R"("name":"ev-)"); at != std::string_view::npos) {
+        const auto event = static_cast<std::size_t>(std::atoi(line.data() + at + 11));
+        if (event < arrivals_.size() && arrivals_[event][index] == Clock::time_point{}) {
+          arrivals_[event][index] = now;
+          ++received_;
+        }
+      }
+      start = end + 1;
+    }
+    buffer.erase(0, start);
+  }
+
+  std::uint16_t port_;
+  SSL_CTX* context_ = nullptr;
+  int epoll_ = -1;
+  std::vector<Connection> connections_;
+  std::vector<std::vector<Clock::time_point>> arrivals_;  // [event][watcher]
+  bool reading_;
+  std::atomic<bool> stop_{false};
+  std::atomic<long> received_{0};
+  std::thread thread_;
+};
+
+std::string current_revision(riasc::http::Client& client, std::string_view namespace_name) {
+  auto response =
+      client.request("GET", fmt::format("/api/v1/namespaces/{}/configmaps?limit=1", namespace_name));
+  expect(response, 200, "list");
+  std::smatch match;
+  if (!std::regex_search(response.body, match, std::regex(R"re("resourceVersion":"(\d+)")re")))
+    throw std::runtime_error("no resourceVersion in a list");
+  return match[1];
+}
+
+// One create every `interval` from one client; each watcher's delay is measured from just before
+// the create was sent, so the store's commit is included.
+void measure_watch_latency(const ServerProcess& server, int watchers, int events) {
+  riasc::http::Client client(server.client_options());
+  const std::string namespace_name = fmt::format("watch-{}", watchers);
+  create_namespace(client, namespace_name);
+  Watchers group(server, watchers, events, true);
+  group.open(fmt::format("/api/v1/namespaces/{}/configmaps?watch=1&resourceVersion={}", namespace_name,
+                         current_revision(client, namespace_name)));
+  fmt::print(stderr, "{} watches open; sending {} events\n", watchers, events);
+  std::vector<Clock::time_point> sent(static_cast<std::size_t>(events));
+  const double server_cpu = server.cpu_seconds();
+  const double own_cpu = process_cpu_seconds();
+  const auto path = fmt::format("/api/v1/namespaces/{}/configmaps", namespace_name);
+  for (int i = 0; i < events; ++i) {
+    sent[static_cast<std::size_t>(i)] = Clock::now();
+    expect(client.request("POST", path, config_map(fmt::format("ev-{}", i)),
+                          {{"Content-Type", "application/json"}}),
+           201, "create");
+    std::this_thread::sleep_for(std::chrono::milliseconds(watchers >= 500 ? 40 : 10));
+  }
+  const bool complete = group.wait_for_all(std::chrono::seconds(30));
+  const double deliveries = static_cast<double>(watchers) * events;
+  const double server_us = (server.cpu_seconds() - server_cpu) * 1e6 / deliveries;
+  const double own_us = (process_cpu_seconds() - own_cpu) * 1e6 / deliveries;
+  auto values = group.latencies(sent);
+  fmt::print("watch delivery, {:>4} watchers x {} events: p50 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms{}\n",
+             watchers, events, percentile(values, 0.5), percentile(values, 0.99), percentile(values, 1.0),
+             complete
+                 ? ""
+                 : fmt::format(" (only {} of {} deliveries arrived)", group.received(), watchers * events));
+  fmt::print("  CPU per delivery: server {:.1f} us, watchers (this process) {:.1f} us\n", server_us, own_us);
+}
+
+void raise_open_file_limit() {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string binary = RIASC_BINARY;
+  bool quick = false;
+  std::vector<int> watcher_counts{100, 500, 1000};
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view argument = argv[i];
+    if (argument == "--watch-only") {
+      quick = true;
+    } else if (argument == "--watchers" && i + 1 < argc) {
+      watcher_counts = {std::atoi(argv[++i])};
+    } else {
+      binary = argument;
+    }
+  }
+  raise_open_file_limit();
+  // The client side keeps its heap as the server does (riasc server's tune_memory_allocator), so
+  // that a list's latency is not the benchmark's page faults.
+  mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+  try {
+    ServerProcess server(
+        binary, std::filesystem::temp_directory_path() / fmt::format("riasc-http-bench-{}", getpid()));
+    riasc::http::Client admin(server.client_options());
+    fmt::print("riasc server over HTTPS on loopback, keep-alive, {} clients, {} cores\n", kClients,
+               std::thread::hardware_concurrency());
+    if (!quick) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      fmt::print("idle RSS: {:.1f} MiB\n", server.rss_mib());
+
+      create_namespace(admin, "bench");
+      constexpr int kObjects = 10'000;
+      fmt::print(stderr, "creating\n");
+      double cpu = server.cpu_seconds();
+      fmt::print("creates/s: {:.0f} ({} ConfigMaps)\n",
+                 create_config_maps(server, "bench", "cm", 0, kObjects), kObjects);
+      fmt::print("  server CPU per create: {:.0f} us\n", (server.cpu_seconds() - cpu) * 1e6 / kObjects);
+      cpu = server.cpu_seconds();
+      const int kGets =
+          std::getenv("RIASC_BENCH_GETS") ? std::atoi(std::getenv("RIASC_BENCH_GETS")) : 100'000;
+      fmt::print(stderr, "getting\n");
+      fmt::print("gets/s: {:.0f} ({} gets)\n", get_config_maps(server, "bench", kObjects, kGets), kGets);
+      fmt::print("  server CPU per get: {:.0f} us\n", (server.cpu_seconds() - cpu) * 1e6 / kGets);
+
+      std::vector<double> lists;
+      const double server_cpu = server.cpu_seconds();
+      const double own_cpu = process_cpu_seconds();
+      const int list_rounds =
+          std::getenv("RIASC_BENCH_LISTS") ? std::atoi(std::getenv("RIASC_BENCH_LISTS")) : 10;
+      fmt::print(stderr, "listing\n");
+      for (int i = 0; i < list_rounds; ++i) {
+        const auto start = Clock::now();
+        auto response = admin.request("GET", "/api/v1/namespaces/bench/configmaps");
+        lists.push_back(milliseconds(Clock::now() - start));
+        expect(response, 200, "list");
+      }
+      fmt::print("list of {} objects (JSON): median {:.1f} ms, best {:.1f} ms\n", kObjects,
+                 percentile(lists, 0.5), percentile(lists, 0.0));
+      fmt::print("  CPU per list: server {:.1f} ms, client {:.1f} ms\n",
+                 (server.cpu_seconds() - server_cpu) * 1000 / list_rounds,
+                 (process_cpu_seconds() - own_cpu) * 1000 / list_rounds);
+    }
+
+    for (int watchers : watcher_counts) measure_watch_latency(server, watchers, watchers >= 500 ? 100 : 200);
+    if (quick) return 0;
+
+    {
+      create_namespace(admin, "stalled");
+      Watchers stalled(server, kClients, 1, false);
+      stalled.open("/api/v1/namespaces/stalled/configmaps?watch=1");
+      fmt::print("creates/s with {} watchers that never read: {:.0f}\n", kClients,
+                 create_config_maps(server, "stalled", "cm", 0, 10'000));
+    }
+
+    constexpr int kMany = 100'000;
+    create_config_maps(server, "bench", "cm", 10'000, kMany - 10'000);
+    fmt::print("RSS with {} ConfigMaps in one namespace (plus 10,000 more and watch history): {:.1f} MiB\n",
+               kMany, server.rss_mib());
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "riasc_http_bench: {}\n", error.what());
+    return 1;
+  }
+  return 0;
+}
