@@ -485,10 +485,11 @@ class Server::Impl {
     return *contexts_.front();
   }
 
-  // Before the contexts: coroutine frames that they destroy hold slots in it.
+  // Before the contexts: coroutine frames that they destroy hold slots in the limits, and wakers
+  // that other threads call until those frames are gone reach a loop's wake-ups.
   ClientLimits limits_;
-  std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<std::unique_ptr<LoopWakeups>> wakeups_;  // one per context
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::size_t next_context_ = 0;                       // round robin, only touched by the accept loop
   asio::ssl::context tls_;
   tcp::acceptor acceptor_;
