@@ -179,6 +179,47 @@ TEST_F(HttpTest, StopEndsOpenStreams) {
   EXPECT_THAT(received, HasSubstr("started"));
 }
 
+TEST_F(HttpTest, CancelEndsAStreamFromAnotherThreadAndLaterOnes) {
+  serve([](Exchange& exchange) -> boost::asio::awaitable<void> {
+    co_await exchange.start_stream(200, Headers());
+    co_await exchange.write_chunk("started\n");
+    for (int i = 0; i < 600; ++i) {
+      if (!co_await exchange.write_chunk(" ")) co_return;
+      co_await exchange.wait(std::chrono::milliseconds(50));
+    }
+  });
+  Client client(client_options());
+  std::atomic<bool> receiving{false};
+  std::thread canceller([&] {
+    while (!receiving) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    client.cancel();
+  });
+  std::string received;
+  auto start = std::chrono::steady_clock::now();
+  unsigned status = client.stream("GET", "/", [&](std::string_view data) {
+    received += data;
+    receiving = true;
+    return true;
+  });
+  canceller.join();
+  EXPECT_EQ(status, 200U);
+  EXPECT_THAT(received, HasSubstr("started"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));  // not the handler's 30 s
+  EXPECT_EQ(client.stream("GET", "/", [](std::string_view) { return true; }), 0U);
+}
+
+TEST_F(HttpTest, ServerNameAndInsecureSkipVerify) {
+  serve(echo);
+  auto options = client_options();
+  options.server_name = "localhost";  // in the certificate, while connecting to 127.0.0.1
+  EXPECT_EQ(Client(options).request("GET", "/").status, 200U);
+  options.server_name = "elsewhere.example";
+  EXPECT_THROW(Client(options).request("GET", "/"), std::exception);
+  options.ca_pem = create_certificate_authority("other").certificate_pem;
+  options.insecure_skip_tls_verify = true;
+  EXPECT_EQ(Client(options).request("GET", "/").status, 200U);
+}
+
 // A handler that holds "/hold" requests (answered or streamed) until `release`, and answers the
 // rest at once.
 struct HoldingHandler {

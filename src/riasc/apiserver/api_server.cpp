@@ -11,6 +11,7 @@
 
 #include "riasc/apiserver/garbage_collector.hpp"
 #include "riasc/apiserver/pod_logs.hpp"
+#include "riasc/core/base64.hpp"
 #include "riasc/core/field_selector.hpp"
 #include "riasc/core/go_quote.hpp"
 #include "riasc/core/label_selector.hpp"
@@ -38,27 +39,6 @@ namespace {
 // 32 keeps its built-in 1.32.4.
 constexpr std::string_view kKubernetesMinor = "32";
 constexpr auto kDefaultWatchTimeout = std::chrono::minutes(30);
-
-std::string base64(std::string_view data) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < data.size(); i += 3) {
-    auto n = (static_cast<unsigned>(static_cast<unsigned char>(data[i])) << 16U) |
-             (static_cast<unsigned>(static_cast<unsigned char>(data[i + 1])) << 8U) |
-             static_cast<unsigned>(static_cast<unsigned char>(data[i + 2]));
-    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> static_cast<unsigned>(shift)) & 63U];
-  }
-  if (std::size_t rest = data.size() - i; rest > 0) {
-    unsigned n = static_cast<unsigned>(static_cast<unsigned char>(data[i])) << 16U;
-    if (rest == 2) n |= static_cast<unsigned>(static_cast<unsigned char>(data[i + 1])) << 8U;
-    out += kAlphabet[(n >> 18U) & 63U];
-    out += kAlphabet[(n >> 12U) & 63U];
-    out += rest == 2 ? kAlphabet[(n >> 6U) & 63U] : '=';
-    out += '=';
-  }
-  return out;
-}
 
 bool wants_table(std::string_view accept) {
   return accept.find("as=Table") != std::string_view::npos &&
@@ -1221,8 +1201,9 @@ class ApiServer::Impl {
         "{}\n"
         "    client-key-data: {}\ncontexts:\n- name: riasc\n  context:\n    cluster: riasc\n    user: admin\n"
         "current-context: riasc\n",
-        server, base64(certificates_.ca.certificate_pem), base64(certificates_.admin.certificate_pem),
-        base64(certificates_.admin.private_key_pem));
+        server, base64_encode(certificates_.ca.certificate_pem),
+        base64_encode(certificates_.admin.certificate_pem),
+        base64_encode(certificates_.admin.private_key_pem));
     // Written complete under a temporary name, then renamed: its appearance means "ready".
     auto temporary = kubeconfig_path();
     temporary += ".tmp";

@@ -1,6 +1,7 @@
 #include "riasc/http/client.hpp"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <fmt/format.h>
 #include <boost/asio/connect.hpp>
@@ -12,6 +13,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include <algorithm>
+#include <mutex>
 
 namespace riasc::http {
 
@@ -32,8 +34,16 @@ bool is_ip_address(const std::string& host) {
 class Client::Impl {
  public:
   explicit Impl(ClientOptions options) : options_(std::move(options)), tls_(asio::ssl::context::tls_client) {
-    tls_.add_certificate_authority(asio::buffer(options_.ca_pem));
-    tls_.set_verify_mode(asio::ssl::verify_peer);
+    if (options_.server_name.empty()) options_.server_name = options_.host;
+    if (options_.insecure_skip_tls_verify) {
+      tls_.set_verify_mode(asio::ssl::verify_none);
+    } else {
+      if (options_.ca_pem.empty())
+        tls_.set_default_verify_paths();
+      else
+        tls_.add_certificate_authority(asio::buffer(options_.ca_pem));
+      tls_.set_verify_mode(asio::ssl::verify_peer);
+    }
     if (options_.client_identity) {
       tls_.use_certificate_chain(asio::buffer(options_.client_identity->certificate_pem));
       tls_.use_private_key(asio::buffer(options_.client_identity->private_key_pem), asio::ssl::context::pem);
@@ -61,10 +71,10 @@ class Client::Impl {
           response.headers.emplace_back(std::move(name), std::string(field.value()));
         }
         response.body = std::move(reply.body());
-        if (!reply.keep_alive()) stream_.reset();
+        if (!reply.keep_alive()) close();
         return response;
       } catch (const boost::system::system_error&) {
-        stream_.reset();
+        close();
         if (attempt > 0) throw;
         body = std::string(body);  // retry once on a connection the server had closed
       }
@@ -73,12 +83,20 @@ class Client::Impl {
 
   unsigned stream(std::string_view method, std::string_view target,
                   const std::function<bool(std::string_view)>& on_data, const Headers& headers) {
-    stream_.reset();  // a stream gets its own connection and ends it
-    connect_if_needed();
-    bhttp::write(*stream_, build(method, target, {}, headers));
+    close();  // a stream gets its own connection and ends it
+    if (cancelled()) return 0;
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::empty_body> parser;
-    bhttp::read_header(*stream_, buffer, parser);
+    try {
+      connect_if_needed();
+      if (!publish_socket()) return 0;
+      bhttp::write(*stream_, build(method, target, {}, headers));
+      bhttp::read_header(*stream_, buffer, parser);
+    } catch (const boost::system::system_error&) {
+      close();
+      if (cancelled()) return 0;
+      throw;
+    }
     unsigned status = parser.get().result_int();
     bool keep_going = true;
     // Each piece of the body, chunked or not, goes to on_data as it arrives.
@@ -99,8 +117,14 @@ class Client::Impl {
         body_parser.get().body().clear();
       }
     }
-    stream_.reset();
+    close();
     return status;
+  }
+
+  void cancel() {
+    std::lock_guard lock(cancel_mutex_);
+    cancelled_ = true;
+    if (socket_ >= 0) ::shutdown(socket_, SHUT_RDWR);
   }
 
  private:
@@ -124,12 +148,12 @@ class Client::Impl {
     stream_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io_, tls_);
     SSL* ssl = stream_->native_handle();
     X509_VERIFY_PARAM* parameters = SSL_get0_param(ssl);
-    if (is_ip_address(options_.host)) {
-      X509_VERIFY_PARAM_set1_ip_asc(parameters, options_.host.c_str());
+    const std::string& name = options_.server_name;
+    if (is_ip_address(name)) {
+      if (!options_.insecure_skip_tls_verify) X509_VERIFY_PARAM_set1_ip_asc(parameters, name.c_str());
     } else {
-      X509_VERIFY_PARAM_set1_host(parameters, options_.host.c_str(), 0);
-      SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-               const_cast<char*>(options_.host.c_str()));
+      if (!options_.insecure_skip_tls_verify) X509_VERIFY_PARAM_set1_host(parameters, name.c_str(), 0);
+      SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(name.c_str()));
     }
     tcp::resolver resolver(io_);
     auto endpoints = resolver.resolve(options_.host, std::to_string(options_.port));
@@ -139,7 +163,35 @@ class Client::Impl {
     stream_->handshake(asio::ssl::stream_base::client);
   }
 
+  // Makes the connected socket reachable from cancel(); false when cancel() came first. cancel()
+  // only ever sees a socket that is open, never the Asio object, which is not thread-safe.
+  bool publish_socket() {
+    std::lock_guard lock(cancel_mutex_);
+    if (cancelled_) {
+      stream_.reset();
+      return false;
+    }
+    socket_ = beast::get_lowest_layer(*stream_).socket().native_handle();
+    return true;
+  }
+
+  bool cancelled() {
+    std::lock_guard lock(cancel_mutex_);
+    return cancelled_;
+  }
+
+  void close() {
+    {
+      std::lock_guard lock(cancel_mutex_);
+      socket_ = -1;
+    }
+    stream_.reset();
+  }
+
   ClientOptions options_;
+  std::mutex cancel_mutex_;
+  bool cancelled_ = false;
+  int socket_ = -1;  // the open stream's socket, for cancel()
   asio::io_context io_;
   asio::ssl::context tls_;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream_;
@@ -157,5 +209,7 @@ unsigned Client::stream(std::string_view method, std::string_view target,
                         const std::function<bool(std::string_view)>& on_data, Headers headers) {
   return impl_->stream(method, target, on_data, headers);
 }
+
+void Client::cancel() { impl_->cancel(); }
 
 }  // namespace riasc::http

@@ -1,5 +1,7 @@
 #include "riasc/kubeapi/protobuf_body.hpp"
 
+#include "riasc/core/base64.hpp"
+
 #include <fmt/format.h>
 
 #include <array>
@@ -57,31 +59,6 @@ bool valid_utf8(std::string_view text) {
     i += length;
   }
   return true;
-}
-
-std::string base64(std::string_view bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    std::uint32_t n = (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16U) |
-                      (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8U) |
-                      static_cast<unsigned char>(bytes[i + 2]);
-    out += kAlphabet[(n >> 18U) & 63U];
-    out += kAlphabet[(n >> 12U) & 63U];
-    out += kAlphabet[(n >> 6U) & 63U];
-    out += kAlphabet[n & 63U];
-  }
-  if (std::size_t rest = bytes.size() - i; rest > 0) {
-    std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16U;
-    if (rest == 2) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8U;
-    out += kAlphabet[(n >> 18U) & 63U];
-    out += kAlphabet[(n >> 12U) & 63U];
-    out += rest == 2 ? kAlphabet[(n >> 6U) & 63U] : '=';
-    out += '=';
-  }
-  return out;
 }
 
 // One field of a message as it is on the wire.
@@ -658,7 +635,7 @@ void map_entry(const Reader& outer, const Field& field, const FieldSpec& spec, s
       key = reader.string(entry);
     } else if (entry.number == 2) {
       if (spec.type == Type::kStringMap) value = reader.string(entry);
-      if (spec.type == Type::kBytesMap) value = base64(reader.bytes(entry));
+      if (spec.type == Type::kBytesMap) value = base64_encode(reader.bytes(entry));
       if (spec.type == Type::kQuantityMap) value = quantity_value(reader.bytes(entry));
     }
   }
@@ -695,7 +672,7 @@ void decode_field(const Reader& reader, const Field& field, const FieldSpec& spe
     }
     case Type::kBytes: {
       std::string_view bytes = reader.bytes(field);
-      store(slot, spec, base64(bytes), bytes.empty());
+      store(slot, spec, base64_encode(bytes), bytes.empty());
       return;
     }
     case Type::kInt32:

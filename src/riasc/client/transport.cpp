@@ -1,0 +1,130 @@
+#include "riasc/client/transport.hpp"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include "riasc/client/errors.hpp"
+
+namespace riasc::client::detail {
+
+namespace {
+
+// Connections kept open beyond this are closed after use: enough for a pool of worker threads.
+constexpr std::size_t kMaxIdleConnections = 16;
+// How long a token read from a file is used before the file is read again (client-go: 1 minute).
+constexpr auto kTokenFileRefresh = std::chrono::minutes(1);
+
+bool unreserved(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+         c == '.' || c == '~';
+}
+
+std::string_view header_value(const http::Response& response, std::string_view name) {
+  for (const auto& [key, value] : response.headers) {
+    if (key == name) return value;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (unreserved(c))
+      out += c;
+    else
+      out += fmt::format("%{:02X}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+Query& Query::add(std::string_view key, std::string_view value) {
+  if (!text_.empty()) text_ += '&';
+  text_ += escape(key);
+  text_ += '=';
+  text_ += escape(value);
+  return *this;
+}
+
+Transport::Transport(Config config) : config_(std::move(config)) {
+  ServerAddress address = parse_server_url(config_.server);
+  options_.host = address.host;
+  options_.port = address.port;
+  options_.ca_pem = config_.ca_pem;
+  options_.client_identity = config_.client_identity;
+  options_.server_name = config_.tls_server_name;
+  options_.insecure_skip_tls_verify = config_.insecure_skip_tls_verify;
+  options_.timeout = config_.timeout;
+  path_prefix_ = address.path_prefix;
+  token_ = config_.bearer_token;
+  token_read_ = std::chrono::steady_clock::now();
+}
+
+std::unique_ptr<http::Client> Transport::connect() const { return std::make_unique<http::Client>(options_); }
+
+std::string Transport::bearer_token() {
+  std::lock_guard lock(token_mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  if (!config_.bearer_token_file.empty() && now - token_read_ >= kTokenFileRefresh) {
+    std::ifstream in(config_.bearer_token_file);
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::string token = text.str();
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+    if (in && !token.empty()) token_ = std::move(token);  // keep the last good token otherwise
+    token_read_ = now;
+  }
+  return token_;
+}
+
+http::Headers Transport::headers(std::string_view content_type) {
+  http::Headers headers{{"Accept", "application/json"}};
+  if (!content_type.empty()) headers.emplace_back("Content-Type", std::string(content_type));
+  if (std::string token = bearer_token(); !token.empty())
+    headers.emplace_back("Authorization", "Bearer " + token);
+  return headers;
+}
+
+http::Response Transport::send(std::string_view method, const std::string& path, std::string body,
+                               std::string_view content_type) {
+  std::unique_ptr<http::Client> connection;
+  {
+    std::lock_guard lock(pool_mutex_);
+    if (!idle_.empty()) {
+      connection = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  http::Response response;
+  try {
+    if (!connection) connection = connect();
+    response = connection->request(method, full_path(path), std::move(body), headers(content_type));
+  } catch (const std::exception& error) {
+    // The connection is dropped with its unknown state; the next request opens a new one.
+    throw ConnectionError(fmt::format("{} {}: {}", method, config_.server, error.what()));
+  }
+  std::lock_guard lock(pool_mutex_);
+  if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(connection));
+  return response;
+}
+
+Json Transport::call(std::string_view method, const std::string& path, std::string body,
+                     std::string_view content_type) {
+  http::Response response = send(method, path, std::move(body), content_type);
+  if (response.status >= 400)
+    throw_api_error(static_cast<int>(response.status), response.body, header_value(response, "retry-after"));
+  if (response.body.empty()) return nullptr;
+  Json parsed = Json::parse(response.body, nullptr, false);
+  if (parsed.is_discarded()) {
+    throw ServerError(static_cast<int>(response.status), "InternalError",
+                      fmt::format("{} {}: the answer is not JSON", method, path));
+  }
+  return parsed;
+}
+
+}  // namespace riasc::client::detail

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace riasc {
+
+// Standard base64 (RFC 4648 §4) with padding, as Kubernetes writes `[]byte` fields and kubeconfig
+// `*-data` members.
+std::string base64_encode(std::string_view bytes);
+
+// Accepts the standard alphabet with or without padding and ignores whitespace (kubeconfigs are
+// often folded by hand); nullopt for any other character or a truncated group.
+std::optional<std::string> base64_decode(std::string_view text);
+
+}  // namespace riasc
