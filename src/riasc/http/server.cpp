@@ -490,7 +490,7 @@ class Server::Impl {
   ClientLimits limits_;
   std::vector<std::unique_ptr<LoopWakeups>> wakeups_;  // one per context
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
-  std::size_t next_context_ = 0;                       // round robin, only touched by the accept loop
+  std::size_t next_context_ = 0;  // round robin, only touched by the accept loop
   asio::ssl::context tls_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
