@@ -18,12 +18,14 @@
 namespace riasc::client {
 namespace {
 
+using client_test::eventually;
+using client_test::kConfigMaps;
+using client_test::kNamespaces;
+using client_test::start_server;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-const GroupVersionResource kConfigMaps{"", "v1", "configmaps"};
-const GroupVersionResource kNamespaces{"", "v1", "namespaces"};
 const GroupVersionResource kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions"};
 
 // A CRD for kind `kind` (plural `<kind in lower case>s`) in example.com with a status subresource
@@ -60,56 +62,8 @@ std::string resource_version(const Json& object) {
   return object["metadata"]["resourceVersion"].get<std::string>();
 }
 
-// Polls `condition` for up to five seconds.
-template <class Condition>
-bool eventually(Condition condition) {
-  for (int i = 0; i < 100; ++i) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
-
-std::unique_ptr<apiserver::ApiServer> start_server(const std::filesystem::path& directory,
-                                                   std::chrono::milliseconds compaction_interval) {
-  std::filesystem::remove_all(directory);
-  apiserver::ApiServerOptions options;
-  options.data_dir = directory;
-  options.port = 0;
-  options.bookmark_interval = 200ms;
-  options.compaction_interval = compaction_interval;
-  auto server = std::make_unique<apiserver::ApiServer>(options);
-  server->start();
-  return server;
-}
-
-class ClientApiTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    directory_ = std::filesystem::temp_directory_path() / ("riasc-client-api-" + std::to_string(::getpid()));
-    server_ = start_server(directory_, 0ms);  // never compacted: continue tokens stay valid
-  }
-  static void TearDownTestSuite() {
-    server_->stop();
-    server_.reset();
-    std::filesystem::remove_all(directory_);
-  }
-
-  // Each test works in a namespace of its own.
-  void SetUp() override {
-    static int counter = 0;
-    namespace_ = "test-" + std::to_string(++counter);
-    client_.resource(kNamespaces)
-        .create({{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", namespace_}}}});
-  }
-
-  static Config admin_config() { return load_kubeconfig({server_->kubeconfig_path()}); }
-
-  static inline std::filesystem::path directory_;
-  static inline std::unique_ptr<apiserver::ApiServer> server_;
-  Client client_{admin_config()};
-  std::string namespace_;
-};
+// Never compacted: continue tokens stay valid.
+class ClientApiTest : public client_test::ServerTest {};
 
 TEST_F(ClientApiTest, DiscoveryMapsKindsToResources) {
   ResourceInfo config_maps = client_.resolve(GroupVersionKind{"", "v1", "ConfigMap"});
@@ -480,6 +434,7 @@ TEST_F(ClientApiTest, ReadsAKubeconfigWrittenByKubectl) {
 TEST(ClientCompactionTest, AWatchFromACompactedRevisionIsGone) {
   auto directory =
       std::filesystem::temp_directory_path() / ("riasc-client-compaction-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(directory);
   auto server = start_server(directory, 100ms);
   Client client(load_kubeconfig({server->kubeconfig_path()}));
   Resource config_maps = client.resource(kConfigMaps, "default");

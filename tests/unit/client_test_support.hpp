@@ -1,15 +1,24 @@
 #pragma once
 
-// Helpers of the client tests: a temporary directory per test and small files in it.
+// Helpers of the client tests: a temporary directory per test and small files in it, the
+// embedded API server in process, polling.
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
+
+#include "riasc/apiserver/api_server.hpp"
+#include "riasc/client/client.hpp"
+#include "riasc/client/config.hpp"
 
 namespace riasc::client_test {
 
@@ -59,6 +68,70 @@ class ScopedEnvironment {
  private:
   std::string name_;
   std::optional<std::string> old_;
+};
+
+// Polls `condition` for up to five seconds.
+template <class Condition>
+bool eventually(Condition condition) {
+  using namespace std::chrono_literals;
+  for (int i = 0; i < 100; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+// The embedded server on `directory` (kept as it is: a restart finds its data), on a free port
+// unless one is given, with bookmarks every 200 ms.
+inline std::unique_ptr<apiserver::ApiServer> start_server(const std::filesystem::path& directory,
+                                                          std::chrono::milliseconds compaction_interval,
+                                                          std::uint16_t port = 0) {
+  using namespace std::chrono_literals;
+  apiserver::ApiServerOptions options;
+  options.data_dir = directory;
+  options.port = port;
+  options.bookmark_interval = 200ms;
+  options.compaction_interval = compaction_interval;
+  auto server = std::make_unique<apiserver::ApiServer>(options);
+  server->start();
+  return server;
+}
+
+inline const client::GroupVersionResource kConfigMaps{"", "v1", "configmaps"};
+inline const client::GroupVersionResource kNamespaces{"", "v1", "namespaces"};
+
+inline void create_namespace(client::Client& client, const std::string& name) {
+  client.resource(kNamespaces)
+      .create({{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}});
+}
+
+// One server for a test suite, never compacted, and a namespace of its own for each test.
+class ServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    using namespace std::chrono_literals;
+    directory_ =
+        std::filesystem::temp_directory_path() / ("riasc-client-server-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(directory_);
+    server_ = start_server(directory_, 0ms);
+  }
+  static void TearDownTestSuite() {
+    server_->stop();
+    server_.reset();
+    std::filesystem::remove_all(directory_);
+  }
+  void SetUp() override {
+    static int counter = 0;
+    namespace_ = "test-" + std::to_string(++counter);
+    create_namespace(client_, namespace_);
+  }
+
+  static client::Config admin_config() { return client::load_kubeconfig({server_->kubeconfig_path()}); }
+
+  static inline std::filesystem::path directory_;
+  static inline std::unique_ptr<apiserver::ApiServer> server_;
+  client::Client client_{admin_config()};
+  std::string namespace_;
 };
 
 }  // namespace riasc::client_test

@@ -71,6 +71,19 @@ TEST_F(HttpTest, RequestsOverOneKeptAliveConnection) {
   EXPECT_EQ(second.body, R"(POST /api/v1/namespaces {"a":1} user=- accept=)");
 }
 
+// The kept-alive connection died with the first server: the request is sent again on a new one,
+// body and all.
+TEST_F(HttpTest, ARequestRetriedAfterTheServerClosedTheConnectionKeepsItsBody) {
+  serve(echo);
+  Client client(client_options());
+  EXPECT_EQ(client.request("GET", "/").status, 200U);
+  ServerOptions options;
+  options.port = server_->port();
+  server_->stop();
+  serve(echo, options);
+  EXPECT_EQ(client.request("POST", "/x", "payload").body, "POST /x payload user=- accept=");
+}
+
 TEST_F(HttpTest, ClientCertificateNamesUserAndGroups) {
   serve(echo);
   auto options = client_options();

@@ -52,10 +52,11 @@ class Client::Impl {
 
   Response request(std::string_view method, std::string_view target, std::string body,
                    const Headers& headers) {
+    // Built once: the retry sends the same message (writing leaves it intact), body included.
+    auto message = build(method, target, std::move(body), headers);
     for (int attempt = 0;; ++attempt) {
       try {
         connect_if_needed();
-        auto message = build(method, target, std::move(body), headers);
         bhttp::write(*stream_, message);
         beast::flat_buffer buffer;
         bhttp::response_parser<bhttp::string_body> parser;
@@ -75,8 +76,7 @@ class Client::Impl {
         return response;
       } catch (const boost::system::system_error&) {
         close();
-        if (attempt > 0) throw;
-        body = std::string(body);  // retry once on a connection the server had closed
+        if (attempt > 0) throw;  // retry once on a connection the server had closed
       }
     }
   }
