@@ -92,10 +92,13 @@ std::optional<std::string> WorkQueue::get() {
     if (shut_down_) return std::nullopt;
     promote_due_locked(Clock::now());
     if (!queue_.empty()) break;
-    if (waiting_.empty())
+    if (waiting_.empty()) {
       ready_.wait(lock);
-    else
-      ready_.wait_until(lock, waiting_.begin()->first);
+    } else {
+      // A copy: wait_until reads the time again after waking, when the entry may be gone.
+      const Clock::time_point due = waiting_.begin()->first;
+      ready_.wait_until(lock, due);
+    }
   }
   std::string key = std::move(queue_.front());
   queue_.pop_front();
