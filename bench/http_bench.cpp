@@ -353,8 +353,9 @@ class Watchers {
     std::size_t start = 0;
     for (auto end = buffer.find('\n'); end != std::string::npos; end = buffer.find('\n', start)) {
       const std::string_view line(buffer.data() + start, end - start);
-      if (auto at = line.find(R"("name":"ev-)"); at != std::string_view::npos) {
-        const auto event = static_cast<std::size_t>(std::atoi(line.data() + at + 11));
+      static constexpr std::string_view kMarker = R"("name":"ev-)";
+      if (auto at = line.find(kMarker); at != std::string_view::npos) {
+        const auto event = static_cast<std::size_t>(std::atoi(line.data() + at + kMarker.size()));
         if (event < arrivals_.size() && arrivals_[event][index] == Clock::time_point{}) {
           arrivals_[event][index] = now;
           ++received_;
@@ -386,8 +387,8 @@ std::string current_revision(riasc::http::Client& client, std::string_view names
   return match[1];
 }
 
-// One create every `interval` from one client; each watcher's delay is measured from just before
-// the create was sent, so the store's commit is included.
+// One create at a time from one client; each watcher's delay is measured from just before the
+// create was sent, so the store's commit is included.
 void measure_watch_latency(const ServerProcess& server, int watchers, int events) {
   riasc::http::Client client(server.client_options());
   const std::string namespace_name = fmt::format("watch-{}", watchers);
@@ -405,6 +406,7 @@ void measure_watch_latency(const ServerProcess& server, int watchers, int events
     expect(client.request("POST", path, config_map(fmt::format("ev-{}", i)),
                           {{"Content-Type", "application/json"}}),
            201, "create");
+    // Spaced so that one event has reached every watcher before the next: latency, not queueing.
     std::this_thread::sleep_for(std::chrono::milliseconds(watchers >= 500 ? 40 : 10));
   }
   const bool complete = group.wait_for_all(std::chrono::seconds(30));
@@ -418,6 +420,11 @@ void measure_watch_latency(const ServerProcess& server, int watchers, int events
                  ? ""
                  : fmt::format(" (only {} of {} deliveries arrived)", group.received(), watchers * events));
   fmt::print("  CPU per delivery: server {:.1f} us, watchers (this process) {:.1f} us\n", server_us, own_us);
+}
+
+int env_number(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  return value ? std::atoi(value) : fallback;
 }
 
 void raise_open_file_limit() {
@@ -466,8 +473,7 @@ int main(int argc, char** argv) {
                  create_config_maps(server, "bench", "cm", 0, kObjects), kObjects);
       fmt::print("  server CPU per create: {:.0f} us\n", (server.cpu_seconds() - cpu) * 1e6 / kObjects);
       cpu = server.cpu_seconds();
-      const int kGets =
-          std::getenv("RIASC_BENCH_GETS") ? std::atoi(std::getenv("RIASC_BENCH_GETS")) : 100'000;
+      const int kGets = env_number("RIASC_BENCH_GETS", 100'000);
       fmt::print(stderr, "getting\n");
       fmt::print("gets/s: {:.0f} ({} gets)\n", get_config_maps(server, "bench", kObjects, kGets), kGets);
       fmt::print("  server CPU per get: {:.0f} us\n", (server.cpu_seconds() - cpu) * 1e6 / kGets);
@@ -475,8 +481,7 @@ int main(int argc, char** argv) {
       std::vector<double> lists;
       const double server_cpu = server.cpu_seconds();
       const double own_cpu = process_cpu_seconds();
-      const int list_rounds =
-          std::getenv("RIASC_BENCH_LISTS") ? std::atoi(std::getenv("RIASC_BENCH_LISTS")) : 10;
+      const int list_rounds = env_number("RIASC_BENCH_LISTS", 10);
       fmt::print(stderr, "listing\n");
       for (int i = 0; i < list_rounds; ++i) {
         const auto start = Clock::now();

@@ -160,9 +160,14 @@ std::string ApiError::message() const { return string_member(status, "message");
 ObjectService::ObjectService(store::Store& store, ResourceRegistry& registry, Clock clock)
     : store_(store), registry_(registry), clock_(std::move(clock)) {}
 
+namespace {
+// What object_text adds to the stored text: "resourceVersion":"<up to 19 digits>",
+constexpr std::size_t kResourceVersionRoom = 40;
+}  // namespace
+
 std::string ObjectService::object_text(const store::Record& record) {
   std::string out;
-  out.reserve(record.value->size() + 40);
+  out.reserve(record.value->size() + kResourceVersionRoom);
   append_object_text(record, out);
   return out;
 }
@@ -420,7 +425,7 @@ Outcome<std::string> ObjectService::list_text(const ResourceType& type, const Li
   // its final size: growing a list of megabytes step by step costs more in page faults than the
   // copying.
   std::size_t size = head.size();
-  for (const auto& record : records) size += record.value->size() + 48;
+  for (const auto& record : records) size += record.value->size() + kResourceVersionRoom + 1;  // and a comma
   std::string text;
   text.reserve(size);
   text.append(head, 0, head.size() - 2);

@@ -64,14 +64,17 @@ void read_client_identity(TlsStream& stream, Request& request) {
   X509_free(certificate);
 }
 
+struct Wakeup;
+
 // Wake-ups for the connections of one event loop, handed to the loop in bursts: one event in the
-// store wakes every watcher at once, and one hand-off per loop instead of one per watcher is what
-// keeps delivery to 1,000 watchers within a few milliseconds.
+// store wakes every watcher at once, and this costs one hand-off per loop instead of one
+// cross-thread post per watcher.
 class LoopWakeups {
  public:
-  explicit LoopWakeups(asio::io_context& context) : context_(context) {}
+  // The context is only stored here, not used, so it may still be under construction.
+  explicit LoopWakeups(asio::io_context* context) : context_(*context) {}
 
-  void push(std::weak_ptr<struct Wakeup> wakeup) {
+  void push(std::weak_ptr<Wakeup> wakeup) {
     bool first = false;
     {
       std::lock_guard lock(mutex_);
@@ -86,7 +89,7 @@ class LoopWakeups {
 
   asio::io_context& context_;
   std::mutex mutex_;
-  std::vector<std::weak_ptr<struct Wakeup>> pending_;
+  std::vector<std::weak_ptr<Wakeup>> pending_;
 };
 
 // A wake-up that may come from any thread, for a connection served by one event loop.
@@ -287,7 +290,6 @@ class ExchangeImpl final : public Exchange {
   }
 
   [[nodiscard]] bool answered() const { return answered_; }
-
   [[nodiscard]] bool keep_alive() const { return keep_alive_; }
 
  private:
@@ -309,7 +311,7 @@ class Server::Impl {
         handler_(std::move(handler)),
         limits_(options_.max_requests_per_client, options_.max_streams_per_client),
         tls_(asio::ssl::context::tls_server),
-        acceptor_(first_context()) {
+        acceptor_(loops_.front()->context) {
     tls_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
                      asio::ssl::context::no_tlsv1_1);
@@ -330,10 +332,10 @@ class Server::Impl {
     acceptor_.bind(endpoint);
     acceptor_.listen(asio::socket_base::max_listen_connections);
     port_ = acceptor_.local_endpoint().port();
-    asio::co_spawn(*contexts_.front(), accept_loop(), asio::detached);
-    for (auto& context : contexts_) {
+    asio::co_spawn(loops_.front()->context, accept_loop(), asio::detached);
+    for (auto& loop : loops_) {
       // Loops without a connection yet have no work and would return at once.
-      threads_.emplace_back([&context = *context] {
+      threads_.emplace_back([&context = loop->context] {
         auto work = asio::make_work_guard(context);
         context.run();
       });
@@ -342,7 +344,7 @@ class Server::Impl {
 
   void stop() {
     if (stopped_.exchange(true)) return;
-    asio::post(*contexts_.front(), [this] {
+    asio::post(loops_.front()->context, [this] {
       beast::error_code ignored;
       acceptor_.close(ignored);
       std::lock_guard lock(connections_mutex_);
@@ -358,7 +360,7 @@ class Server::Impl {
     });
     // Let connections finish their current write, then end the loop.
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    for (auto& context : contexts_) context->stop();
+    for (auto& loop : loops_) loop->context.stop();
     for (auto& thread : threads_) thread.join();
     threads_.clear();
   }
@@ -369,15 +371,15 @@ class Server::Impl {
   asio::awaitable<void> accept_loop() {
     while (acceptor_.is_open()) {
       beast::error_code error;
-      const std::size_t loop = next_context_++ % contexts_.size();
+      Loop& loop = *loops_[next_loop_++ % loops_.size()];
       tcp::socket socket =
-          co_await acceptor_.async_accept(*contexts_[loop], asio::redirect_error(use_awaitable, error));
+          co_await acceptor_.async_accept(loop.context, asio::redirect_error(use_awaitable, error));
       if (error) {
         if (!acceptor_.is_open()) co_return;
         continue;  // e.g. too many open files: keep serving the connections we have
       }
       auto executor = socket.get_executor();
-      asio::co_spawn(executor, serve(std::move(socket), *wakeups_[loop]), asio::detached);
+      asio::co_spawn(executor, serve(std::move(socket), loop.wakeups), asio::detached);
     }
   }
 
@@ -473,24 +475,25 @@ class Server::Impl {
 
   ServerOptions options_;
   Handler handler_;
-  asio::io_context& first_context() {
-    // One event loop per thread, each connection on one of them: a connection's handlers never
-    // run concurrently without strands, and a watch event fans out to each loop's watchers
-    // without the cross-thread hand-offs a shared loop needs (the cost per watcher that set the
-    // delivery latency with 1,000 watchers).
-    for (unsigned i = 0; i < std::max(1U, options_.threads); ++i) {
-      contexts_.push_back(std::make_unique<asio::io_context>(1));
-      wakeups_.push_back(std::make_unique<LoopWakeups>(*contexts_.back()));
-    }
-    return *contexts_.front();
+  // One event loop per thread, each connection on one of them, so that a connection's handlers
+  // never run concurrently and need no strand.
+  struct Loop {
+    Loop() : wakeups(&context) {}
+    // Declared first so that it outlives the coroutine frames the context destroys: wakers that
+    // other threads call until then reach it.
+    LoopWakeups wakeups;
+    asio::io_context context{1};
+  };
+  static std::vector<std::unique_ptr<Loop>> make_loops(unsigned count) {
+    std::vector<std::unique_ptr<Loop>> loops;
+    for (unsigned i = 0; i < std::max(1U, count); ++i) loops.push_back(std::make_unique<Loop>());
+    return loops;
   }
 
-  // Before the contexts: coroutine frames that they destroy hold slots in the limits, and wakers
-  // that other threads call until those frames are gone reach a loop's wake-ups.
+  // Before the loops: coroutine frames that they destroy hold slots in it.
   ClientLimits limits_;
-  std::vector<std::unique_ptr<LoopWakeups>> wakeups_;  // one per context
-  std::vector<std::unique_ptr<asio::io_context>> contexts_;
-  std::size_t next_context_ = 0;  // round robin, only touched by the accept loop
+  std::vector<std::unique_ptr<Loop>> loops_ = make_loops(options_.threads);
+  std::size_t next_loop_ = 0;  // round robin, only touched by the accept loop
   asio::ssl::context tls_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
