@@ -17,6 +17,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <nghttp2/nghttp2.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <sys/epoll.h>
@@ -33,6 +34,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "riasc/http/client.hpp"
@@ -207,29 +209,48 @@ double get_config_maps(const ServerProcess& server, std::string_view namespace_n
   return gets / seconds_since(start);
 }
 
-// Watchers in this process, all on one epoll loop over OpenSSL directly: each an HTTPS
-// connection with a watch open, noting when each benchmark event reaches it. The loop is lean on
-// purpose (one recv per delivery) so that the figures are the server's, not the benchmark's.
+// How the watchers reach the server: HTTP/1.1 with a connection per watch (the Python client,
+// curl), or HTTP/2 with the watches of a process multiplexed on one connection (client-go,
+// kubectl: all informers of an operator share one), here one connection per client.
+enum class Protocol { Http1, Http2 };
+
+std::string_view protocol_name(Protocol protocol) {
+  return protocol == Protocol::Http1 ? "HTTP/1.1, a connection per watch" : "HTTP/2, 8 connections";
+}
+
+// Watchers in this process, all on one epoll loop over OpenSSL directly, noting when each
+// benchmark event reaches each watch. The loop is lean on purpose (one recv per delivery over
+// HTTP/1.1) so that the figures are the server's, not the benchmark's.
 class Watchers {
  public:
-  Watchers(const ServerProcess& server, int count, int events, bool reading)
+  Watchers(const ServerProcess& server, int count, int events, bool reading,
+           Protocol protocol = Protocol::Http1)
       : port_(server.port()),
         arrivals_(static_cast<std::size_t>(events),
                   std::vector<Clock::time_point>(static_cast<std::size_t>(count))),
-        reading_(reading) {
+        reading_(reading),
+        protocol_(protocol),
+        watch_buffers_(static_cast<std::size_t>(count)) {
     const auto& options = server.client_options();
     context_ = SSL_CTX_new(TLS_client_method());
     add_pem(options.ca_pem, options.client_identity->certificate_pem,
             options.client_identity->private_key_pem);
     SSL_CTX_set_verify(context_, SSL_VERIFY_PEER, nullptr);
     SSL_CTX_set_read_ahead(context_, 1);  // a whole record (or several) per recv
-    connections_.resize(static_cast<std::size_t>(count));
+    if (protocol_ == Protocol::Http2) {
+      static constexpr unsigned char kAlpn[] = "\x02h2";
+      SSL_CTX_set_alpn_protos(context_, kAlpn, sizeof kAlpn - 1);
+    }
+    connections_.resize(protocol_ == Protocol::Http2
+                            ? std::min<std::size_t>(kClients, static_cast<std::size_t>(count))
+                            : static_cast<std::size_t>(count));
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
   }
   ~Watchers() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
     for (auto& connection : connections_) {
+      if (connection.session) nghttp2_session_del(connection.session);
       if (connection.ssl) SSL_free(connection.ssl);
       if (connection.fd >= 0) close(connection.fd);
     }
@@ -241,7 +262,13 @@ class Watchers {
 
   // Opens every watch (`path`) and waits for its response headers, then starts the loop.
   void open(const std::string& path) {
-    for (std::size_t i = 0; i < connections_.size(); ++i) open_one(connections_[i], path, i);
+    for (std::size_t i = 0; i < connections_.size(); ++i) {
+      if (protocol_ == Protocol::Http2) {
+        open_multiplexed(connections_[i], path, i);
+      } else {
+        open_one(connections_[i], path, i);
+      }
+    }
     if (reading_) thread_ = std::thread([this] { loop(); });
   }
 
@@ -271,6 +298,11 @@ class Watchers {
     int fd = -1;
     SSL* ssl = nullptr;
     std::string buffer;
+    // HTTP/2: the session, which watch each stream is, and how many answered 200 so far.
+    nghttp2_session* session = nullptr;
+    std::unordered_map<std::int32_t, std::size_t> watch_of_stream;
+    std::size_t answered = 0;
+    std::string failure;
   };
 
   void add_pem(const std::string& ca, const std::string& certificate, const std::string& key) {
@@ -294,8 +326,7 @@ class Watchers {
     BIO_free(bio);
   }
 
-  // Blocking connect, handshake and request; then non-blocking on the epoll loop.
-  void open_one(Connection& connection, const std::string& path, std::size_t index) {
+  void connect_tls(Connection& connection, std::size_t index) {
     connection.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -309,6 +340,19 @@ class Watchers {
     SSL_set_fd(connection.ssl, connection.fd);
     if (SSL_connect(connection.ssl) != 1)
       throw std::runtime_error(fmt::format("watcher {}: TLS handshake failed", index));
+  }
+
+  void watch_readable(const Connection& connection, std::size_t index) {
+    fcntl(connection.fd, F_SETFL, fcntl(connection.fd, F_GETFL) | O_NONBLOCK);
+    epoll_event event{};
+    event.events = EPOLLIN;  // level-triggered: one read per wake-up, no read that ends in EAGAIN
+    event.data.u64 = index;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, connection.fd, &event);
+  }
+
+  // Blocking connect, handshake and request; then non-blocking on the epoll loop.
+  void open_one(Connection& connection, const std::string& path, std::size_t index) {
+    connect_tls(connection, index);
     const std::string request =
         fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n", path);
     SSL_write(connection.ssl, request.data(), static_cast<int>(request.size()));
@@ -322,11 +366,99 @@ class Watchers {
       throw std::runtime_error(
           fmt::format("watcher {}: {}", index, connection.buffer.substr(0, connection.buffer.find('\r'))));
     connection.buffer.erase(0, connection.buffer.find("\r\n\r\n") + 4);
-    fcntl(connection.fd, F_SETFL, fcntl(connection.fd, F_GETFL) | O_NONBLOCK);
-    epoll_event event{};
-    event.events = EPOLLIN;  // level-triggered: one read per wake-up, no read that ends in EAGAIN
-    event.data.u64 = index;
-    epoll_ctl(epoll_, EPOLL_CTL_ADD, connection.fd, &event);
+    watch_readable(connection, index);
+  }
+
+  // HTTP/2: this connection's share of the watches as streams, each answered 200 before the loop.
+  void open_multiplexed(Connection& connection, const std::string& path, std::size_t index) {
+    connect_tls(connection, index);
+    const unsigned char* protocol = nullptr;
+    unsigned length = 0;
+    SSL_get0_alpn_selected(connection.ssl, &protocol, &length);
+    if (std::string_view(reinterpret_cast<const char*>(protocol), protocol ? length : 0) != "h2")
+      throw std::runtime_error("the server did not choose HTTP/2");
+    nghttp2_session_callbacks* callbacks = nullptr;
+    nghttp2_session_callbacks_new(&callbacks);
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, &on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &on_data);
+    nghttp2_session_client_new(&connection.session, callbacks, this);
+    nghttp2_session_callbacks_del(callbacks);
+    // Windows as client-go opens them, so that flow control never holds an event back.
+    const nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 4 << 20}};
+    nghttp2_submit_settings(connection.session, NGHTTP2_FLAG_NONE, settings, 1);
+    nghttp2_session_set_local_window_size(connection.session, NGHTTP2_FLAG_NONE, 0, 1 << 30);
+    std::string method = "GET", scheme = "https", authority = "127.0.0.1", target = path,
+                accept = "application/json";
+    auto field = [](std::string_view name, std::string& value) {
+      return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                        reinterpret_cast<std::uint8_t*>(value.data()), name.size(), value.size(),
+                        NGHTTP2_NV_FLAG_NONE};
+    };
+    const nghttp2_nv fields[] = {field(":method", method), field(":scheme", scheme),
+                                 field(":authority", authority), field(":path", target),
+                                 field("accept", accept)};
+    for (std::size_t watch = index; watch < watch_buffers_.size(); watch += connections_.size()) {
+      const auto stream = nghttp2_submit_request(connection.session, nullptr, fields, 5, nullptr, nullptr);
+      if (stream < 0) throw std::runtime_error("nghttp2_submit_request failed");
+      connection.watch_of_stream[stream] = watch;
+    }
+    while (connection.answered < connection.watch_of_stream.size()) {
+      if (!pump(connection))
+        throw std::runtime_error(fmt::format("watcher connection {}: the server closed it", index));
+      if (!connection.failure.empty()) throw std::runtime_error(connection.failure);
+    }
+    watch_readable(connection, index);
+  }
+
+  // Sends what the session has to send, then reads once and feeds the session; false when the
+  // connection is gone.
+  bool pump(Connection& connection) {
+    const std::uint8_t* data = nullptr;
+    for (auto size = nghttp2_session_mem_send(connection.session, &data); size > 0;
+         size = nghttp2_session_mem_send(connection.session, &data)) {
+      for (int written = 0; written < size;) {
+        const int n = SSL_write(connection.ssl, data + written, static_cast<int>(size - written));
+        if (n <= 0 && SSL_get_error(connection.ssl, n) != SSL_ERROR_WANT_WRITE) return false;
+        if (n > 0) written += n;
+      }
+    }
+    char buffer[16384];
+    do {
+      const int n = SSL_read(connection.ssl, buffer, sizeof buffer);
+      if (n <= 0) return SSL_get_error(connection.ssl, n) == SSL_ERROR_WANT_READ;
+      if (nghttp2_session_mem_recv(connection.session, reinterpret_cast<std::uint8_t*>(buffer),
+                                   static_cast<std::size_t>(n)) < 0)
+        return false;
+    } while (SSL_has_pending(connection.ssl) == 1);
+    return true;
+  }
+
+  Connection& connection_of(nghttp2_session* session) {
+    for (auto& connection : connections_) {
+      if (connection.session == session) return connection;
+    }
+    throw std::logic_error("unknown session");
+  }
+
+  static int on_header(nghttp2_session* session, const nghttp2_frame* frame, const std::uint8_t* name,
+                       std::size_t name_length, const std::uint8_t* value, std::size_t value_length,
+                       std::uint8_t, void* user_data) {
+    if (std::string_view(reinterpret_cast<const char*>(name), name_length) != ":status") return 0;
+    auto& connection = static_cast<Watchers*>(user_data)->connection_of(session);
+    const std::string_view status(reinterpret_cast<const char*>(value), value_length);
+    if (status != "200") connection.failure = fmt::format("stream {}: HTTP {}", frame->hd.stream_id, status);
+    ++connection.answered;
+    return 0;
+  }
+
+  static int on_data(nghttp2_session* session, std::uint8_t, std::int32_t stream, const std::uint8_t* data,
+                     std::size_t length, void* user_data) {
+    auto& self = *static_cast<Watchers*>(user_data);
+    const auto watch = self.connection_of(session).watch_of_stream.at(stream);
+    auto& buffer = self.watch_buffers_[watch];
+    buffer.append(reinterpret_cast<const char*>(data), length);
+    self.collect(watch, buffer);
+    return 0;
   }
 
   void loop() {
@@ -337,11 +469,15 @@ class Watchers {
       for (int i = 0; i < count; ++i) {
         const auto index = static_cast<std::size_t>(ready[static_cast<std::size_t>(i)].data.u64);
         auto& connection = connections_[index];
+        if (connection.session) {
+          pump(connection);  // events and window updates
+          continue;
+        }
         do {
           const int n = SSL_read(connection.ssl, data, sizeof data);
           if (n <= 0) break;
           connection.buffer.append(data, static_cast<std::size_t>(n));
-        } while (SSL_pending(connection.ssl) > 0);
+        } while (SSL_has_pending(connection.ssl) == 1);
         collect(index, connection.buffer);
       }
     }
@@ -372,6 +508,8 @@ class Watchers {
   std::vector<Connection> connections_;
   std::vector<std::vector<Clock::time_point>> arrivals_;  // [event][watcher]
   bool reading_;
+  Protocol protocol_;
+  std::vector<std::string> watch_buffers_;  // HTTP/2: the bytes of each watch's stream so far
   std::atomic<bool> stop_{false};
   std::atomic<long> received_{0};
   std::thread thread_;
@@ -389,11 +527,12 @@ std::string current_revision(riasc::http::Client& client, std::string_view names
 
 // One create at a time from one client; each watcher's delay is measured from just before the
 // create was sent, so the store's commit is included.
-void measure_watch_latency(const ServerProcess& server, int watchers, int events) {
+void measure_watch_latency(const ServerProcess& server, int watchers, int events, Protocol protocol) {
   riasc::http::Client client(server.client_options());
-  const std::string namespace_name = fmt::format("watch-{}", watchers);
+  const std::string namespace_name =
+      fmt::format("watch-{}-{}", watchers, protocol == Protocol::Http1 ? "http1" : "http2");
   create_namespace(client, namespace_name);
-  Watchers group(server, watchers, events, true);
+  Watchers group(server, watchers, events, true, protocol);
   group.open(fmt::format("/api/v1/namespaces/{}/configmaps?watch=1&resourceVersion={}", namespace_name,
                          current_revision(client, namespace_name)));
   fmt::print(stderr, "{} watches open; sending {} events\n", watchers, events);
@@ -414,11 +553,12 @@ void measure_watch_latency(const ServerProcess& server, int watchers, int events
   const double server_us = (server.cpu_seconds() - server_cpu) * 1e6 / deliveries;
   const double own_us = (process_cpu_seconds() - own_cpu) * 1e6 / deliveries;
   auto values = group.latencies(sent);
-  fmt::print("watch delivery, {:>4} watchers x {} events: p50 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms{}\n",
-             watchers, events, percentile(values, 0.5), percentile(values, 0.99), percentile(values, 1.0),
-             complete
-                 ? ""
-                 : fmt::format(" (only {} of {} deliveries arrived)", group.received(), watchers * events));
+  fmt::print(
+      "watch delivery, {:>4} watchers x {} events ({}): p50 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms{}\n",
+      watchers, events, protocol_name(protocol), percentile(values, 0.5), percentile(values, 0.99),
+      percentile(values, 1.0),
+      complete ? ""
+               : fmt::format(" (only {} of {} deliveries arrived)", group.received(), watchers * events));
   fmt::print("  CPU per delivery: server {:.1f} us, watchers (this process) {:.1f} us\n", server_us, own_us);
 }
 
@@ -496,7 +636,10 @@ int main(int argc, char** argv) {
                  (process_cpu_seconds() - own_cpu) * 1000 / list_rounds);
     }
 
-    for (int watchers : watcher_counts) measure_watch_latency(server, watchers, watchers >= 500 ? 100 : 200);
+    for (auto protocol : {Protocol::Http2, Protocol::Http1}) {
+      for (int watchers : watcher_counts)
+        measure_watch_latency(server, watchers, watchers >= 500 ? 100 : 200, protocol);
+    }
     if (quick) return 0;
 
     {

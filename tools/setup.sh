@@ -8,12 +8,12 @@ set -euo pipefail
 
 build_packages=(
   g++ make cmake ninja-build pkg-config ccache
-  libyaml-dev nlohmann-json3-dev libfmt-dev libcli11-dev libre2-dev libsqlite3-dev libboost-dev libssl-dev
+  libyaml-dev nlohmann-json3-dev libfmt-dev libcli11-dev libre2-dev libsqlite3-dev libboost-dev libssl-dev libnghttp2-dev
 )
 test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format-14
-  python3-kubernetes
+  python3-kubernetes curl
 )
 
 packages=("${build_packages[@]}")

@@ -140,6 +140,7 @@ class ApiServer::Impl {
     server_options.threads = options_.threads;
     server_options.max_requests_per_client = options_.max_requests_per_client;
     server_options.max_streams_per_client = options_.max_streams_per_client;
+    server_options.http2 = options_.http2;
     server_ = std::make_unique<http::Server>(server_options,
                                              [this](http::Exchange& exchange) { return handle(exchange); });
     server_->start();

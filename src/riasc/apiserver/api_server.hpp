@@ -31,6 +31,9 @@ struct ApiServerOptions {
   // followed logs; beyond either, 429 with Retry-After (see http::ServerOptions).
   unsigned max_requests_per_client = 64;
   unsigned max_streams_per_client = 4096;
+  // Offer HTTP/2 (ALPN h2). Clients that want it share one connection for all their requests and
+  // watches, and one write carries an event to many watches.
+  bool http2 = true;
   // History older than one interval is compacted away (kube-apiserver: 5 minutes); watches and
   // continue tokens from before it get 410 Gone. Zero: never.
   std::chrono::milliseconds compaction_interval = std::chrono::minutes(5);

@@ -21,6 +21,7 @@ struct ServerOptions {
   std::string compaction_interval = "5m";
   unsigned max_requests_per_client = 64;
   unsigned max_streams_per_client = 4096;
+  bool no_http2 = false;
 };
 
 // One JSON object per line on standard error: what long-running commands log.
@@ -69,6 +70,7 @@ int run_server(const ServerOptions& options) {
   server_options.fsync = options.fsync;
   server_options.max_requests_per_client = options.max_requests_per_client;
   server_options.max_streams_per_client = options.max_streams_per_client;
+  server_options.http2 = !options.no_http2;
   auto compaction = parse_duration_seconds(options.compaction_interval);
   if (!compaction || *compaction < 0) {
     std::cerr << fmt::format(
@@ -137,6 +139,8 @@ void add_server_command(CLI::App& app) {
                    "Watches and followed logs one client may have open; more get 429")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  command->add_flag("--no-http2", options->no_http2,
+                    "Serve HTTP/1.1 only (HTTP/2 is offered by default; kubectl and client-go use it)");
   command->callback([options] {
     if (int code = run_server(*options); code != 0) exit_with(code);
   });

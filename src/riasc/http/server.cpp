@@ -1,5 +1,7 @@
 #include "riasc/http/server.hpp"
 
+#include <openssl/ssl.h>
+
 #include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -19,6 +21,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "riasc/http/server_internals.hpp"
+
 namespace riasc::http {
 
 namespace asio = boost::asio;
@@ -26,7 +30,7 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using detail::TlsStream;
 
 std::string_view Request::header(std::string_view lower_case_name) const {
   for (const auto& [name, value] : headers) {
@@ -35,7 +39,7 @@ std::string_view Request::header(std::string_view lower_case_name) const {
   return {};
 }
 
-namespace {
+namespace detail {
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -44,7 +48,6 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-// CN and O of a verified client certificate.
 void read_client_identity(TlsStream& stream, Request& request) {
   SSL* ssl = stream.native_handle();
   X509* certificate = SSL_get1_peer_certificate(ssl);
@@ -64,42 +67,19 @@ void read_client_identity(TlsStream& stream, Request& request) {
   X509_free(certificate);
 }
 
-struct Wakeup;
+std::string client_key(const Request& request, const std::string& remote) {
+  return request.client_user ? "user:" + *request.client_user : "address:" + remote;
+}
 
-// Wake-ups for the connections of one event loop, handed to the loop in bursts: one event in the
-// store wakes every watcher at once, and this costs one hand-off per loop instead of one
-// cross-thread post per watcher.
-class LoopWakeups {
- public:
-  // The context is only stored here, not used, so it may still be under construction.
-  explicit LoopWakeups(asio::io_context* context) : context_(*context) {}
-
-  void push(std::weak_ptr<Wakeup> wakeup) {
-    bool first = false;
-    {
-      std::lock_guard lock(mutex_);
-      first = pending_.empty();
-      pending_.push_back(std::move(wakeup));
-    }
-    if (first) asio::post(context_, [this] { deliver(); });
+void LoopWakeups::push(std::weak_ptr<Wakeup> wakeup) {
+  bool first = false;
+  {
+    std::lock_guard lock(mutex_);
+    first = pending_.empty();
+    pending_.push_back(std::move(wakeup));
   }
-
- private:
-  void deliver();
-
-  asio::io_context& context_;
-  std::mutex mutex_;
-  std::vector<std::weak_ptr<Wakeup>> pending_;
-};
-
-// A wake-up that may come from any thread, for a connection served by one event loop.
-struct Wakeup {
-  Wakeup(asio::any_io_executor executor, LoopWakeups& owner) : timer(std::move(executor)), loop(owner) {}
-  asio::steady_timer timer;
-  LoopWakeups& loop;
-  std::atomic<bool> pending{false};  // a wake-up came since the last wait
-  std::atomic<bool> queued{false};   // in the loop's burst already
-};
+  if (first) asio::post(context_, [this] { deliver(); });
+}
 
 void LoopWakeups::deliver() {
   std::vector<std::weak_ptr<Wakeup>> burst;
@@ -115,82 +95,65 @@ void LoopWakeups::deliver() {
   }
 }
 
-// Counts per client, shared by all connections. Slots are returned by the guards below, so an
-// exception in a handler or a dropped connection cannot leak one.
-class ClientLimits {
- public:
-  ClientLimits(unsigned max_requests, unsigned max_streams)
-      : max_requests_(max_requests), max_streams_(max_streams) {}
+asio::awaitable<void> wait_for_wakeup(Wakeup& wakeup, std::chrono::milliseconds timeout) {
+  if (wakeup.pending.exchange(false)) co_return;
+  wakeup.timer.expires_after(timeout);
+  beast::error_code error;
+  co_await wakeup.timer.async_wait(asio::redirect_error(use_awaitable, error));
+  wakeup.pending = false;
+}
 
-  bool try_start_request(const std::string& client) {
-    return try_add(client, &Counts::requests, max_requests_);
-  }
-  void end_request(const std::string& client) { remove(client, &Counts::requests); }
-  // Moves the client's request to the stream count; false (and nothing moved) when it has as many
-  // streams open as allowed.
-  bool try_start_stream(const std::string& client) {
-    std::lock_guard lock(mutex_);
-    auto& counts = clients_[client];
-    if (counts.streams >= max_streams_) return false;
-    ++counts.streams;
-    --counts.requests;
-    return true;
-  }
-  void end_stream(const std::string& client) { remove(client, &Counts::streams); }
-
- private:
-  struct Counts {
-    unsigned requests = 0;
-    unsigned streams = 0;
+std::function<void()> make_waker(const std::shared_ptr<Wakeup>& wakeup) {
+  std::weak_ptr<Wakeup> weak = wakeup;
+  return [weak] {
+    auto alive = weak.lock();
+    if (!alive) return;
+    alive->pending = true;
+    if (!alive->queued.exchange(true)) alive->loop.push(weak);
   };
-  bool try_add(const std::string& client, unsigned Counts::*count, unsigned limit) {
-    std::lock_guard lock(mutex_);
-    auto& counts = clients_[client];
-    if (counts.*count >= limit) return false;
-    ++(counts.*count);
-    return true;
-  }
-  void remove(const std::string& client, unsigned Counts::*count) {
-    std::lock_guard lock(mutex_);
-    auto found = clients_.find(client);
-    if (found == clients_.end()) return;
-    --(found->second.*count);
-    if (found->second.requests == 0 && found->second.streams == 0) clients_.erase(found);
-  }
+}
 
-  unsigned max_requests_;
-  unsigned max_streams_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, Counts> clients_;
-};
+bool ClientLimits::try_start_request(const std::string& client) {
+  return try_add(client, &Counts::requests, max_requests_);
+}
+void ClientLimits::end_request(const std::string& client) { remove(client, &Counts::requests); }
+bool ClientLimits::try_start_stream(const std::string& client) {
+  std::lock_guard lock(mutex_);
+  auto& counts = clients_[client];
+  if (counts.streams >= max_streams_) return false;
+  ++counts.streams;
+  --counts.requests;
+  return true;
+}
+void ClientLimits::end_stream(const std::string& client) { remove(client, &Counts::streams); }
+bool ClientLimits::try_add(const std::string& client, unsigned Counts::*count, unsigned limit) {
+  std::lock_guard lock(mutex_);
+  auto& counts = clients_[client];
+  if (counts.*count >= limit) return false;
+  ++(counts.*count);
+  return true;
+}
+void ClientLimits::remove(const std::string& client, unsigned Counts::*count) {
+  std::lock_guard lock(mutex_);
+  auto found = clients_.find(client);
+  if (found == clients_.end()) return;
+  --(found->second.*count);
+  if (found->second.requests == 0 && found->second.streams == 0) clients_.erase(found);
+}
 
-// One request's place in its client's counts, from admission to the end of its answer.
-class ClientSlot {
- public:
-  ClientSlot(ClientLimits& limits, std::string client) : limits_(limits), client_(std::move(client)) {}
-  ~ClientSlot() {
-    if (state_ == State::Request) limits_.end_request(client_);
-    if (state_ == State::Stream) limits_.end_stream(client_);
-  }
-  ClientSlot(const ClientSlot&) = delete;
-  ClientSlot& operator=(const ClientSlot&) = delete;
-
-  bool admit() {
-    if (limits_.try_start_request(client_)) state_ = State::Request;
-    return state_ == State::Request;
-  }
-  bool become_stream() {
-    if (state_ != State::Request || !limits_.try_start_stream(client_)) return false;
-    state_ = State::Stream;
-    return true;
-  }
-
- private:
-  enum class State { None, Request, Stream };
-  ClientLimits& limits_;
-  std::string client_;
-  State state_ = State::None;
-};
+ClientSlot::~ClientSlot() {
+  if (state_ == State::Request) limits_.end_request(client_);
+  if (state_ == State::Stream) limits_.end_stream(client_);
+}
+bool ClientSlot::admit() {
+  if (limits_.try_start_request(client_)) state_ = State::Request;
+  return state_ == State::Request;
+}
+bool ClientSlot::become_stream() {
+  if (state_ != State::Request || !limits_.try_start_stream(client_)) return false;
+  state_ = State::Stream;
+  return true;
+}
 
 std::string status_body(unsigned code, std::string_view reason, std::string_view message) {
   return fmt::format(
@@ -198,25 +161,53 @@ std::string status_body(unsigned code, std::string_view reason, std::string_view
       message, reason, code);
 }
 
-Response too_many_requests(std::string_view what) {
+Response status_response(unsigned code, std::string_view reason, std::string_view message) {
   Response response;
-  response.status = 429;
+  response.status = code;
   response.headers.emplace_back("Content-Type", "application/json");
-  response.headers.emplace_back("Retry-After", "1");
-  response.body = status_body(429, "TooManyRequests",
-                              fmt::format("too many {} from this client, please try again later", what));
+  response.body = status_body(code, reason, message);
   return response;
 }
 
-class ExchangeImpl final : public Exchange {
+Response too_many_requests(std::string_view what) {
+  auto response = status_response(429, "TooManyRequests",
+                                  fmt::format("too many {} from this client, please try again later", what));
+  response.headers.emplace_back("Retry-After", "1");
+  return response;
+}
+
+asio::awaitable<void> ExchangeBase::wait(std::chrono::milliseconds timeout) {
+  co_await wait_for_wakeup(*wakeup_, timeout);
+}
+
+std::function<void()> ExchangeBase::waker() { return make_waker(wakeup_); }
+
+asio::awaitable<bool> ExchangeBase::begin_stream() {
+  if (answered_) co_return false;
+  if (!slot_.become_stream()) {
+    auto refusal = too_many_requests("open streams");
+    co_await respond(std::move(refusal));
+    co_return false;
+  }
+  answered_ = true;
+  streaming_ = true;
+  co_return true;
+}
+
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
+
+class ExchangeImpl final : public ExchangeBase {
  public:
   ExchangeImpl(TlsStream& stream, Request request, bool keep_alive, std::shared_ptr<Wakeup> wakeup,
                ClientSlot& slot)
-      : stream_(stream),
-        slot_(slot),
+      : ExchangeBase(slot, std::move(wakeup)),
+        stream_(stream),
         request_(std::move(request)),
-        keep_alive_(keep_alive),
-        wakeup_(std::move(wakeup)) {}
+        keep_alive_(keep_alive) {}
 
   const Request& request() const override { return request_; }
 
@@ -234,14 +225,8 @@ class ExchangeImpl final : public Exchange {
   }
 
   asio::awaitable<bool> start_stream(unsigned status, Headers headers) override {
-    if (answered_) co_return false;
-    if (!slot_.become_stream()) {
-      auto refusal = too_many_requests("open streams");
-      co_await respond(std::move(refusal));
-      co_return false;
-    }
-    answered_ = true;
-    streaming_ = true;
+    const bool admitted = co_await begin_stream();  // (g++ 12 miscompiles co_await inside the if)
+    if (!admitted) co_return false;
     keep_alive_ = false;  // the stream ends the connection; clients reconnect for the next request
     bhttp::response<bhttp::empty_body> message{static_cast<bhttp::status>(status), 11};
     for (auto& [name, value] : headers) message.set(name, value);
@@ -263,24 +248,6 @@ class ExchangeImpl final : public Exchange {
     co_return !error;
   }
 
-  asio::awaitable<void> wait(std::chrono::milliseconds timeout) override {
-    if (wakeup_->pending.exchange(false)) co_return;
-    wakeup_->timer.expires_after(timeout);
-    beast::error_code error;
-    co_await wakeup_->timer.async_wait(asio::redirect_error(use_awaitable, error));
-    wakeup_->pending = false;
-  }
-
-  std::function<void()> waker() override {
-    std::weak_ptr<Wakeup> weak = wakeup_;
-    return [weak] {
-      auto wakeup = weak.lock();
-      if (!wakeup) return;
-      wakeup->pending = true;
-      if (!wakeup->queued.exchange(true)) wakeup->loop.push(weak);
-    };
-  }
-
   asio::awaitable<void> finish() {
     if (streaming_) {
       beast::error_code error;
@@ -289,17 +256,12 @@ class ExchangeImpl final : public Exchange {
     }
   }
 
-  [[nodiscard]] bool answered() const { return answered_; }
   [[nodiscard]] bool keep_alive() const { return keep_alive_; }
 
  private:
   TlsStream& stream_;
-  ClientSlot& slot_;
   Request request_;
   bool keep_alive_;
-  bool answered_ = false;
-  bool streaming_ = false;
-  std::shared_ptr<Wakeup> wakeup_;
 };
 
 }  // namespace
@@ -323,6 +285,9 @@ class Server::Impl {
       tls_.set_verify_mode(asio::ssl::verify_peer);
       tls_.set_verify_callback([](bool, asio::ssl::verify_context&) { return true; });
     }
+    // HTTP/2 when the client offers it (kubectl and client-go do): all of a client's requests and
+    // watches then share one connection, and one write carries the events of many watches.
+    SSL_CTX_set_alpn_select_cb(tls_.native_handle(), &Impl::select_protocol, &options_);
   }
 
   void start() {
@@ -368,6 +333,31 @@ class Server::Impl {
   std::uint16_t port() const { return port_; }
 
  private:
+  static int select_protocol(SSL*, const unsigned char** out, unsigned char* out_length,
+                             const unsigned char* offered, unsigned offered_length, void* argument) {
+    const auto& options = *static_cast<const ServerOptions*>(argument);
+    std::string_view list(reinterpret_cast<const char*>(offered), offered_length);
+    // The list is length-prefixed names; ours in order of preference.
+    for (std::string_view wanted : {std::string_view("\x02h2"), std::string_view("\x08http/1.1")}) {
+      if (wanted == "\x02h2" && !options.http2) continue;
+      for (std::size_t at = 0; at < list.size(); at += 1U + static_cast<unsigned char>(list[at])) {
+        if (list.substr(at, wanted.size()) == wanted) {
+          *out = offered + at + 1;
+          *out_length = static_cast<unsigned char>(wanted.size() - 1);
+          return SSL_TLSEXT_ERR_OK;
+        }
+      }
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+
+  static bool negotiated_http2(TlsStream& stream) {
+    const unsigned char* protocol = nullptr;
+    unsigned length = 0;
+    SSL_get0_alpn_selected(stream.native_handle(), &protocol, &length);
+    return std::string_view(reinterpret_cast<const char*>(protocol), protocol ? length : 0) == "h2";
+  }
+
   asio::awaitable<void> accept_loop() {
     while (acceptor_.is_open()) {
       beast::error_code error;
@@ -397,6 +387,11 @@ class Server::Impl {
     co_await stream.async_handshake(asio::ssl::stream_base::server,
                                     asio::redirect_error(use_awaitable, error));
     if (error) co_return;
+    if (negotiated_http2(stream)) {
+      ConnectionContext context{options_, handler_, limits_, loop, stopped_};
+      co_await serve_http2(std::move(owned), context, remote);
+      co_return;
+    }
     auto wakeup = std::make_shared<Wakeup>(executor, loop);
     beast::flat_buffer buffer;
     while (!stopped_) {
@@ -438,10 +433,7 @@ class Server::Impl {
       }
       if (!exchange.answered()) {
         // (A named Response: g++ 12 miscompiles braced temporaries inside co_await.)
-        Response internal_error;
-        internal_error.status = 500;
-        internal_error.headers.emplace_back("Content-Type", "application/json");
-        internal_error.body = status_body(500, "InternalError", failure);
+        auto internal_error = status_response(500, "InternalError", failure);
         co_await exchange.respond(std::move(internal_error));
       }
       co_await exchange.finish();
@@ -460,11 +452,6 @@ class Server::Impl {
     response.prepare_payload();
     beast::error_code error;
     co_await bhttp::async_write(stream, response, asio::redirect_error(use_awaitable, error));
-  }
-
-  // A certificate's user is the same client from any address; without one, the address is.
-  static std::string client_key(const Request& request, const std::string& remote) {
-    return request.client_user ? "user:" + *request.client_user : "address:" + remote;
   }
 
   void track(const std::shared_ptr<TlsStream>& stream) {

@@ -1,7 +1,8 @@
 #pragma once
 
-// HTTPS/1.1 server for the embedded API server: keep-alive, request size limits, client
-// certificates, and chunked streams (watches) that wait for events without polling. Boost.Beast
+// HTTPS server for the embedded API server, HTTP/1.1 and HTTP/2 (chosen by ALPN): keep-alive,
+// request size limits, client certificates, and streams (watches) that wait for events without
+// polling. Boost.Beast
 // stays inside server.cpp; handlers see only Asio coroutines and these types.
 
 #include <utility>  // Boost 1.74's awaitable.hpp needs it first under g++ 12
@@ -75,6 +76,8 @@ struct ServerOptions {
   // own writes.
   unsigned max_requests_per_client = 64;
   unsigned max_streams_per_client = 4096;
+  // Offer HTTP/2 by ALPN; clients that do not ask for it get HTTP/1.1 either way.
+  bool http2 = true;
 };
 
 class Server {

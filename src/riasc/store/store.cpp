@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -38,7 +39,7 @@ class QueuedWatch final : public Watch {
 
   // Called by the store with its state lock held, in revision order. Never blocks on the reader.
   void push(const Event& event) {
-    std::function<void()> notify;
+    std::shared_ptr<const std::function<void()>> notify;
     {
       std::lock_guard lock(mutex_);
       if (closed_ || event.record.revision <= after_ || !has_prefix(event.record.key, prefix_)) return;
@@ -53,7 +54,7 @@ class QueuedWatch final : public Watch {
       notify = notify_;
     }
     ready_.notify_all();
-    if (notify) notify();
+    if (notify) (*notify)();
   }
 
   [[nodiscard]] bool closed() const {
@@ -69,8 +70,9 @@ class QueuedWatch final : public Watch {
   }
 
   void set_notify(std::function<void()> notify) override {
+    auto shared = std::make_shared<const std::function<void()>>(std::move(notify));
     std::lock_guard lock(mutex_);
-    notify_ = std::move(notify);
+    notify_ = std::move(shared);
   }
 
   bool wait(std::vector<Event>& out, std::chrono::milliseconds timeout) override {
@@ -87,7 +89,7 @@ class QueuedWatch final : public Watch {
   }
 
   void close() override {
-    std::function<void()> notify;
+    std::shared_ptr<const std::function<void()>> notify;
     {
       std::lock_guard lock(mutex_);
       if (closed_) return;
@@ -95,7 +97,7 @@ class QueuedWatch final : public Watch {
       notify = notify_;
     }
     ready_.notify_all();
-    if (notify) notify();
+    if (notify) (*notify)();
   }
 
  private:
@@ -105,7 +107,8 @@ class QueuedWatch final : public Watch {
   mutable std::mutex mutex_;
   std::condition_variable ready_;
   std::vector<Event> queue_;
-  std::function<void()> notify_;
+  // Shared, not copied, for each event: copying a std::function that holds a weak_ptr allocates.
+  std::shared_ptr<const std::function<void()>> notify_;
   bool closed_ = false;
   bool overflowed_ = false;
 };
@@ -222,10 +225,7 @@ class SqliteStore final : public Store {
     return done.get();
   }
 
-  Revision revision() const override {
-    std::shared_lock lock(state_mutex_);
-    return revision_;
-  }
+  Revision revision() const override { return published_.load(std::memory_order_acquire); }
 
   Revision compacted_revision() const override {
     std::shared_lock lock(state_mutex_);
@@ -245,6 +245,7 @@ class SqliteStore final : public Store {
     while (meta.step()) {
       (meta.text(0) == "revision" ? revision_ : compacted_) = meta.integer(1);
     }
+    published_ = revision_;
     sqlite::Statement rows(db_.handle(), "SELECT key, revision, create_revision, value FROM kv");
     while (rows.step()) {
       Record record{rows.text(0), rows.integer(1), rows.integer(2),
@@ -420,6 +421,8 @@ class SqliteStore final : public Store {
       deliver(event);
     }
     while (history_.size() > options_.memory_history) history_.pop_front();
+    // After the events are in every queue: whoever reads this revision finds them there.
+    published_.store(next, std::memory_order_release);
     std::erase_if(watchers_, [](const std::weak_ptr<QueuedWatch>& weak) {
       auto watch = weak.lock();
       return !watch || watch->closed();
@@ -494,6 +497,9 @@ class SqliteStore final : public Store {
   std::deque<Event> history_;
   std::vector<std::weak_ptr<QueuedWatch>> watchers_;
   Revision revision_ = 0;
+  // revision_ for readers without the lock: a watch handler reads it on every wake-up, and
+  // waiting for the lock while a write is handed to 1,000 watchers serialised their deliveries.
+  std::atomic<Revision> published_{0};
   Revision compacted_ = 0;
 
   std::mutex queue_mutex_;
