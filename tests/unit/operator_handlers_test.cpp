@@ -6,10 +6,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "operator_test_support.hpp"
 
@@ -136,16 +140,59 @@ TEST_F(OperatorHandlersTest, ADeleteWaitsForTheDeleteHandler) {
   widgets().remove("a");
   ASSERT_TRUE(eventually([&] { return calls.count("delete a") == 1; }));
   EXPECT_TRUE(get("a")["metadata"].contains("deletionTimestamp"));  // held by the finalizer
-  EXPECT_TRUE(eventually([&] {
-    try {
-      (void)get("a");
-      return false;
-    } catch (const client::NotFound&) {
-      return true;
-    }
-  }));
+  EXPECT_TRUE(eventually([&] { return gone("a"); }));
   EXPECT_EQ(calls.count("delete a"), 3);
   EXPECT_EQ(calls.count("create a"), 1);
+}
+
+TEST_F(OperatorHandlersTest, OtherFinalizersAreKept) {
+  op::Operator operator_(client_, options());
+  operator_.on_delete(kWidgets, [](op::Context&) {});
+  operator_.start();
+  widgets().create({{"apiVersion", "example.com/v1"},
+                    {"kind", "Widget"},
+                    {"metadata", {{"name", "a"}, {"finalizers", {"example.com/keep"}}}}});
+  ASSERT_TRUE(eventually([&] { return get("a")["metadata"]["finalizers"].size() == 2; }));
+  widgets().remove("a");
+  ASSERT_TRUE(eventually([&] { return get("a")["metadata"]["finalizers"].size() == 1; }));
+  EXPECT_THAT(get("a")["metadata"]["finalizers"], ElementsAre("example.com/keep"));
+  widgets().patch("a", client::PatchType::Merge, {{"metadata", {{"finalizers", nullptr}}}});
+  EXPECT_TRUE(eventually([&] { return gone("a"); }));
+}
+
+TEST_F(OperatorHandlersTest, ReconcilesAreBoundedAndOneAtATimePerObject) {
+  std::mutex mutex;
+  int running = 0;
+  int most = 0;
+  std::set<std::string> busy;
+  bool overlapped = false;
+  auto handler = [&](op::Context& ctx) {
+    {
+      std::lock_guard lock(mutex);
+      most = std::max(most, ++running);
+      overlapped = overlapped || !busy.insert(ctx.name()).second;
+    }
+    std::this_thread::sleep_for(30ms);  // work, so that reconciles overlap
+    std::lock_guard lock(mutex);
+    --running;
+    busy.erase(ctx.name());
+  };
+  op::OperatorOptions limited = options();
+  limited.workers = 2;
+  op::Operator operator_(client_, limited);
+  operator_.on_create(kWidgets, handler, {.id = "one"});
+  operator_.on_create(kWidgets, handler, {.id = "two"});
+  operator_.on_field(kWidgets, "spec.size", handler);
+  operator_.start();
+  for (int i = 0; i < 6; ++i) create_widget(fmt::format("w{}", i), {{"size", i}});
+  ASSERT_TRUE(eventually([&] {
+    for (int i = 0; i < 6; ++i)
+      if (!at_rest(get(fmt::format("w{}", i)))) return false;
+    return true;
+  }));
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(most, 2);
+  EXPECT_FALSE(overlapped);
 }
 
 TEST_F(OperatorHandlersTest, TemporaryErrorRetriesAfterItsDelay) {

@@ -100,6 +100,14 @@ properties:
     return widgets().patch(name, client::PatchType::Merge, {{"spec", spec}});
   }
   Json get(const std::string& name) { return widgets().get(name); }
+  bool gone(const std::string& name) {
+    try {
+      (void)get(name);
+      return false;
+    } catch (const client::NotFound&) {
+      return true;
+    }
+  }
   Json status(const std::string& name) { return get(name).value("status", Json::object()); }
   std::string annotation(const std::string& name, const std::string& key) {
     return get(name)["metadata"].value("annotations", Json::object()).value(key, "");

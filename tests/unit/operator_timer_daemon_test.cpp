@@ -19,17 +19,7 @@ namespace {
 using client_test::eventually;
 using ::testing::ElementsAre;
 
-class OperatorTimerDaemonTest : public OperatorTest {
- protected:
-  bool gone(const std::string& name) {
-    try {
-      (void)get(name);
-      return false;
-    } catch (const client::NotFound&) {
-      return true;
-    }
-  }
-};
+class OperatorTimerDaemonTest : public OperatorTest {};
 
 TEST_F(OperatorTimerDaemonTest, TimerRunsAtItsIntervalWritesStatusAndStopsWithTheObject) {
   Calls calls;

@@ -264,18 +264,25 @@ class Cycle {
     return std::find(finalizers.begin(), finalizers.end(), impl_.finalizer_) != finalizers.end();
   }
 
-  // The resourceVersion makes the list replacement conditional: another controller's finalizer
-  // added meanwhile is never lost (Conflict: the reconcile is retried).
-  Json finalizers_patch(const Json& finalizers) const {
-    return {{"metadata",
-             {{"finalizers", finalizers},
-              {"resourceVersion", string_member(metadata_of(object_), "resourceVersion")}}}};
+  // A JSON patch whose test makes the list replacement conditional: another controller's
+  // finalizer added meanwhile is never lost (the patch fails and the reconcile is retried). A
+  // resourceVersion in a merge patch would do on kube-apiserver, but not on every server.
+  void set_finalizers(const Json& finalizers) {
+    const Json& metadata = metadata_of(object_);
+    const Json patch =
+        Json::array({{{"op", "test"},
+                      {"path", "/metadata/resourceVersion"},
+                      {"value", string_member(metadata, "resourceVersion")}},
+                     {{"op", "add"}, {"path", "/metadata/finalizers"}, {"value", finalizers}}});
+    client::Resource api = impl_.client_.resource(w_.gvr, string_member(metadata, "namespace"));
+    object_ = api.patch(string_member(metadata, "name"), client::PatchType::Json, patch);
+    state_.last_written = object_;
   }
 
   void add_finalizer() {
     Json finalizers = metadata_of(object_).value("finalizers", Json::array());
     finalizers.push_back(impl_.finalizer_);
-    write(finalizers_patch(finalizers));
+    set_finalizers(finalizers);
   }
 
   void change_cycle(const Json& essence) {
@@ -320,9 +327,13 @@ class Cycle {
     const Json current = metadata_of(object_).value("finalizers", Json::array());
     for (const Json& f : current)
       if (f != impl_.finalizer_) finalizers.push_back(f);
-    Json patch = finalizers_patch(finalizers);
-    patch.merge_patch(clear_progress());
-    write(std::move(patch));
+    // Progress stays: clearing it first would let a reconcile from a stale cache run the delete
+    // handlers again, and the object has no later cycle anyway.
+    try {
+      set_finalizers(finalizers);
+    } catch (const client::NotFound&) {
+      // Gone already: an earlier reconcile removed the finalizer and the cache is behind.
+    }
   }
 
   void add_due(std::vector<Due>& due, Reason reason, const Json& old_value, const Json& new_value) const {
