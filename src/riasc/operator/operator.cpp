@@ -105,7 +105,7 @@ Outcome invoke(const Handler& handler, Context& context, milliseconds backoff, m
 }
 
 std::string seconds_text(milliseconds delay) {
-  return fmt::format("{:.3g} s", static_cast<double>(delay.count()) / 1000);
+  return fmt::format("{:g} s", static_cast<double>(delay.count()) / 1000);
 }
 
 bool valid_id(const std::string& id) {
@@ -241,7 +241,13 @@ class Cycle {
         state_.essence = essence;
         state_.changed_at = now;
       }
-      if (w_.has(Reason::Delete) && !has_finalizer()) add_finalizer();
+      if (w_.has(Reason::Delete) != has_finalizer()) {
+        // Added only when there is a delete handler; removed when there is none (any more), so a
+        // deletion is never held for nothing.
+        Json finalizers = without_finalizer();
+        if (w_.has(Reason::Delete)) finalizers.push_back(impl_.finalizer_);
+        set_finalizers(finalizers);
+      }
       change_cycle(essence);
       for (const Registration& r : w_.handlers)
         if (r.reason == Reason::Timer) run_timer(r);
@@ -279,10 +285,12 @@ class Cycle {
     state_.last_written = object_;
   }
 
-  void add_finalizer() {
-    Json finalizers = metadata_of(object_).value("finalizers", Json::array());
-    finalizers.push_back(impl_.finalizer_);
-    set_finalizers(finalizers);
+  [[nodiscard]] Json without_finalizer() const {
+    Json finalizers = Json::array();
+    const Json current = metadata_of(object_).value("finalizers", Json::array());
+    for (const Json& f : current)
+      if (f != impl_.finalizer_) finalizers.push_back(f);
+    return finalizers;
   }
 
   void change_cycle(const Json& essence) {
@@ -323,14 +331,10 @@ class Cycle {
     std::vector<Due> due;
     add_due(due, Reason::Delete, nullptr, nullptr);
     if (!run_all(due)) return;
-    Json finalizers = Json::array();
-    const Json current = metadata_of(object_).value("finalizers", Json::array());
-    for (const Json& f : current)
-      if (f != impl_.finalizer_) finalizers.push_back(f);
     // Progress stays: clearing it first would let a reconcile from a stale cache run the delete
     // handlers again, and the object has no later cycle anyway.
     try {
-      set_finalizers(finalizers);
+      set_finalizers(without_finalizer());
     } catch (const client::NotFound&) {
       // Gone already: an earlier reconcile removed the finalizer and the cache is behind.
     }
@@ -402,7 +406,9 @@ class Cycle {
         break;
       case Outcome::Retry:
         ++progress.retries;
-        progress.delayed_until = format_time(SystemClock::now() + outcome.delay);
+        // Rounded up: persisted in milliseconds, the delay must not come out shorter.
+        progress.delayed_until =
+            format_time(std::chrono::ceil<milliseconds>(SystemClock::now() + outcome.delay));
         wake_in(outcome.delay);
         break;
       case Outcome::Failure:
