@@ -272,6 +272,30 @@ TEST_F(OperatorHandlersTest, UnexpectedExceptionsBackOffUpToTheRetryLimitAndTime
   EXPECT_TRUE(has_event("a", "Handler timed failed permanently: timed out after 0.3 s"));
 }
 
+TEST_F(OperatorHandlersTest, OneOperatorHandlesSeveralResourcesNamespacedOrNot) {
+  Calls calls;
+  op::Operator operator_(client_, options());  // scoped to this test's namespace
+  operator_.on_create(client_test::kConfigMaps, [&](op::Context& ctx) {
+    calls.add(fmt::format("config map {} {}", ctx.name(), ctx.body()["data"].value("k", "")));
+  });
+  operator_.on_create(client_test::kNamespaces,
+                      [&](op::Context& ctx) { calls.add("namespace " + ctx.name()); });
+  operator_.start();
+  client_.resource(client_test::kConfigMaps, namespace_)
+      .create({{"apiVersion", "v1"},
+               {"kind", "ConfigMap"},
+               {"metadata", {{"name", "c"}}},
+               {"data", {{"k", "v"}}}});
+  EXPECT_TRUE(eventually([&] { return calls.count("config map c v") == 1; }));
+  EXPECT_TRUE(eventually([&] { return calls.count("namespace " + namespace_) == 1; }));
+  EXPECT_TRUE(eventually([&] {  // events about cluster-scoped objects go to "default"
+    for (const Json& event :
+         client_.resource(client::GroupVersionResource{"", "v1", "events"}, "default").list().items)
+      if (event["involvedObject"].value("name", "") == namespace_) return true;
+    return false;
+  }));
+}
+
 TEST_F(OperatorHandlersTest, HandlerIdsAreCheckedAtRegistration) {
   op::Operator operator_(client_, options());
   operator_.on_create(kWidgets, [](op::Context&) {});

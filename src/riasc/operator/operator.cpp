@@ -534,8 +534,9 @@ void OperatorImpl::start() {
     const client::ResourceInfo info = client_.resolve(w->gvr);
     w->status_subresource =
         std::find(info.subresources.begin(), info.subresources.end(), "status") != info.subresources.end();
-    w->informer = std::make_unique<client::Informer>(client_.resource(w->gvr, options_.namespace_name),
-                                                     options_.informer);
+    // The namespace option scopes namespaced resources; cluster-scoped ones have no namespace.
+    const std::string scope = info.namespaced ? options_.namespace_name : std::string();
+    w->informer = std::make_unique<client::Informer>(client_.resource(w->gvr, scope), options_.informer);
     auto enqueue = [this, index = w->index](const Json& object) {
       queue_.add(fmt::format("{}|{}", index, client::Store::key_of(object)));
     };
