@@ -132,12 +132,15 @@ Progress Progress::parse(const Json& annotations, const std::string& key) {
   const Json record = Json::parse(annotations[key].get<std::string>(), nullptr, false);
   if (!record.is_object()) return progress;  // someone else's text: start over rather than fail
   progress.started = string_member(record, "started");
-  progress.retries = record.value("retries", 0);
+  // Hand-edited values of the wrong type read as absent rather than failing every reconcile.
+  auto flag = [&](const char* name) { return record.contains(name) && record[name] == true; };
+  if (record.contains("retries") && record["retries"].is_number_integer())
+    progress.retries = record["retries"].get<int>();
   progress.delayed_until = string_member(record, "delayedUntil");
-  progress.success = record.value("success", false);
-  progress.failure = record.value("failure", false);
+  progress.success = flag("success");
+  progress.failure = flag("failure");
   progress.message = string_member(record, "message");
-  progress.final = record.value("final", false);
+  progress.final = flag("final");
   return progress;
 }
 
