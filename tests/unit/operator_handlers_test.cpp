@@ -31,7 +31,8 @@ std::string dotted(const std::vector<std::string>& path) { return fmt::format("{
 // Handled, with nothing left in progress: the operator is at rest for this object.
 bool at_rest(const Json& object) {
   const Json annotations = object["metadata"].value("annotations", Json::object());
-  if (!annotations.contains(kLastHandled)) return false;
+  if (!annotations.contains(kLastHandled) || annotations.contains("riasc.io/handling-configuration"))
+    return false;
   for (const auto& [key, value] : annotations.items())
     if (key.starts_with("riasc.io/progress-") &&
         value.get<std::string>().find("\"final\"") == std::string::npos)
@@ -122,6 +123,31 @@ TEST_F(OperatorHandlersTest, ARestartedOperatorResumesWithoutRepeatingFinishedHa
   patch_spec("done", {{"size", 2}});  // the diff base survived the restart
   EXPECT_TRUE(eventually([&] { return calls.count(R"(update done {"size":1}->{"size":2})") == 1; }));
   EXPECT_EQ(calls.count("resume done"), 1);
+}
+
+TEST_F(OperatorHandlersTest, AChangeDuringAnUnfinishedCycleIsHandledByTheNextOne) {
+  Calls calls;
+  std::atomic<int> slow_failures{0};
+  auto sizes = [](const op::Context& ctx) {
+    return fmt::format("{}->{}", ctx.old_value()["spec"].value("size", 0),
+                       ctx.new_value()["spec"].value("size", 0));
+  };
+  op::Operator operator_(client_, options());
+  operator_.on_update(kWidgets, [&](op::Context& ctx) { calls.add("quick " + sizes(ctx)); }, {.id = "quick"});
+  operator_.on_update(kWidgets,
+                      [&](op::Context& ctx) {
+                        calls.add("slow " + sizes(ctx));
+                        if (slow_failures++ == 0) throw op::TemporaryError("busy", 300ms);
+                      },
+                      {.id = "slow"});
+  operator_.start();
+  create_widget("a", {{"size", 1}});
+  ASSERT_TRUE(eventually([&] { return at_rest(get("a")); }));
+  patch_spec("a", {{"size", 2}});
+  ASSERT_TRUE(eventually([&] { return calls.count("slow 1->2") == 1; }));
+  patch_spec("a", {{"size", 3}});  // while "slow" waits for its retry
+  ASSERT_TRUE(eventually([&] { return calls.count("quick 2->3") == 1 && at_rest(get("a")); }));
+  EXPECT_THAT(calls.all(), ElementsAre("quick 1->2", "slow 1->2", "slow 1->2", "quick 2->3", "slow 2->3"));
 }
 
 TEST_F(OperatorHandlersTest, ADeleteWaitsForTheDeleteHandler) {

@@ -140,7 +140,8 @@ class detail::OperatorImpl {
         options_(std::move(options)),
         queue_(client::WorkQueueOptions{milliseconds(5), std::chrono::minutes(5)}),
         finalizer_("riasc.eu/" + options_.name),
-        last_handled_(options_.annotation_prefix + "/last-handled-configuration") {}
+        last_handled_(options_.annotation_prefix + "/last-handled-configuration"),
+        handling_(options_.annotation_prefix + "/handling-configuration") {}
 
   Watched& watched(const client::GroupVersionResource& gvr) {
     if (started_) throw std::logic_error("handlers must be registered before Operator::start()");
@@ -196,6 +197,7 @@ class detail::OperatorImpl {
   client::WorkQueue queue_;
   const std::string finalizer_;
   const std::string last_handled_;
+  const std::string handling_;
   std::vector<std::unique_ptr<Watched>> resources_;
   std::thread workers_;
   bool started_ = false;
@@ -293,23 +295,31 @@ class Cycle {
     return finalizers;
   }
 
-  void change_cycle(const Json& essence) {
+  // A JSON document kept in annotation `name`; null when absent or not JSON.
+  [[nodiscard]] Json stored(const std::string& name) const {
     const Json annotations = annotations_of(object_);
-    Json last = nullptr;
-    if (annotations.contains(impl_.last_handled_) && annotations[impl_.last_handled_].is_string())
-      last = Json::parse(annotations[impl_.last_handled_].get<std::string>(), nullptr, false);
-    if (last.is_discarded()) last = nullptr;
+    if (!annotations.contains(name) || !annotations[name].is_string()) return nullptr;
+    Json value = Json::parse(annotations[name].get<std::string>(), nullptr, false);
+    return value.is_discarded() ? Json() : value;
+  }
+
+  void change_cycle(const Json& essence) {
+    const Json last = stored(impl_.last_handled_);
+    // The state an unfinished cycle handles: a change made meanwhile waits for the next cycle,
+    // so that handlers finished earlier in this one see it too, and none sees half a cycle.
+    Json handled = stored(impl_.handling_);
+    const bool continuing = !handled.is_null();
+    if (!continuing) handled = essence;
 
     std::vector<Due> due;
-    if (state_.resume_pending) add_due(due, Reason::Resume, nullptr, essence);
-    bool changed = false;
-    if (w_.detects_changes() && (last.is_null() || !detail::same(last, essence))) {
-      changed = true;
-      add_due(due, last.is_null() ? Reason::Create : Reason::Update, last, essence);
+    if (state_.resume_pending) add_due(due, Reason::Resume, nullptr, handled);
+    const bool changed = w_.detects_changes() && (last.is_null() || !detail::same(last, handled));
+    if (changed) {
+      add_due(due, last.is_null() ? Reason::Create : Reason::Update, last, handled);
       for (const Registration& r : w_.handlers) {
         if (r.reason != Reason::Field) continue;
         Json old_value = detail::value_at(last, r.field);
-        Json new_value = detail::value_at(essence, r.field);
+        Json new_value = detail::value_at(handled, r.field);
         if (detail::same(old_value, new_value)) continue;
         Diff changes = detail::diff(old_value, new_value);
         for (DiffEntry& entry : changes)
@@ -317,11 +327,15 @@ class Cycle {
         due.push_back({&r, std::move(old_value), std::move(new_value), std::move(changes)});
       }
     }
+    if (!due.empty() && !continuing)
+      write({{"metadata", {{"annotations", {{impl_.handling_, handled.dump()}}}}}});
     if (!run_all(due)) return;
-    // The cycle is complete: the next diff starts from here, and no progress is left behind that
-    // a later cycle could mistake for its own.
+    // The cycle is complete: the next diff starts from what it handled, and no progress is left
+    // behind that a later cycle could mistake for its own.
     Json patch = clear_progress();
-    if (changed) patch["metadata"]["annotations"][impl_.last_handled_] = essence.dump();
+    if (changed) patch["metadata"]["annotations"][impl_.last_handled_] = handled.dump();
+    if (annotations_of(object_).contains(impl_.handling_))
+      patch["metadata"]["annotations"][impl_.handling_] = nullptr;
     if (!patch.empty()) write(std::move(patch));
     state_.resume_pending = false;
   }
