@@ -115,5 +115,33 @@ TEST_F(OperatorTimerDaemonTest, DaemonIsRestartedAfterAnErrorAndNotAfterItReturn
   EXPECT_EQ(calls.count("run"), 3);
 }
 
+TEST_F(OperatorTimerDaemonTest, MetricsCountHandlerCallsAndRunningDaemons) {
+  metrics::Registry registry;
+  op::Metrics metrics(registry);
+  op::OperatorOptions with_metrics = options();
+  with_metrics.metrics = &metrics;
+  op::Operator operator_(client_, with_metrics);
+  operator_.on_create(kWidgets, [](op::Context& ctx) {
+    if (ctx.retry() == 0) throw op::TemporaryError("later", 50ms);
+  });
+  operator_.daemon(kWidgets, [](op::Context& ctx) { ctx.sleep_for(std::chrono::hours(1)); });
+  operator_.start();
+  create_widget("a");
+  const std::string labels = R"(operator="test",resource="widgets.example.com")";
+  auto exposed = [&](const std::string& line) {
+    return registry.expose().find(line + "\n") != std::string::npos;
+  };
+  EXPECT_TRUE(eventually([&] {
+    return exposed("riasc_operator_handler_calls_total{" + labels +
+                   R"(,handler="create",outcome="success"} 1)");
+  }));
+  EXPECT_TRUE(
+      exposed("riasc_operator_handler_calls_total{" + labels + R"(,handler="create",outcome="retry"} 1)"));
+  EXPECT_TRUE(exposed("riasc_operator_handler_duration_seconds_count{" + labels + R"(,handler="create"} 2)"));
+  EXPECT_TRUE(eventually([&] { return exposed("riasc_operator_daemons{" + labels + "} 1"); }));
+  operator_.stop();
+  EXPECT_TRUE(exposed("riasc_operator_daemons{" + labels + "} 0"));
+}
+
 }  // namespace
 }  // namespace riasc::operator_test

@@ -182,6 +182,10 @@ class detail::OperatorImpl {
   void start();
   void stop();
   void reconcile(const std::string& key);
+  Outcome call(const Watched& w, const Registration& r, Context& context, milliseconds backoff, int failures);
+  [[nodiscard]] std::string resource_label(const Watched& w) const {
+    return w.gvr.group.empty() ? w.gvr.resource : w.gvr.resource + "." + w.gvr.group;
+  }
   Json write(const Watched& w, const Json& object, Json patch);
   void event(const Json& object, std::string_view type, std::string_view reason, std::string message);
   void run_daemon(const std::stop_token& stop, const Watched& w, const std::string& object_key,
@@ -402,7 +406,7 @@ class Cycle {
       outcome = {
           Outcome::Failure, nullptr, fmt::format("timed out after {}", seconds_text(r.options.timeout)), {}};
     } else {
-      outcome = invoke(r.handler, context, r.options.backoff, r.options.max_backoff, progress.retries);
+      outcome = impl_.call(w_, r, context, r.options.backoff, progress.retries);
     }
     if (outcome.kind == Outcome::Retry && r.options.retries && progress.retries >= *r.options.retries) {
       outcome = {Outcome::Failure,
@@ -450,7 +454,7 @@ class Cycle {
       return;
     }
     Context context(state_for(r, nullptr, nullptr, {}, timer.failures));
-    Outcome outcome = invoke(r.handler, context, r.timer.backoff, r.options.max_backoff, timer.failures);
+    Outcome outcome = impl_.call(w_, r, context, r.timer.backoff, timer.failures);
     Json patch = context.patch_document();
     now = Clock::now();
     switch (outcome.kind) {
@@ -568,10 +572,22 @@ void OperatorImpl::start() {
   }
   workers_ = std::thread([this] {
     queue_.run(std::max<std::size_t>(options_.workers, 1), [this](const std::string& key) {
+      struct Depth {  // after each reconcile, however it ends
+        OperatorImpl& impl;
+        ~Depth() {
+          if (impl.options_.metrics)
+            impl.options_.metrics->queue_depth.with({impl.options_.name})
+                .set(static_cast<double>(impl.queue_.depth()));
+        }
+      } depth{*this};
       try {
         reconcile(key);
       } catch (const std::exception& error) {
         ++reconcile_failures_;
+        if (options_.metrics)
+          options_.metrics->reconcile_errors
+              .with({options_.name, resource_label(*resources_.at(std::stoul(key)))})
+              .increment();
         logger(key.substr(key.find('|') + 1)).warning("reconcile failed, retrying: {}", error.what());
         throw;
       }
@@ -635,6 +651,20 @@ void OperatorImpl::reconcile(const std::string& key) {
   Cycle(*this, w, key, std::move(object_key), *state, std::move(object)).run();
 }
 
+Outcome OperatorImpl::call(const Watched& w, const Registration& r, Context& context, milliseconds backoff,
+                           int failures) {
+  const auto start = Clock::now();
+  Outcome outcome = invoke(r.handler, context, backoff, r.options.max_backoff, failures);
+  if (Metrics* m = options_.metrics) {
+    static constexpr const char* kOutcomes[] = {"success", "retry", "failure"};
+    const std::string resource = resource_label(w);
+    m->handler_calls.with({options_.name, resource, r.id, kOutcomes[outcome.kind]}).increment();
+    m->handler_seconds.with({options_.name, resource, r.id})
+        .observe(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  return outcome;
+}
+
 Json OperatorImpl::write(const Watched& w, const Json& object, Json patch) {
   const Json& metadata = metadata_of(object);
   const std::string name = string_member(metadata, "name");
@@ -691,6 +721,19 @@ void OperatorImpl::event(const Json& object, std::string_view type, std::string_
 void OperatorImpl::run_daemon(const std::stop_token& stop, const Watched& w, const std::string& object_key,
                               const Registration& daemon, Json* memo) {
   const Logger log = logger(object_key);
+  metrics::Gauge* running = nullptr;
+  if (options_.metrics) running = &options_.metrics->daemons.with({options_.name, resource_label(w)});
+  struct Running {
+    metrics::Gauge* gauge;
+    explicit Running(metrics::Gauge* g) : gauge(g) {
+      if (gauge) gauge->add(1);
+    }
+    ~Running() {
+      if (gauge) gauge->add(-1);
+    }
+    Running(const Running&) = delete;
+    Running& operator=(const Running&) = delete;
+  } counted(running);
   milliseconds delay = daemon.daemon.initial_delay;
   int failures = 0;
   auto latest = [&w, object_key] { return w.informer->store().get(object_key).value_or(Json()); };
@@ -709,8 +752,7 @@ void OperatorImpl::run_daemon(const std::stop_token& stop, const Watched& w, con
     state.logger = log;
     state.latest = latest;
     Context context(std::move(state));
-    Outcome outcome =
-        invoke(daemon.handler, context, daemon.daemon.backoff, daemon.options.max_backoff, failures);
+    Outcome outcome = call(w, daemon, context, daemon.daemon.backoff, failures);
     Json patch = context.patch_document();
     if (outcome.kind == Outcome::Success && !outcome.result.is_null())
       patch["status"][daemon.id] = outcome.result;

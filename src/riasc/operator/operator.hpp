@@ -26,6 +26,7 @@
 #include "riasc/client/informer.hpp"
 #include "riasc/operator/context.hpp"
 #include "riasc/operator/errors.hpp"
+#include "riasc/operator/metrics.hpp"
 
 namespace riasc::op {
 
@@ -75,6 +76,7 @@ struct OperatorOptions {
   client::InformerOptions informer{};
   std::chrono::milliseconds sync_timeout{std::chrono::seconds(30)};
   LogSink log = stderr_sink();
+  Metrics* metrics = nullptr;  // shared by the operators of a process; outlives them
 };
 
 class Operator {
