@@ -101,8 +101,9 @@ class Context {
   [[nodiscard]] std::string namespace_name() const { return string_member(metadata(), "namespace"); }
   [[nodiscard]] Json latest() const { return state_.latest ? state_.latest() : state_.body; }
 
-  // Update: the last handled state and the state now (spec, labels, annotations, other top-level
-  // fields; never status). Field handlers: the field's values. Create: old is null.
+  // Update: the last handled state and the one this cycle handles, as it was when the cycle
+  // began (spec, labels, annotations, other top-level fields; never status). Field handlers: the
+  // field's values. Create: old is null.
   [[nodiscard]] const Json& old_value() const { return state_.old_value; }
   [[nodiscard]] const Json& new_value() const { return state_.new_value; }
   [[nodiscard]] const Diff& diff() const { return state_.diff; }
