@@ -87,8 +87,8 @@ milliseconds backoff_delay(milliseconds base, milliseconds max, int failures) {
   return std::min(delay, max);
 }
 
-// Catch clauses only record: g++ 12 and later work inside them do not mix well, and the caller
-// decides what to write.
+// Only classifies: what to write, retry or report depends on the handler's kind (change, timer,
+// daemon), so the callers decide.
 Outcome invoke(const Handler& handler, Context& context, milliseconds backoff, milliseconds max_backoff,
                int failures) {
   try {
