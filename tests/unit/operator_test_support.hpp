@@ -1,0 +1,135 @@
+#pragma once
+
+// Helpers of the operator SDK tests: the embedded server with a Widget CRD (status subresource,
+// any spec), a namespace per test, what handlers were called with, and the events recorded.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "client_test_support.hpp"
+#include "riasc/operator/operator.hpp"
+#include "test_support.hpp"
+
+namespace riasc::operator_test {
+
+using namespace std::chrono_literals;
+
+inline const client::GroupVersionResource kWidgets{"example.com", "v1", "widgets"};
+
+// Thread-safe record of handler calls, as "create a" and the like, with when they happened.
+class Calls {
+ public:
+  void add(const std::string& call) {
+    std::lock_guard lock(mutex_);
+    calls_.push_back(call);
+    times_.push_back(std::chrono::steady_clock::now());
+  }
+  [[nodiscard]] std::vector<std::string> all() const {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+  [[nodiscard]] long count(const std::string& call) const {
+    std::lock_guard lock(mutex_);
+    return std::count(calls_.begin(), calls_.end(), call);
+  }
+  // When the n-th (from 0) call named `call` happened.
+  [[nodiscard]] std::chrono::steady_clock::time_point time_of(const std::string& call, int n) const {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < calls_.size(); ++i)
+      if (calls_[i] == call && n-- == 0) return times_[i];
+    return {};
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> calls_;
+  std::vector<std::chrono::steady_clock::time_point> times_;
+};
+
+class OperatorTest : public client_test::ServerTest {
+ protected:
+  static void SetUpTestSuite() {
+    ServerTest::SetUpTestSuite();
+    Json crd = test::widget_crd(test::yaml(R"(
+type: object
+properties:
+  spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
+  status: {type: object, x-kubernetes-preserve-unknown-fields: true}
+)"));
+    crd["spec"]["versions"][0]["subresources"] = {{"status", Json::object()}};
+    client::Client(admin_config())
+        .resource(client::GroupVersionResource{"apiextensions.k8s.io", "v1", "customresourcedefinitions"})
+        .create(crd);
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      std::lock_guard lock(log_mutex_);
+      for (const std::string& line : log_) std::fprintf(stderr, "%s\n", line.c_str());
+    }
+  }
+
+  // Short backoffs and this test's namespace; log lines are shown when the test fails.
+  op::OperatorOptions options() {
+    op::OperatorOptions options;
+    options.name = "test";
+    options.namespace_name = namespace_;
+    options.informer.backoff_base = 50ms;
+    options.log = [this](op::LogLevel, const std::string& object, const std::string& message) {
+      std::lock_guard lock(log_mutex_);
+      log_.push_back(object + ": " + message);
+    };
+    return options;
+  }
+
+  client::Resource widgets() { return client_.resource(kWidgets, namespace_); }
+
+  Json create_widget(const std::string& name, Json spec = Json::object()) {
+    return widgets().create({{"apiVersion", "example.com/v1"},
+                             {"kind", "Widget"},
+                             {"metadata", {{"name", name}}},
+                             {"spec", spec}});
+  }
+  Json patch_spec(const std::string& name, const Json& spec) {
+    return widgets().patch(name, client::PatchType::Merge, {{"spec", spec}});
+  }
+  Json get(const std::string& name) { return widgets().get(name); }
+  bool gone(const std::string& name) {
+    try {
+      (void)get(name);
+      return false;
+    } catch (const client::NotFound&) {
+      return true;
+    }
+  }
+  Json status(const std::string& name) { return get(name).value("status", Json::object()); }
+  std::string annotation(const std::string& name, const std::string& key) {
+    return get(name)["metadata"].value("annotations", Json::object()).value(key, "");
+  }
+
+  // The reasons and messages of the events about object `name`, as "reason: message".
+  std::vector<std::string> events_about(const std::string& name) {
+    std::vector<std::string> found;
+    for (const Json& event :
+         client_.resource(client::GroupVersionResource{"", "v1", "events"}, namespace_).list().items)
+      if (event["involvedObject"].value("name", "") == name)
+        found.push_back(event.value("reason", "") + ": " + event.value("message", ""));
+    return found;
+  }
+  bool has_event(const std::string& name, const std::string& text) {
+    auto events = events_about(name);
+    return std::any_of(events.begin(), events.end(),
+                       [&](const std::string& event) { return event.find(text) != std::string::npos; });
+  }
+
+  std::mutex log_mutex_;
+  std::vector<std::string> log_;
+};
+
+}  // namespace riasc::operator_test
