@@ -16,14 +16,14 @@ TEST(OperatorEssenceTest, LeavesOutStatusOwnAnnotationsAndServerMetadata) {
   const Json object = Json::parse(R"({
     "apiVersion": "example.com/v1", "kind": "Widget",
     "metadata": {"name": "a", "resourceVersion": "7", "finalizers": ["riasc.eu/x"], "labels": {"app": "web"},
-                 "annotations": {"riasc.io/progress-create": "{}", "note": "kept",
+                 "annotations": {"riasc.eu/progress-create": "{}", "note": "kept",
                                  "kubectl.kubernetes.io/last-applied-configuration": "{}"}},
     "spec": {"size": 1}, "data": {"k": "v"}, "status": {"phase": "Ready", "other": 1}})");
-  EXPECT_EQ(essence_of(object, "riasc.io", {}), Json::parse(R"({
+  EXPECT_EQ(essence_of(object, "riasc.eu", {}), Json::parse(R"({
     "spec": {"size": 1}, "data": {"k": "v"},
     "metadata": {"labels": {"app": "web"}, "annotations": {"note": "kept"}}})"));
   // A status field a field handler watches is part of it.
-  EXPECT_EQ(essence_of(object, "riasc.io", {{"status", "phase"}})["status"], (Json{{"phase", "Ready"}}));
+  EXPECT_EQ(essence_of(object, "riasc.eu", {{"status", "phase"}})["status"], (Json{{"phase", "Ready"}}));
 }
 
 TEST(OperatorEssenceTest, DiffsLeafByLeafWhateverTheMemberOrder) {

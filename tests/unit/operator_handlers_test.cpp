@@ -24,17 +24,17 @@ using client_test::eventually;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-constexpr const char* kLastHandled = "riasc.io/last-handled-configuration";
+constexpr const char* kLastHandled = "riasc.eu/last-handled-configuration";
 
 std::string dotted(const std::vector<std::string>& path) { return fmt::format("{}", fmt::join(path, ".")); }
 
 // Handled, with nothing left in progress: the operator is at rest for this object.
 bool at_rest(const Json& object) {
   const Json annotations = object["metadata"].value("annotations", Json::object());
-  if (!annotations.contains(kLastHandled) || annotations.contains("riasc.io/handling-configuration"))
+  if (!annotations.contains(kLastHandled) || annotations.contains("riasc.eu/handling-configuration"))
     return false;
   for (const auto& [key, value] : annotations.items())
-    if (key.starts_with("riasc.io/progress-") &&
+    if (key.starts_with("riasc.eu/progress-") &&
         value.get<std::string>().find("\"final\"") == std::string::npos)
       return false;
   return true;
@@ -107,8 +107,8 @@ TEST_F(OperatorHandlersTest, ARestartedOperatorResumesWithoutRepeatingFinishedHa
     first.stop();
   }
   first_operator = false;
-  EXPECT_THAT(annotation("half", "riasc.io/progress-first"), HasSubstr("\"success\":true"));
-  EXPECT_THAT(annotation("half", "riasc.io/progress-second"), HasSubstr("not yet"));
+  EXPECT_THAT(annotation("half", "riasc.eu/progress-first"), HasSubstr("\"success\":true"));
+  EXPECT_THAT(annotation("half", "riasc.eu/progress-second"), HasSubstr("not yet"));
   EXPECT_EQ(calls.count("resume done"), 0);  // created while the first operator ran
 
   op::Operator second(client_, options());
@@ -263,8 +263,8 @@ TEST_F(OperatorHandlersTest, PermanentErrorStopsRetryingAndIsReported) {
   ASSERT_TRUE(eventually([&] { return at_rest(get("a")) && has_event("a", "HandlerFailed"); }));
   EXPECT_EQ(calls.count("broken"), 1);
   EXPECT_EQ(calls.count("fine"), 1);
-  EXPECT_THAT(annotation("a", "riasc.io/progress-broken"), HasSubstr("size must be even"));
-  EXPECT_TRUE(annotation("a", "riasc.io/progress-fine").empty());
+  EXPECT_THAT(annotation("a", "riasc.eu/progress-broken"), HasSubstr("size must be even"));
+  EXPECT_TRUE(annotation("a", "riasc.eu/progress-fine").empty());
   EXPECT_TRUE(has_event("a", "HandlerFailed: Handler broken failed permanently: size must be even"));
 
   patch_spec("a", {{"size", 4}});  // a new change: no create handler runs again

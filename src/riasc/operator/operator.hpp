@@ -70,7 +70,7 @@ struct OperatorOptions {
   std::string name = "operator";
   // Progress and last-handled annotations: <prefix>/progress-<id>, <prefix>/last-handled-configuration.
   // Two operators handling the same objects need different prefixes.
-  std::string annotation_prefix = "riasc.io";
+  std::string annotation_prefix = "riasc.eu";
   std::string namespace_name{};  // "" : all namespaces
   std::size_t workers = 4;       // reconciles at once (of different objects)
   client::InformerOptions informer{};
