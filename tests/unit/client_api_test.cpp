@@ -184,6 +184,14 @@ TEST_F(ClientApiTest, EveryPatchType) {
   EXPECT_EQ(config_maps.patch("p", PatchType::Json, operations)["data"], Json({{"b", "2"}, {"c", "3"}}));
   EXPECT_EQ(config_maps.patch("p", PatchType::StrategicMerge, {{"data", {{"d", "4"}}}})["data"]["d"], "4");
 
+  // A resourceVersion in a patch is a precondition.
+  const std::string version = config_maps.get("p")["metadata"]["resourceVersion"];
+  Json guarded = {{"metadata", {{"resourceVersion", version}}}, {"data", {{"e", "5"}}}};
+  EXPECT_EQ(config_maps.patch("p", PatchType::Merge, guarded)["data"]["e"], "5");
+  guarded["data"]["e"] = "6";  // `version` is stale now
+  EXPECT_THROW(config_maps.patch("p", PatchType::Merge, guarded), Conflict);
+  EXPECT_EQ(config_maps.get("p")["data"]["e"], "5");
+
   // Server-side apply: two managers conflict over a field until one forces.
   PatchOptions first;
   first.field_manager = "first";

@@ -760,7 +760,13 @@ class ApiServer::Impl {
       auto patched_or_error = apply_patch(content_type, object, patch_document, shapes);
       if (auto* error = std::get_if<ApiError>(&patched_or_error)) return *error;
       Json patched = std::get<Json>(std::move(patched_or_error));
-      patched["metadata"]["resourceVersion"] = object["metadata"]["resourceVersion"];
+      // A resourceVersion the patch sets is a precondition, as kube-apiserver makes it: no retry.
+      const std::string current_version = string_member(object["metadata"], "resourceVersion");
+      const std::string requested_version = string_member(patched["metadata"], "resourceVersion");
+      if (!requested_version.empty() && requested_version != current_version) {
+        return ApiError{status_conflict({type.group, type.resource}, name)};
+      }
+      patched["metadata"]["resourceVersion"] = current_version;
       auto result = objects_->update(type, namespace_name, name, std::move(patched), status, options);
       auto* error = std::get_if<ApiError>(&result);
       if (!error || error->code() != 409 || attempt >= 3) return result;
