@@ -189,6 +189,30 @@ TEST_F(LeaderElectionTest, OnlyTheLeadingOperatorRunsHandlers) {
   EXPECT_EQ(calls.all().size(), 2U) << ::testing::PrintToString(calls.all());
 }
 
+TEST_F(LeaderElectionTest, AnOperatorThatLosesItsLeaseStopsAndTurnsUnhealthy) {
+  Calls calls;
+  op::OperatorOptions operator_options = options();
+  operator_options.leader_election = election("a");
+  op::Operator operator_(client_, operator_options);
+  operator_.on_create(kWidgets, [&](op::Context& ctx) { calls.add("create " + ctx.name()); });
+  operator_.start();
+  ASSERT_TRUE(within(5s, [&] { return operator_.is_leader() && operator_.healthy(); }));
+
+  // Another holder writes the Lease (as one whose clock saw it expire): renewals fail from now on.
+  auto leases =
+      client_.resource(client::GroupVersionResource{"coordination.k8s.io", "v1", "leases"}, namespace_);
+  Json lease = leases.get("leader");
+  lease["spec"]["holderIdentity"] = "intruder";
+  lease["spec"]["leaseDurationSeconds"] = 60;
+  (void)leases.update(lease);
+  const auto lost = within(5s, [&] { return !operator_.is_leader() && !operator_.healthy(); });
+  ASSERT_TRUE(lost);
+  EXPECT_LE(*lost, 2000ms);  // the renew deadline (700 ms) and a renewal period, with a margin
+  EXPECT_EQ(holder(), "intruder");
+  create_widget("late");
+  EXPECT_FALSE(within(500ms, [&] { return calls.count("create late") > 0; }));
+}
+
 class ProbeServerTest : public OperatorTest {
  protected:
   http::Response scrape(op::ProbeServer& probes, const std::string& path) {
