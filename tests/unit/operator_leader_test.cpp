@@ -181,6 +181,7 @@ TEST_F(LeaderElectionTest, OnlyTheLeadingOperatorRunsHandlers) {
   create_widget("one");
   ASSERT_TRUE(within(5s, [&] { return calls.count(first_id + " one") == 1; }));
   first.stop();
+  EXPECT_FALSE(first.healthy());  // a stopped replica is not
   ASSERT_TRUE(within(5s, [&] { return second.is_leader(); }));
   create_widget("two");
   ASSERT_TRUE(within(5s, [&] { return calls.count(second_id + " two") == 1; }));

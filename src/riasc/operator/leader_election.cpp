@@ -83,7 +83,10 @@ class LeaderElector::Impl {
     while (true) {
       const bool acquired = try_acquire_or_renew();
       if (acquired) break;
-      if (!wait(jittered(options_.retry_period))) return;
+      if (!wait(jittered(options_.retry_period))) {
+        finished_ = true;
+        return;
+      }
     }
     set_leader(true);
     log_.info("{} is the leader", options_.identity);

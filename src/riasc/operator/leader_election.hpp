@@ -59,7 +59,7 @@ class LeaderElector {
   void abandon();
 
   [[nodiscard]] bool is_leader() const;
-  // Leadership was held and has ended (lost or stopped).
+  // The election is over for this elector: leadership lost, or stop()/abandon() called.
   [[nodiscard]] bool finished() const;
   [[nodiscard]] const std::string& identity() const;
 

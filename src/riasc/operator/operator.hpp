@@ -81,7 +81,8 @@ struct OperatorOptions {
   // Several replicas: only the holder of this Lease runs handlers. start() then returns at once
   // and handling starts when leadership is won; when it is lost, handling stops for good and
   // healthy() turns false, so that the liveness probe restarts the replica (controller-runtime
-  // exits instead). Its log and metrics default to the operator's; its callbacks are chained.
+  // exits instead). It logs to the operator's sink, its metrics default to the operator's, and
+  // its callbacks run after the operator's own.
   std::optional<LeaderElectionOptions> leader_election{};
 };
 
