@@ -102,13 +102,25 @@ Diff diff(const Json& old_value, const Json& new_value) {
   return out;
 }
 
-std::string format_time(SystemClock::time_point time) {
-  const auto since_epoch = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch());
-  const std::time_t seconds = static_cast<std::time_t>(since_epoch.count() / 1000);
+namespace {
+template <typename Unit>
+std::string format_utc(SystemClock::time_point time, int digits) {
+  const auto since_epoch = std::chrono::duration_cast<Unit>(time.time_since_epoch());
+  const auto per_second = Unit::period::den;
+  const std::time_t seconds = static_cast<std::time_t>(since_epoch.count() / per_second);
   std::tm utc{};
   ::gmtime_r(&seconds, &utc);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900, utc.tm_mon + 1,
-                     utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, since_epoch.count() % 1000);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:0{}}Z", utc.tm_year + 1900, utc.tm_mon + 1,
+                     utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, since_epoch.count() % per_second,
+                     digits);
+}
+}  // namespace
+
+std::string format_time(SystemClock::time_point time) {
+  return format_utc<std::chrono::milliseconds>(time, 3);
+}
+std::string format_micro_time(SystemClock::time_point time) {
+  return format_utc<std::chrono::microseconds>(time, 6);
 }
 
 std::optional<SystemClock::time_point> parse_time(std::string_view text) {

@@ -33,6 +33,8 @@ using SystemClock = std::chrono::system_clock;
 
 // RFC 3339 in UTC with milliseconds, as persisted times must outlive the process.
 std::string format_time(SystemClock::time_point time);
+// metav1.MicroTime (Leases): Go parses exactly six fraction digits there.
+std::string format_micro_time(SystemClock::time_point time);
 std::optional<SystemClock::time_point> parse_time(std::string_view text);
 
 // One handler's state in the current handling cycle, as its annotation's JSON value.

@@ -181,6 +181,7 @@ class detail::OperatorImpl {
 
   void start();
   void stop();
+  [[nodiscard]] bool healthy() const;
   void reconcile(const std::string& key);
   Outcome call(const Watched& w, const Registration& r, Context& context, milliseconds backoff, int failures);
   [[nodiscard]] std::string resource_label(const Watched& w) const {
@@ -206,6 +207,8 @@ class detail::OperatorImpl {
   std::thread workers_;
   bool started_ = false;
   bool stopped_ = false;
+  std::atomic<bool> running_{false};     // for healthy(), from the probe server's threads
+  std::optional<std::uint64_t> reader_;  // of the metrics, while running
   std::mutex states_mutex_;
   std::map<std::string, std::shared_ptr<ObjectState>> states_;  // by queue key
   std::atomic<std::uint64_t> reconcile_failures_{0};
@@ -570,34 +573,62 @@ void OperatorImpl::start() {
     const auto keys = w->informer->store().keys();
     w->initial = std::set<std::string>(keys.begin(), keys.end());
   }
+  if (Metrics* m = options_.metrics)
+    reader_ = m->add_reader([this, m] {
+      const auto depth = static_cast<double>(queue_.depth());
+      m->queue_depth.with({options_.name}).set(depth);
+      m->workqueue_depth.with({options_.name}).set(depth);
+      for (const auto& w : resources_)
+        m->watch_restarts.with({options_.name, resource_label(*w)})
+            .set_total(static_cast<double>(std::max<std::uint64_t>(w->informer->watches(), 1) - 1));
+    });
   workers_ = std::thread([this] {
     queue_.run(std::max<std::size_t>(options_.workers, 1), [this](const std::string& key) {
-      struct Depth {  // after each reconcile, however it ends
+      // After each reconcile, however it ends.
+      struct Account {
         OperatorImpl& impl;
-        ~Depth() {
-          if (impl.options_.metrics)
-            impl.options_.metrics->queue_depth.with({impl.options_.name})
-                .set(static_cast<double>(impl.queue_.depth()));
+        std::chrono::steady_clock::time_point began;
+        const char* result = "error";
+        ~Account() {
+          Metrics* m = impl.options_.metrics;
+          if (!m) return;
+          const std::string& name = impl.options_.name;
+          m->queue_depth.with({name}).set(static_cast<double>(impl.queue_.depth()));
+          m->reconcile_total.with({name, result}).increment();
+          m->reconcile_time.with({name}).observe(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
         }
-      } depth{*this};
+      } account{*this, std::chrono::steady_clock::now()};
       try {
         reconcile(key);
+        account.result = "success";
       } catch (const std::exception& error) {
         ++reconcile_failures_;
-        if (options_.metrics)
+        if (options_.metrics) {
           options_.metrics->reconcile_errors
               .with({options_.name, resource_label(*resources_.at(std::stoul(key)))})
               .increment();
+          options_.metrics->reconcile_errors_total.with({options_.name}).increment();
+        }
         logger(key.substr(key.find('|') + 1)).warning("reconcile failed, retrying: {}", error.what());
         throw;
       }
     });
   });
+  running_ = true;
+}
+
+bool OperatorImpl::healthy() const {
+  if (!running_ || queue_.shutting_down()) return false;
+  return std::all_of(resources_.begin(), resources_.end(),
+                     [](const auto& w) { return w->informer->has_synced(); });
 }
 
 void OperatorImpl::stop() {
   if (stopped_) return;
   stopped_ = true;
+  running_ = false;
+  if (reader_) options_.metrics->remove_reader(*reader_);
   queue_.shut_down();
   if (workers_.joinable()) workers_.join();
   // Ask every daemon first and wait after: they stop in parallel, not one after another.
@@ -818,8 +849,43 @@ void Operator::add_daemon(const client::GroupVersionResource& resource, Handler 
              resource, std::move(id));
 }
 
-void Operator::start() { impl_->start(); }
-void Operator::stop() { impl_->stop(); }
+void Operator::start() {
+  if (!impl_->options_.leader_election) {
+    impl_->start();
+    return;
+  }
+  if (elector_) throw std::logic_error("Operator::start() called twice");
+  LeaderElectionOptions election = *impl_->options_.leader_election;
+  if (!election.metrics) election.metrics = impl_->options_.metrics;
+  election.log = impl_->options_.log;
+  election.on_started_leading = [this, chained = std::move(election.on_started_leading)] {
+    try {
+      impl_->start();
+    } catch (const std::exception& error) {
+      impl_->logger("").error("cannot start handling: {}", error.what());
+    }
+    if (chained) chained();
+  };
+  election.on_stopped_leading = [this, chained = std::move(election.on_stopped_leading)] {
+    impl_->stop();
+    if (chained) chained();
+  };
+  elector_ = std::make_unique<LeaderElector>(impl_->client_, std::move(election));
+  elector_->start();
+}
+
+void Operator::stop() {
+  if (elector_) elector_->stop();  // handlers stop before the Lease is released
+  impl_->stop();
+}
+
+bool Operator::healthy() const {
+  if (elector_ && !elector_->is_leader()) return !elector_->finished();
+  return impl_->healthy();
+}
+
+bool Operator::is_leader() const { return elector_ ? elector_->is_leader() : impl_->running_.load(); }
+const std::string& Operator::name() const { return impl_->options_.name; }
 std::uint64_t Operator::reconcile_failures() const { return impl_->reconcile_failures_; }
 
 }  // namespace riasc::op

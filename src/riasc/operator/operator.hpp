@@ -26,6 +26,7 @@
 #include "riasc/client/informer.hpp"
 #include "riasc/operator/context.hpp"
 #include "riasc/operator/errors.hpp"
+#include "riasc/operator/leader_election.hpp"
 #include "riasc/operator/metrics.hpp"
 
 namespace riasc::op {
@@ -77,6 +78,12 @@ struct OperatorOptions {
   std::chrono::milliseconds sync_timeout{std::chrono::seconds(30)};
   LogSink log = stderr_sink();
   Metrics* metrics = nullptr;  // shared by the operators of a process; outlives them
+  // Several replicas: only the holder of this Lease runs handlers. start() then returns at once
+  // and handling starts when leadership is won; when it is lost, handling stops for good and
+  // healthy() turns false, so that the liveness probe restarts the replica (controller-runtime
+  // exits instead). It logs to the operator's sink, its metrics default to the operator's, and
+  // its callbacks run after the operator's own.
+  std::optional<LeaderElectionOptions> leader_election{};
 };
 
 class Operator {
@@ -130,6 +137,11 @@ class Operator {
   // Stops daemons, reconciles (those running finish) and informers.
   void stop();
 
+  // For /healthz: the caches are filled and the workers run, or a replica waits for leadership.
+  [[nodiscard]] bool healthy() const;
+  [[nodiscard]] bool is_leader() const;  // true without leader election once started
+  [[nodiscard]] const std::string& name() const;
+
   // Reconciles that threw (API errors) and were queued again; for tests and metrics.
   [[nodiscard]] std::uint64_t reconcile_failures() const;
 
@@ -152,6 +164,7 @@ class Operator {
   void add_daemon(const client::GroupVersionResource& resource, Handler handler, DaemonOptions options);
 
   std::unique_ptr<detail::OperatorImpl> impl_;
+  std::unique_ptr<LeaderElector> elector_;
 };
 
 }  // namespace riasc::op
