@@ -312,7 +312,7 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
       return 0;
     }
     if (stream->request.body.size() + length > connection.context_.options.body_limit) {
-      // Answer now rather than read a body we will not take; the rest is refused once it is sent.
+      // Answer now rather than collect a body we will not take; what follows is dropped above.
       stream->body_too_large = true;
       stream->request.body.clear();
       connection.start_answer(*stream);
