@@ -849,7 +849,27 @@ void Operator::add_daemon(const client::GroupVersionResource& resource, Handler 
              resource, std::move(id));
 }
 
+AdmissionServer& Operator::admission() {
+  if (!admission_) {
+    AdmissionServerOptions options = impl_->options_.admission;
+    if (options.configuration_name.empty()) options.configuration_name = impl_->options_.name + ".riasc.eu";
+    admission_ = std::make_unique<AdmissionServer>(std::move(options), impl_->options_.log);
+  }
+  return *admission_;
+}
+
+void Operator::on_validate(const client::GroupVersionResource& resource, AdmissionHandler handler,
+                           AdmissionOptions options) {
+  admission().on_validate(resource, std::move(handler), std::move(options));
+}
+
+void Operator::on_mutate(const client::GroupVersionResource& resource, AdmissionHandler handler,
+                         AdmissionOptions options) {
+  admission().on_mutate(resource, std::move(handler), std::move(options));
+}
+
 void Operator::start() {
+  if (admission_) admission_->start(&impl_->client_);
   if (!impl_->options_.leader_election) {
     impl_->start();
     return;
@@ -877,6 +897,7 @@ void Operator::start() {
 void Operator::stop() {
   if (elector_) elector_->stop();  // handlers stop before the Lease is released
   impl_->stop();
+  if (admission_) admission_->stop();
 }
 
 bool Operator::healthy() const {

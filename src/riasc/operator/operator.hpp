@@ -24,6 +24,7 @@
 
 #include "riasc/client/client.hpp"
 #include "riasc/client/informer.hpp"
+#include "riasc/operator/admission.hpp"
 #include "riasc/operator/context.hpp"
 #include "riasc/operator/errors.hpp"
 #include "riasc/operator/leader_election.hpp"
@@ -84,6 +85,9 @@ struct OperatorOptions {
   // exits instead). It logs to the operator's sink, its metrics default to the operator's, and
   // its callbacks run after the operator's own.
   std::optional<LeaderElectionOptions> leader_election{};
+  // The webhook server of on_validate and on_mutate handlers. It serves on every replica, leader
+  // or not, as the API server may call any of them.
+  AdmissionServerOptions admission{};
 };
 
 class Operator {
@@ -131,6 +135,15 @@ class Operator {
     add_daemon(resource, wrap(std::forward<F>(handler)), std::move(options));
   }
 
+  // Admission: called by the API server before it stores a write (see admission.hpp). They run
+  // on the webhook server's thread, apart from the reconciles, and see only the request.
+  void on_validate(const client::GroupVersionResource& resource, AdmissionHandler handler,
+                   AdmissionOptions options = {});
+  void on_mutate(const client::GroupVersionResource& resource, AdmissionHandler handler,
+                 AdmissionOptions options = {});
+  // The webhook server, made by the first admission handler; null without one.
+  [[nodiscard]] AdmissionServer* admission_server() const { return admission_.get(); }
+
   // Resolves the resources, lists them, then starts handling. Throws when a resource is not served
   // or a cache does not fill within sync_timeout.
   void start();
@@ -163,8 +176,11 @@ class Operator {
   void add_timer(const client::GroupVersionResource& resource, Handler handler, TimerOptions options);
   void add_daemon(const client::GroupVersionResource& resource, Handler handler, DaemonOptions options);
 
+  AdmissionServer& admission();
+
   std::unique_ptr<detail::OperatorImpl> impl_;
   std::unique_ptr<LeaderElector> elector_;
+  std::unique_ptr<AdmissionServer> admission_;
 };
 
 }  // namespace riasc::op
