@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <stdexcept>
 
 namespace riasc::op {
 
@@ -22,6 +23,8 @@ std::string_view to_string(Reason reason) {
       return "timer";
     case Reason::Daemon:
       return "daemon";
+    case Reason::Index:
+      return "index";
   }
   return "unknown";
 }
@@ -44,6 +47,12 @@ const Json& Context::member(const char* name) const {
   if (!state_.body.is_object()) return kEmpty;
   auto found = state_.body.find(name);
   return found == state_.body.end() ? kEmpty : *found;
+}
+
+const Index& Context::index(std::string_view name) const {
+  if (state_.indexes)
+    if (auto found = state_.indexes->find(name); found != state_.indexes->end()) return *found->second;
+  throw std::out_of_range(fmt::format("no index named \"{}\" is registered with the operator", name));
 }
 
 bool Context::sleep_for(std::chrono::milliseconds duration) const {

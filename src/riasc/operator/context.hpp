@@ -15,10 +15,11 @@
 #include <fmt/format.h>
 
 #include "riasc/core/json.hpp"
+#include "riasc/operator/index.hpp"
 
 namespace riasc::op {
 
-enum class Reason { Create, Update, Delete, Resume, Field, Timer, Daemon };
+enum class Reason { Create, Update, Delete, Resume, Field, Timer, Daemon, Index };
 std::string_view to_string(Reason reason);
 
 // One changed leaf between the last handled state and the object now.
@@ -80,6 +81,7 @@ struct ContextState {
   Logger logger{{}, {}};
   std::stop_token stop;          // daemons only
   std::function<Json()> latest;  // the freshest cached body
+  const Indexes* indexes = nullptr;
 };
 }  // namespace detail
 
@@ -117,6 +119,9 @@ class Context {
   // the object's daemons, which run on their own threads: guard it when a daemon touches it.
   [[nodiscard]] Json& memo() { return *state_.memo; }
   [[nodiscard]] const Logger& logger() const { return state_.logger; }
+
+  // The operator's index of this name (see index.hpp); std::out_of_range when there is none.
+  [[nodiscard]] const Index& index(std::string_view name) const;
 
   // Daemons: stop when this is requested (the object is being deleted, or the operator stops).
   [[nodiscard]] std::stop_token stop_token() const { return state_.stop; }

@@ -39,6 +39,7 @@ struct Watched {
   std::size_t index = 0;
   client::GroupVersionResource gvr;
   std::vector<Registration> handlers;
+  std::vector<std::pair<Index*, Handler>> indexers;
   std::vector<std::vector<std::string>> status_fields;  // watched by field handlers
   bool status_subresource = false;
   std::unique_ptr<client::Informer> informer;
@@ -179,6 +180,16 @@ class detail::OperatorImpl {
     w.handlers.push_back(std::move(registration));
   }
 
+  void add_index(const client::GroupVersionResource& gvr, const std::string& name, Handler function) {
+    Watched& w = watched(gvr);
+    if (name.empty()) throw std::invalid_argument("an index needs a name");
+    auto [entry, added] = indexes_.emplace(name, std::make_unique<Index>());
+    if (!added) throw std::invalid_argument(fmt::format("index \"{}\" is registered twice", name));
+    w.indexers.emplace_back(entry->second.get(), std::move(function));
+  }
+  // From the informer's thread, before the object is queued.
+  void update_indexes(const Watched& w, const Json& object, bool deleted);
+
   void start();
   void stop();
   [[nodiscard]] bool healthy() const;
@@ -204,6 +215,7 @@ class detail::OperatorImpl {
   const std::string last_handled_;
   const std::string handling_;
   std::vector<std::unique_ptr<Watched>> resources_;
+  Indexes indexes_;
   std::thread workers_;
   bool started_ = false;
   bool stopped_ = false;
@@ -500,6 +512,7 @@ class Cycle {
     state.diff = std::move(diff);
     state.memo = &state_.memo;
     state.logger = impl_.logger(object_key_);
+    state.indexes = &impl_.indexes_;
     return state;
   }
 
@@ -558,12 +571,14 @@ void OperatorImpl::start() {
     // The namespace option scopes namespaced resources; cluster-scoped ones have no namespace.
     const std::string scope = info.namespaced ? options_.namespace_name : std::string();
     w->informer = std::make_unique<client::Informer>(client_.resource(w->gvr, scope), options_.informer);
-    auto enqueue = [this, index = w->index](const Json& object) {
-      queue_.add(fmt::format("{}|{}", index, client::Store::key_of(object)));
+    const bool handled = !w->handlers.empty();
+    auto enqueue = [this, &w = *w, handled](const Json& object, bool deleted) {
+      if (!w.indexers.empty()) update_indexes(w, object, deleted);
+      if (handled) queue_.add(fmt::format("{}|{}", w.index, client::Store::key_of(object)));
     };
-    w->informer->on_add(enqueue);
-    w->informer->on_update([enqueue](const Json&, const Json& object) { enqueue(object); });
-    w->informer->on_delete(enqueue);
+    w->informer->on_add([enqueue](const Json& object) { enqueue(object, false); });
+    w->informer->on_update([enqueue](const Json&, const Json& object) { enqueue(object, false); });
+    w->informer->on_delete([enqueue](const Json& object) { enqueue(object, true); });
     w->informer->start();
   }
   for (auto& w : resources_) {
@@ -616,6 +631,31 @@ void OperatorImpl::start() {
     });
   });
   running_ = true;
+}
+
+void OperatorImpl::update_indexes(const Watched& w, const Json& object, bool deleted) {
+  const std::string object_key = client::Store::key_of(object);
+  for (const auto& [index, function] : w.indexers) {
+    if (deleted) {
+      index->erase(object_key);
+      continue;
+    }
+    Json memo = Json::object();  // index functions have no per-object memo: they run apart
+    detail::ContextState state;
+    state.reason = Reason::Index;
+    state.body = object;
+    state.memo = &memo;
+    state.logger = logger(object_key);
+    state.indexes = &indexes_;
+    Context context(std::move(state));
+    try {
+      index->set(object_key, function(context));
+    } catch (const std::exception& error) {
+      // Left out rather than kept stale; the next change of the object tries again.
+      index->erase(object_key);
+      context.logger().warning("index function failed, the object is not indexed: {}", error.what());
+    }
+  }
 }
 
 bool OperatorImpl::healthy() const {
@@ -782,6 +822,7 @@ void OperatorImpl::run_daemon(const std::stop_token& stop, const Watched& w, con
     state.memo = memo;
     state.logger = log;
     state.latest = latest;
+    state.indexes = &indexes_;
     Context context(std::move(state));
     Outcome outcome = call(w, daemon, context, daemon.daemon.backoff, failures);
     Json patch = context.patch_document();
@@ -866,6 +907,18 @@ void Operator::on_validate(const client::GroupVersionResource& resource, Admissi
 void Operator::on_mutate(const client::GroupVersionResource& resource, AdmissionHandler handler,
                          AdmissionOptions options) {
   admission().on_mutate(resource, std::move(handler), std::move(options));
+}
+
+void Operator::add_index(const client::GroupVersionResource& resource, const std::string& name,
+                         Handler function) {
+  impl_->add_index(resource, name, std::move(function));
+}
+
+const Index& Operator::get_index(std::string_view name) const {
+  auto found = impl_->indexes_.find(name);
+  if (found == impl_->indexes_.end())
+    throw std::out_of_range(fmt::format("no index named \"{}\" is registered with the operator", name));
+  return *found->second;
 }
 
 void Operator::start() {

@@ -135,6 +135,17 @@ class Operator {
     add_daemon(resource, wrap(std::forward<F>(handler)), std::move(options));
   }
 
+  // An index over a resource's objects, read by every handler as Context::index(name): `function`
+  // returns {key: value, ...} for an object, or null (see index.hpp). Kept current from the
+  // cache, before handlers see a change; an index function must not call the API.
+  template <typename F>
+  void index(const client::GroupVersionResource& resource, const std::string& name, F&& function) {
+    add_index(resource, name, wrap(std::forward<F>(function)));
+  }
+
+  // An index by name, as handlers see it; std::out_of_range when there is none.
+  [[nodiscard]] const Index& get_index(std::string_view name) const;
+
   // Admission: called by the API server before it stores a write (see admission.hpp). They run
   // on the webhook server's thread, apart from the reconciles, and see only the request.
   void on_validate(const client::GroupVersionResource& resource, AdmissionHandler handler,
@@ -175,6 +186,7 @@ class Operator {
            HandlerOptions options);
   void add_timer(const client::GroupVersionResource& resource, Handler handler, TimerOptions options);
   void add_daemon(const client::GroupVersionResource& resource, Handler handler, DaemonOptions options);
+  void add_index(const client::GroupVersionResource& resource, const std::string& name, Handler function);
 
   AdmissionServer& admission();
 
