@@ -38,9 +38,10 @@ TEST_F(OperatorIndexTest, FilledBeforeHandlersRunAndKeptCurrent) {
     calls.add(fmt::format("{} sees {}", ctx.name(), ctx.index("by-owner").get("alice").size()));
   });
   operator_.start();
-  ASSERT_TRUE(eventually([&] { return calls.all().size() == 5; }));
-  EXPECT_EQ(calls.count("a sees 3"), 1);
-  EXPECT_EQ(calls.count("unowned sees 3"), 1);
+  ASSERT_TRUE(eventually([&] { return calls.all().size() >= 5; }));
+  for (const std::string& call : calls.all()) EXPECT_TRUE(call.ends_with(" sees 3")) << call;
+  EXPECT_GE(calls.count("a sees 3"), 1);
+  EXPECT_GE(calls.count("unowned sees 3"), 1);
 
   const op::Index& index = operator_.get_index("by-owner");
   EXPECT_EQ(names(index, "alice"), (std::vector<std::string>{"a", "b", "c"}));

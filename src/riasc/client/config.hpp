@@ -35,7 +35,12 @@ struct Config {
   std::filesystem::path bearer_token_file;
   std::optional<http::KeyPair> client_identity;  // client certificate and key, PEM
   std::string namespace_name = "default";        // the context's namespace
-  std::chrono::seconds timeout{30};              // for connecting
+  // For connecting, and for each request until its whole answer (a watch: until its headers).
+  // kubectl's --request-timeout; a request that times out is not sent again.
+  std::chrono::seconds timeout{30};
+  // Answers of 429, or 5xx with a Retry-After header (the server did not act on the request), are
+  // retried this often after the Retry-After wait (at most a minute each), as client-go does.
+  int max_retries = 10;
 };
 
 // What the command line or a program sets over a loaded configuration. Unset members keep the

@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "riasc/client/errors.hpp"
 
@@ -27,6 +30,15 @@ std::string_view header_value(const http::Response& response, std::string_view n
     if (key == name) return value;
   }
   return {};
+}
+
+// Retry-After in seconds (RFC 9110 also allows a date, which Kubernetes never sends: 1 s then).
+std::chrono::milliseconds retry_delay(std::string_view retry_after) {
+  int seconds = 1;
+  const auto [end, error] =
+      std::from_chars(retry_after.data(), retry_after.data() + retry_after.size(), seconds);
+  if (error != std::errc() || end != retry_after.data() + retry_after.size() || seconds < 0) seconds = 1;
+  return std::chrono::seconds(std::min(seconds, 60));
 }
 
 }  // namespace
@@ -92,6 +104,18 @@ http::Headers Transport::headers(std::string_view content_type) {
 
 http::Response Transport::send(std::string_view method, const std::string& path, std::string body,
                                std::string_view content_type) {
+  for (int retries = 0;; ++retries) {
+    const bool last = retries >= config_.max_retries;
+    http::Response response = send_once(method, path, last ? std::move(body) : body, content_type);
+    const std::string_view retry_after = header_value(response, "retry-after");
+    const bool throttled = response.status == 429 || (response.status >= 500 && !retry_after.empty());
+    if (!throttled || last) return response;
+    std::this_thread::sleep_for(retry_delay(retry_after));
+  }
+}
+
+http::Response Transport::send_once(std::string_view method, const std::string& path, std::string body,
+                                    std::string_view content_type) {
   std::unique_ptr<http::Client> connection;
   {
     std::lock_guard lock(pool_mutex_);

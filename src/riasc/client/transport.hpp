@@ -40,7 +40,8 @@ class Transport {
 
   [[nodiscard]] const Config& config() const { return config_; }
 
-  // `path` without the server's path prefix. ConnectionError when no answer came.
+  // `path` without the server's path prefix. ConnectionError when no answer came. Throttled
+  // answers are retried (Config::max_retries).
   http::Response send(std::string_view method, const std::string& path, std::string body = {},
                       std::string_view content_type = {});
   // send(), then the typed ApiError for a status >= 400, else the body as JSON.
@@ -53,6 +54,8 @@ class Transport {
   [[nodiscard]] std::string full_path(const std::string& path) const { return path_prefix_ + path; }
 
  private:
+  http::Response send_once(std::string_view method, const std::string& path, std::string body,
+                           std::string_view content_type);
   std::string bearer_token();
 
   Config config_;

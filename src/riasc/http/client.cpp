@@ -57,11 +57,13 @@ class Client::Impl {
     for (int attempt = 0;; ++attempt) {
       try {
         connect_if_needed();
-        bhttp::write(*stream_, message);
+        // One deadline for sending and the whole answer.
+        beast::get_lowest_layer(*stream_).expires_after(options_.timeout);
+        run([&](auto done) { bhttp::async_write(*stream_, message, std::move(done)); });
         beast::flat_buffer buffer;
         bhttp::response_parser<bhttp::string_body> parser;
         parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-        bhttp::read(*stream_, buffer, parser);
+        run([&](auto done) { bhttp::async_read(*stream_, buffer, parser, std::move(done)); });
         auto reply = parser.release();
         Response response;
         response.status = reply.result_int();
@@ -74,9 +76,11 @@ class Client::Impl {
         response.body = std::move(reply.body());
         if (!reply.keep_alive()) close();
         return response;
-      } catch (const boost::system::system_error&) {
+      } catch (const boost::system::system_error& error) {
         close();
-        if (attempt > 0) throw;  // retry once on a connection the server had closed
+        // Retry once on a connection the server had closed; a server that is slow to answer
+        // may have acted on the request, so that is not sent again.
+        if (attempt > 0 || error.code() == beast::error::timeout) throw;
       }
     }
   }
@@ -90,8 +94,10 @@ class Client::Impl {
     try {
       connect_if_needed();
       if (!publish_socket()) return 0;
-      bhttp::write(*stream_, build(method, target, {}, headers));
-      bhttp::read_header(*stream_, buffer, parser);
+      auto message = build(method, target, {}, headers);
+      beast::get_lowest_layer(*stream_).expires_after(options_.timeout);
+      run([&](auto done) { bhttp::async_write(*stream_, message, std::move(done)); });
+      run([&](auto done) { bhttp::async_read_header(*stream_, buffer, parser, std::move(done)); });
     } catch (const boost::system::system_error&) {
       close();
       if (cancelled()) return 0;
@@ -157,10 +163,23 @@ class Client::Impl {
     }
     tcp::resolver resolver(io_);
     auto endpoints = resolver.resolve(options_.host, std::to_string(options_.port));
-    beast::get_lowest_layer(*stream_).expires_after(options_.timeout);
-    beast::get_lowest_layer(*stream_).connect(endpoints);
-    beast::get_lowest_layer(*stream_).socket().set_option(tcp::no_delay(true));  // no 40 ms Nagle stalls
-    stream_->handshake(asio::ssl::stream_base::client);
+    beast::tcp_stream& socket = beast::get_lowest_layer(*stream_);
+    socket.expires_after(options_.timeout);
+    run([&](auto done) { socket.async_connect(endpoints, std::move(done)); });
+    socket.socket().set_option(tcp::no_delay(true));  // no 40 ms Nagle stalls
+    run([&](auto done) { stream_->async_handshake(asio::ssl::stream_base::client, std::move(done)); });
+  }
+
+  // Runs one asynchronous operation to its end on this thread. Blocking calls are made this way
+  // because the tcp_stream's deadline (expires_after) covers asynchronous operations only: a
+  // server that accepts and never answers then costs `timeout`, not a thread forever.
+  template <typename Start>
+  void run(Start&& start) {
+    beast::error_code result;
+    start([&result](beast::error_code error, auto&&...) { result = error; });
+    io_.restart();
+    io_.run();
+    if (result) throw boost::system::system_error(result);
   }
 
   // Makes the connected socket reachable from cancel(); false when cancel() came first. cancel()

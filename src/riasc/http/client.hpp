@@ -25,6 +25,8 @@ struct ClientOptions {
   // (kubeconfig's tls-server-name: a cluster reached through a tunnel or by IP).
   std::string server_name;
   bool insecure_skip_tls_verify = false;  // kubeconfig's insecure-skip-tls-verify
+  // For connecting, and for each request from sending to the whole answer (a stream: until its
+  // headers). A request that times out is not sent again.
   std::chrono::seconds timeout{30};
 };
 
