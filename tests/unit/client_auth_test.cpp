@@ -5,10 +5,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "client_test_support.hpp"
 #include "riasc/client/client.hpp"
+#include "riasc/client/exec_credential.hpp"
+#include "riasc/core/base64.hpp"
 #include "riasc/http/server.hpp"
 
 namespace riasc::client {
@@ -131,7 +135,9 @@ TEST(ClientAuthTest, TlsServerNameAndInsecureSkipVerify) {
 
 TEST(ClientAuthTest, ErrorAnswersBecomeTypedErrors) {
   TokenServer server;
-  Client client(server.config());
+  Config config = server.config();
+  config.max_retries = 0;  // the answer itself, not the retries (client_transport_test)
+  Client client(config);
   try {
     client.get_path("/busy");
     FAIL() << "no TooManyRequests";
@@ -149,6 +155,196 @@ TEST(ClientAuthTest, ErrorAnswersBecomeTypedErrors) {
   Config nowhere = server.config();
   nowhere.server = "https://127.0.0.1:1";
   EXPECT_THROW(Client(nowhere).get_path("/version"), ConnectionError);
+}
+
+// An exec credential plugin in a kubeconfig: a shell script that counts its runs and prints the
+// ExecCredential in credential.json, with its environment from the kubeconfig's `env`.
+class ExecPluginTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    directory_.write("bin/plugin.sh",
+                     "#!/bin/sh\n"
+                     "echo run >> \"$RUNS\"\n"
+                     "printf '%s' \"$KUBERNETES_EXEC_INFO\" > \"$INFO\"\n"
+                     "cat \"$CREDENTIAL\"\n"
+                     "exit \"${EXIT_STATUS:-0}\"\n");
+    std::filesystem::permissions(directory_.path() / "bin/plugin.sh", std::filesystem::perms::owner_all);
+    credential(R"({"token": "secret"})");
+  }
+
+  void credential(const std::string& status,
+                  const std::string& api_version = "client.authentication.k8s.io/v1") {
+    directory_.write("credential.json",
+                     fmt::format(R"({{"apiVersion": "{}", "kind": "ExecCredential", "status": {}}})",
+                                 api_version, status));
+  }
+
+  Config load(const std::string& extra = "") {
+    const Config target = server_.config();
+    const std::string kubeconfig = fmt::format(
+        R"(apiVersion: v1
+kind: Config
+current-context: lab
+contexts:
+- name: lab
+  context: {{cluster: lab, user: plugin}}
+clusters:
+- name: lab
+  cluster:
+    server: {}
+    certificate-authority-data: {}
+users:
+- name: plugin
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: ./bin/plugin.sh
+      provideClusterInfo: true
+      installHint: install the lab's credential helper
+      env:
+      - {{name: RUNS, value: "{}"}}
+      - {{name: INFO, value: "{}"}}
+      - {{name: CREDENTIAL, value: "{}"}}
+{})",
+        target.server, base64_encode(target.ca_pem), (directory_.path() / "runs").string(),
+        (directory_.path() / "info.json").string(), (directory_.path() / "credential.json").string(), extra);
+    return load_kubeconfig({directory_.write("config", kubeconfig)});
+  }
+
+  int runs() const {
+    std::ifstream in(directory_.path() / "runs");
+    int count = 0;
+    for (std::string line; std::getline(in, line);) ++count;
+    return count;
+  }
+
+  TemporaryDirectory directory_;
+  TokenServer server_;
+};
+
+TEST_F(ExecPluginTest, TheTokenIsFetchedOnceAndTheClusterPassedToThePlugin) {
+  Client client(load());
+  EXPECT_EQ(client.get_path("/version")["minor"], "32");
+  EXPECT_EQ(client.get_path("/version")["minor"], "32");
+  EXPECT_EQ(runs(), 1);
+  std::ifstream in(directory_.path() / "info.json");
+  const Json info = Json::parse(in);
+  EXPECT_EQ(info["kind"], "ExecCredential");
+  EXPECT_EQ(info["spec"]["interactive"], false);
+  EXPECT_EQ(info["spec"]["cluster"]["server"], server_.config().server);
+}
+
+TEST_F(ExecPluginTest, ARejectedTokenIsFetchedAgainOnceAndAnExpiredOneBeforeUse) {
+  Client client(load());
+  EXPECT_EQ(client.get_path("/version")["minor"], "32");
+  server_.accept("rotated");
+  credential(R"({"token": "rotated"})");
+  EXPECT_EQ(client.get_path("/version")["minor"], "32");  // 401, the plugin again, then 200
+  EXPECT_EQ(runs(), 2);
+
+  server_.accept("unknown");  // the plugin's token keeps failing: one more run, then Unauthorized
+  EXPECT_THROW(client.get_path("/version"), Unauthorized);
+  EXPECT_EQ(runs(), 3);
+
+  server_.accept("short");
+  credential(R"({"token": "short", "expirationTimestamp": "2001-01-01T00:00:00Z"})");
+  Client expiring(load());
+  EXPECT_EQ(expiring.get_path("/version")["minor"], "32");
+  EXPECT_EQ(expiring.get_path("/version")["minor"], "32");
+  EXPECT_EQ(runs(), 5);  // expired at once: run before every request
+}
+
+TEST_F(ExecPluginTest, FailuresNameThePluginAndWhy) {
+  auto failure = [&](const std::string& extra = "") -> std::string {
+    try {
+      Client(load(extra)).get_path("/version");
+    } catch (const ConfigError& error) {
+      return error.what();
+    }
+    return "no error";
+  };
+  credential(R"({"token": "secret"})", "client.authentication.k8s.io/v1beta1");
+  EXPECT_THAT(failure(), HasSubstr("printed apiVersion \"client.authentication.k8s.io/v1beta1\""));
+  credential(R"({})");
+  EXPECT_THAT(failure(), HasSubstr("neither a token nor clientCertificateData"));
+  credential(R"({"token": "secret", "expirationTimestamp": "tomorrow"})");
+  EXPECT_THAT(failure(), HasSubstr("expirationTimestamp \"tomorrow\" is not RFC 3339"));
+  credential(R"({"token": "secret"})");
+  const std::string failed = failure("      - {name: EXIT_STATUS, value: \"3\"}\n");
+  EXPECT_THAT(failed, HasSubstr("config:15:5: "));  // the kubeconfig line of `exec`
+  EXPECT_THAT(failed, HasSubstr("users[0].user.exec: exec plugin"));
+  EXPECT_THAT(failed, HasSubstr("exited with status 3"));
+
+  std::filesystem::remove(directory_.path() / "bin/plugin.sh");
+  EXPECT_THAT(failure(), HasSubstr("install the lab's credential helper"));
+}
+
+TEST_F(ExecPluginTest, BadPluginSettingsAreRefusedWithTheirField) {
+  auto refused = [&](const std::string& user) -> std::string {
+    try {
+      (void)load_kubeconfig({directory_.write("bad", fmt::format(R"(current-context: c
+contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
+clusters: [{{name: c, cluster: {{server: "https://127.0.0.1:1"}}}}]
+users: [{{name: u, user: {}}}]
+)",
+                                                                 user))});
+    } catch (const ConfigError& error) {
+      return error.what();
+    }
+    return "accepted";
+  };
+  EXPECT_THAT(
+      refused(R"({exec: {apiVersion: client.authentication.k8s.io/v1alpha1, command: x}})"),
+      HasSubstr("users[0].user.exec.apiVersion: \"client.authentication.k8s.io/v1alpha1\" is not supported"));
+  EXPECT_THAT(refused(R"({exec: {apiVersion: client.authentication.k8s.io/v1}})"),
+              HasSubstr("users[0].user.exec.command: required"));
+  EXPECT_THAT(refused(R"({exec: {apiVersion: client.authentication.k8s.io/v1, command: x, args: [1, {}]}})"),
+              HasSubstr("must be a string"));
+  EXPECT_THAT(
+      refused(
+          R"({exec: {apiVersion: client.authentication.k8s.io/v1, command: x, interactiveMode: Always}})"),
+      HasSubstr("needs a terminal"));
+  EXPECT_THAT(refused(R"({auth-provider: {name: gcp}})"), HasSubstr("use an exec credential plugin"));
+  EXPECT_EQ(
+      refused(
+          R"({exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: x, interactiveMode: Never}})"),
+      "accepted");
+}
+
+TEST_F(ExecPluginTest, AClientCertificateFromThePluginIsPresented) {
+  http::ServerOptions options;
+  options.identity = identities().server;
+  options.client_ca_pem = identities().ca.certificate_pem;
+  http::Server whoami(options, [](http::Exchange& exchange) -> boost::asio::awaitable<void> {
+    http::Response response;
+    response.headers.emplace_back("Content-Type", "application/json");
+    response.body = Json{{"user", exchange.request().client_user.value_or("")}}.dump();
+    co_await exchange.respond(std::move(response));
+  });
+  whoami.start();
+  const http::KeyPair operator_identity =
+      http::issue_certificate(identities().ca, {"lab-operator", {"lab"}, {}, {}, false});
+  credential(Json{{"clientCertificateData", operator_identity.certificate_pem},
+                  {"clientKeyData", operator_identity.private_key_pem}}
+                 .dump());
+  Config config = load();
+  config.server = fmt::format("https://127.0.0.1:{}", whoami.port());
+  Client client(config);
+  EXPECT_EQ(client.get_path("/whoami")["user"], "lab-operator");
+  EXPECT_EQ(client.get_path("/whoami")["user"], "lab-operator");
+  EXPECT_EQ(runs(), 1);
+}
+
+TEST(ExecCredentialTest, Rfc3339Times) {
+  using detail::parse_rfc3339;
+  const auto utc = parse_rfc3339("2026-12-04T20:00:00Z");
+  ASSERT_TRUE(utc);
+  EXPECT_EQ(std::chrono::system_clock::to_time_t(*utc), 1796414400);
+  EXPECT_EQ(parse_rfc3339("2026-12-04T21:00:00.123+01:00"), utc);
+  EXPECT_EQ(parse_rfc3339("2026-12-04T19:30:00-00:30"), utc);
+  EXPECT_FALSE(parse_rfc3339("2026-12-04 20:00:00Z"));
+  EXPECT_FALSE(parse_rfc3339("2026-12-04T20:00:00"));
+  EXPECT_FALSE(parse_rfc3339("2026-12-04T20:00:00Zjunk"));
 }
 
 TEST(ClientErrorsTest, StatusObjectsMapToTheirClasses) {

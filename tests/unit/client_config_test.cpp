@@ -193,8 +193,10 @@ users:
 contexts:
 - {name: c, context: {cluster: k, user: u}}
 )");
-  EXPECT_THAT(config_error([&] { load_kubeconfig({exec}); }),
-              HasSubstr("users[0].user.exec: credential plugins are not supported yet"));
+  EXPECT_THAT(
+      config_error([&] { load_kubeconfig({exec}); }),
+      HasSubstr(
+          "exec.yaml:5:20: users[0].user.exec.apiVersion: required: client.authentication.k8s.io/v1 or"));
 
   auto insecure_with_ca = directory.write("insecure.yaml", fmt::format(R"(current-context: c
 clusters:

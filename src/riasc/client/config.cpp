@@ -186,10 +186,63 @@ class Kubeconfig {
     config.tls_server_name = cluster.string("tls-server-name");
   }
 
-  static void read_user(const Entry& user, Config& config) {
-    for (std::string_view unsupported : {"exec", "auth-provider"}) {
-      if (user.has(unsupported)) user.fail(unsupported, "credential plugins are not supported yet");
+  static void read_exec(const Entry& user, Config& config) {
+    const Entry exec{user.file, user.path.child("exec"), user.value["exec"]};
+    if (!exec.value.is_object()) user.fail("exec", "must be a mapping");
+    ExecPlugin plugin;
+    plugin.api_version = exec.string("apiVersion");
+    if (plugin.api_version.empty())
+      exec.fail("apiVersion",
+                "required: client.authentication.k8s.io/v1 or client.authentication.k8s.io/v1beta1");
+    if (plugin.api_version != "client.authentication.k8s.io/v1" &&
+        plugin.api_version != "client.authentication.k8s.io/v1beta1")
+      exec.fail("apiVersion",
+                fmt::format("\"{}\" is not supported; allowed: client.authentication.k8s.io/v1, "
+                            "client.authentication.k8s.io/v1beta1",
+                            plugin.api_version));
+    plugin.command = exec.string("command");
+    if (plugin.command.empty()) exec.fail("command", "required");
+    if (plugin.command.find('/') != std::string::npos && std::filesystem::path(plugin.command).is_relative())
+      plugin.command = (user.file->path.parent_path() / plugin.command).lexically_normal().string();
+    if (exec.has("args")) {
+      const Json& args = exec.value["args"];
+      if (!args.is_array()) exec.fail("args", "must be a list of strings");
+      for (std::size_t i = 0; i < args.size(); ++i) {
+        if (!args[i].is_string()) exec.fail(fmt::format("args[{}]", i), "must be a string");
+        plugin.args.push_back(args[i].get<std::string>());
+      }
     }
+    if (exec.has("env")) {
+      const Json& env = exec.value["env"];
+      if (!env.is_array()) exec.fail("env", "must be a list of {name, value}");
+      for (std::size_t i = 0; i < env.size(); ++i) {
+        const Entry variable{user.file, exec.path.child("env").index(i), env[i]};
+        if (!env[i].is_object())
+          exec.fail(fmt::format("env[{}]", i), "must be a mapping with name and value");
+        std::string name = variable.string("name");
+        if (name.empty() || name.find('=') != std::string::npos)
+          variable.fail("name", "required, without '='");
+        plugin.env.emplace_back(std::move(name), variable.string("value"));
+      }
+    }
+    // Never interactive: a controller has no terminal to prompt on.
+    if (std::string mode = exec.string("interactiveMode"); mode == "Always")
+      exec.fail("interactiveMode", "\"Always\" needs a terminal; allowed here: Never, IfAvailable");
+    else if (!mode.empty() && mode != "Never" && mode != "IfAvailable")
+      exec.fail("interactiveMode", fmt::format("\"{}\" is not one of Never, IfAvailable, Always", mode));
+    plugin.provide_cluster_info = exec.boolean("provideClusterInfo");
+    plugin.install_hint = exec.string("installHint");
+    plugin.origin = user.file->path.string();
+    if (auto position = user.file->document.positions.locate(exec.path); position.line > 0)
+      plugin.origin += fmt::format(":{}:{}", position.line, position.column);
+    plugin.origin += ": " + exec.path.to_string();
+    config.exec_plugin = std::move(plugin);
+  }
+
+  static void read_user(const Entry& user, Config& config) {
+    if (user.has("auth-provider"))
+      user.fail("auth-provider", "auth providers were removed from kubectl; use an exec credential plugin");
+    if (user.has("exec")) read_exec(user, config);
     if (user.has("username") || user.has("password"))
       user.fail(user.has("username") ? "username" : "password", "basic authentication is not supported");
     config.bearer_token = user.string("token");

@@ -24,6 +24,19 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A kubeconfig user's `exec` credential plugin (client.authentication.k8s.io v1 or v1beta1): a
+// command that prints an ExecCredential with a token or a client certificate. It is run when a
+// credential is first needed, again when the one it gave expires, and after a 401.
+struct ExecPlugin {
+  std::string api_version;
+  std::string command;  // a relative path with a '/' is relative to the kubeconfig's directory
+  std::vector<std::string> args;
+  std::vector<std::pair<std::string, std::string>> env;  // added to the process's environment
+  bool provide_cluster_info = false;                     // the cluster in KUBERNETES_EXEC_INFO
+  std::string install_hint;                              // shown when the command is missing
+  std::string origin;                                    // "file:line: users[0].user.exec", for errors
+};
+
 struct Config {
   std::string server;  // https://host[:port][/path-prefix]
   std::string ca_pem;  // empty: the system's CAs
@@ -34,6 +47,7 @@ struct Config {
   // over bearer_token, as in client-go.
   std::filesystem::path bearer_token_file;
   std::optional<http::KeyPair> client_identity;  // client certificate and key, PEM
+  std::optional<ExecPlugin> exec_plugin;         // its credential wins over the two above
   std::string namespace_name = "default";        // the context's namespace
   // For connecting, and for each request until its whole answer (a watch: until its headers).
   // kubectl's --request-timeout; a request that times out is not sent again.

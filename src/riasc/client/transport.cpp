@@ -77,12 +77,40 @@ Transport::Transport(Config config) : config_(std::move(config)) {
   token_read_ = std::chrono::steady_clock::now();
 }
 
-std::unique_ptr<http::Client> Transport::connect() const { return std::make_unique<http::Client>(options_); }
+std::unique_ptr<http::Client> Transport::connect() {
+  refresh_exec_credential(Need::Any);  // the token is checked for expiry when the headers are made
+  std::lock_guard lock(token_mutex_);
+  return std::make_unique<http::Client>(options_);
+}
+
+void Transport::refresh_exec_credential(Need need) {
+  if (!config_.exec_plugin) return;
+  std::lock_guard run_lock(exec_mutex_);
+  {
+    std::lock_guard lock(token_mutex_);
+    const bool expired = exec_credential_ && exec_credential_->expires &&
+                         std::chrono::system_clock::now() >= *exec_credential_->expires;
+    if (exec_credential_ && need != Need::Replacement && !(need == Need::Fresh && expired)) return;
+  }
+  ExecCredential credential = run_exec_plugin(*config_.exec_plugin, config_, config_.timeout);
+  std::lock_guard lock(token_mutex_);
+  const bool new_identity = credential.client_identity &&
+                            (!options_.client_identity || options_.client_identity->certificate_pem !=
+                                                              credential.client_identity->certificate_pem);
+  if (credential.client_identity) options_.client_identity = credential.client_identity;
+  token_ = credential.token.empty() ? config_.bearer_token : credential.token;
+  exec_credential_ = std::move(credential);
+  if (new_identity) {
+    std::lock_guard pool_lock(pool_mutex_);
+    idle_.clear();  // they present the old certificate
+  }
+}
 
 std::string Transport::bearer_token() {
+  refresh_exec_credential(Need::Fresh);
   std::lock_guard lock(token_mutex_);
   const auto now = std::chrono::steady_clock::now();
-  if (!config_.bearer_token_file.empty() && now - token_read_ >= kTokenFileRefresh) {
+  if (!config_.exec_plugin && !config_.bearer_token_file.empty() && now - token_read_ >= kTokenFileRefresh) {
     std::ifstream in(config_.bearer_token_file);
     std::ostringstream text;
     text << in.rdbuf();
@@ -104,9 +132,16 @@ http::Headers Transport::headers(std::string_view content_type) {
 
 http::Response Transport::send(std::string_view method, const std::string& path, std::string body,
                                std::string_view content_type) {
+  bool refreshed = false;
   for (int retries = 0;; ++retries) {
     const bool last = retries >= config_.max_retries;
-    http::Response response = send_once(method, path, last ? std::move(body) : body, content_type);
+    http::Response response = send_once(method, path, body, content_type);
+    if (response.status == 401 && config_.exec_plugin && !refreshed) {
+      refreshed = true;  // once: a plugin that keeps giving rejected credentials is the answer
+      refresh_exec_credential(Need::Replacement);
+      --retries;
+      continue;
+    }
     const std::string_view retry_after = header_value(response, "retry-after");
     const bool throttled = response.status == 429 || (response.status >= 500 && !retry_after.empty());
     if (!throttled || last) return response;
@@ -116,6 +151,8 @@ http::Response Transport::send(std::string_view method, const std::string& path,
 
 http::Response Transport::send_once(std::string_view method, const std::string& path, std::string body,
                                     std::string_view content_type) {
+  // First: refreshing an exec credential may retire the idle connections.
+  http::Headers request_headers = headers(content_type);
   std::unique_ptr<http::Client> connection;
   {
     std::lock_guard lock(pool_mutex_);
@@ -127,7 +164,9 @@ http::Response Transport::send_once(std::string_view method, const std::string& 
   http::Response response;
   try {
     if (!connection) connection = connect();
-    response = connection->request(method, full_path(path), std::move(body), headers(content_type));
+    response = connection->request(method, full_path(path), std::move(body), std::move(request_headers));
+  } catch (const ConfigError&) {
+    throw;  // the credential plugin's own message
   } catch (const std::exception& error) {
     // The connection is dropped with its unknown state; the next request opens a new one.
     throw ConnectionError(fmt::format("{} {}: {}", method, config_.server, error.what()));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "riasc/client/config.hpp"
+#include "riasc/client/exec_credential.hpp"
 #include "riasc/client/watch.hpp"
 #include "riasc/core/json.hpp"
 #include "riasc/http/client.hpp"
@@ -49,7 +50,7 @@ class Transport {
             std::string_view content_type = {});
 
   // A connection of its own (a watch holds one for as long as it runs), and what to send on it.
-  [[nodiscard]] std::unique_ptr<http::Client> connect() const;
+  [[nodiscard]] std::unique_ptr<http::Client> connect();
   [[nodiscard]] http::Headers headers(std::string_view content_type = {});
   [[nodiscard]] std::string full_path(const std::string& path) const { return path_prefix_ + path; }
 
@@ -57,6 +58,11 @@ class Transport {
   http::Response send_once(std::string_view method, const std::string& path, std::string body,
                            std::string_view content_type);
   std::string bearer_token();
+  // With an exec plugin: runs it when there is no credential yet, or (Fresh) the last one
+  // expired, or (Replacement) a 401 said it is no good. New client certificates apply to new
+  // connections.
+  enum class Need { Any, Fresh, Replacement };
+  void refresh_exec_credential(Need need);
 
   Config config_;
   http::ClientOptions options_;
@@ -66,6 +72,9 @@ class Transport {
   // back, so threads never wait for each other's requests.
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<http::Client>> idle_;
+
+  std::mutex exec_mutex_;  // held while the plugin runs: one run for all waiting threads
+  std::optional<ExecCredential> exec_credential_;
 
   std::mutex token_mutex_;
   std::string token_;
