@@ -62,10 +62,19 @@ std::string resource_version(const Json& object) {
   return object["metadata"]["resourceVersion"].get<std::string>();
 }
 
-// Never compacted: continue tokens stay valid.
-class ClientApiTest : public client_test::ServerTest {};
+// Every test runs twice: as the admin by client certificate and by bearer token.
+enum class Credential { Certificate, Token };
 
-TEST_F(ClientApiTest, DiscoveryMapsKindsToResources) {
+// Never compacted: continue tokens stay valid.
+class ClientApiTest : public client_test::ServerTest, public ::testing::WithParamInterface<Credential> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Credential::Token) client_ = Client(admin_token_config());
+    ServerTest::SetUp();
+  }
+};
+
+TEST_P(ClientApiTest, DiscoveryMapsKindsToResources) {
   ResourceInfo config_maps = client_.resolve(GroupVersionKind{"", "v1", "ConfigMap"});
   EXPECT_EQ(config_maps.resource, "configmaps");
   EXPECT_TRUE(config_maps.namespaced);
@@ -89,7 +98,7 @@ TEST_F(ClientApiTest, DiscoveryMapsKindsToResources) {
   EXPECT_THROW(client_.find("nothings"), NotFound);
 }
 
-TEST_F(ClientApiTest, DiscoveryFindsACrdCreatedAfterTheFirstLookup) {
+TEST_P(ClientApiTest, DiscoveryFindsACrdCreatedAfterTheFirstLookup) {
   EXPECT_THROW(client_.resolve(GroupVersionKind{"example.com", "v1", "Gadget"}), NotFound);  // now cached
   client_.resource(kCrds).create(example_crd("Gadget"));
   ResourceInfo gadgets =
@@ -106,7 +115,7 @@ TEST_F(ClientApiTest, DiscoveryFindsACrdCreatedAfterTheFirstLookup) {
   EXPECT_EQ(created["spec"]["size"], 3);
 }
 
-TEST_F(ClientApiTest, CreateGetUpdateAndTypedErrors) {
+TEST_P(ClientApiTest, CreateGetUpdateAndTypedErrors) {
   Resource config_maps = client_.resource(kConfigMaps, namespace_);
   Json created = config_maps.create(config_map("settings", {{"a", "1"}}));
   EXPECT_EQ(created["metadata"]["namespace"], namespace_);
@@ -138,7 +147,7 @@ TEST_F(ClientApiTest, CreateGetUpdateAndTypedErrors) {
   EXPECT_THROW((void)client_.resource(kConfigMaps).get("settings"), std::invalid_argument);
 }
 
-TEST_F(ClientApiTest, StatusSubresourceAndInvalidObjects) {
+TEST_P(ClientApiTest, StatusSubresourceAndInvalidObjects) {
   client_.resource(kCrds).create(example_crd("Widget"));
   Resource widgets = client_.resource(GroupVersionKind{"example.com", "v1", "Widget"}, namespace_);
   Json widget = {{"apiVersion", "example.com/v1"},
@@ -174,7 +183,7 @@ TEST_F(ClientApiTest, StatusSubresourceAndInvalidObjects) {
   }
 }
 
-TEST_F(ClientApiTest, EveryPatchType) {
+TEST_P(ClientApiTest, EveryPatchType) {
   Resource config_maps = client_.resource(kConfigMaps, namespace_);
   config_maps.create(config_map("p", {{"a", "1"}}));
   EXPECT_EQ(config_maps.patch("p", PatchType::Merge, {{"data", {{"b", "2"}}}})["data"],
@@ -206,7 +215,7 @@ TEST_F(ClientApiTest, EveryPatchType) {
   EXPECT_THROW(config_maps.apply(config_map("applied"), PatchOptions()), std::invalid_argument);
 }
 
-TEST_F(ClientApiTest, DeleteWithPreconditionsAndPropagation) {
+TEST_P(ClientApiTest, DeleteWithPreconditionsAndPropagation) {
   Resource config_maps = client_.resource(kConfigMaps, namespace_);
   Json victim = config_maps.create(config_map("victim"));
   DeleteOptions wrong;
@@ -250,7 +259,7 @@ TEST_F(ClientApiTest, DeleteWithPreconditionsAndPropagation) {
   }
 }
 
-TEST_F(ClientApiTest, ListFollowsContinueTokensPageByPage) {
+TEST_P(ClientApiTest, ListFollowsContinueTokensPageByPage) {
   Resource config_maps = client_.resource(kConfigMaps, namespace_);
   for (int i = 0; i < 7; ++i) {
     Json object = config_map("item-" + std::to_string(i));
@@ -270,7 +279,7 @@ TEST_F(ClientApiTest, ListFollowsContinueTokensPageByPage) {
   EXPECT_GE(client_.resource(kConfigMaps).list(options).items.size(), 4U);
 }
 
-TEST_F(ClientApiTest, WatchDeliversEventsAndBookmarksFromAResourceVersion) {
+TEST_P(ClientApiTest, WatchDeliversEventsAndBookmarksFromAResourceVersion) {
   Resource config_maps = client_.resource(kConfigMaps, namespace_);
   config_maps.create(config_map("before"));
   ListResult listed = config_maps.list();
@@ -305,7 +314,7 @@ TEST_F(ClientApiTest, WatchDeliversEventsAndBookmarksFromAResourceVersion) {
   EXPECT_EQ(watch.resource_version(), last_version);
 }
 
-TEST_F(ClientApiTest, ARunAgainResumesWhereTheLastOneStopped) {
+TEST_P(ClientApiTest, ARunAgainResumesWhereTheLastOneStopped) {
   Resource config_maps = client_.resource(kConfigMaps, namespace_);
   WatchOptions options;
   options.resource_version = config_maps.list().resource_version;
@@ -324,7 +333,7 @@ TEST_F(ClientApiTest, ARunAgainResumesWhereTheLastOneStopped) {
   EXPECT_THAT(names, ElementsAre("first", "second"));
 }
 
-TEST_F(ClientApiTest, AWatchIsCancelledFromAnotherThread) {
+TEST_P(ClientApiTest, AWatchIsCancelledFromAnotherThread) {
   Resource config_maps = client_.resource(kConfigMaps, namespace_);
   WatchOptions options;
   options.allow_bookmarks = false;  // nothing arrives: only cancel() can end it
@@ -344,7 +353,7 @@ TEST_F(ClientApiTest, AWatchIsCancelledFromAnotherThread) {
   EXPECT_EQ(watch.run([](const WatchEvent&) { return true; }), WatchEnd::Cancelled);
 }
 
-TEST_F(ClientApiTest, WatchErrorsAreTyped) {
+TEST_P(ClientApiTest, WatchErrorsAreTyped) {
   Resource config_maps = client_.resource(kConfigMaps, namespace_);
   WatchOptions options;
   options.field_selector = "data.nope=x";
@@ -362,7 +371,7 @@ TEST_F(ClientApiTest, WatchErrorsAreTyped) {
                std::logic_error);
 }
 
-TEST_F(ClientApiTest, WithoutCredentialsTheServerSaysUnauthorized) {
+TEST_P(ClientApiTest, WithoutCredentialsTheServerSaysUnauthorized) {
   Config config = admin_config();
   config.client_identity.reset();
   Client anonymous(config);
@@ -375,7 +384,7 @@ TEST_F(ClientApiTest, WithoutCredentialsTheServerSaysUnauthorized) {
   EXPECT_EQ(anonymous.get_path("/version")["major"], "1");  // /version needs no credentials
 }
 
-TEST_F(ClientApiTest, OneClientServesManyThreads) {
+TEST_P(ClientApiTest, OneClientServesManyThreads) {
   Resource config_maps = client_.resource(kConfigMaps, namespace_);
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
@@ -399,7 +408,7 @@ TEST_F(ClientApiTest, OneClientServesManyThreads) {
 }
 
 // kubectl config set-cluster/set-credentials/set-context write the file; we read it.
-TEST_F(ClientApiTest, ReadsAKubeconfigWrittenByKubectl) {
+TEST_P(ClientApiTest, ReadsAKubeconfigWrittenByKubectl) {
   if (!std::filesystem::exists("/usr/bin/kubectl")) GTEST_SKIP() << "no /usr/bin/kubectl";
   client_test::TemporaryDirectory directory;
   const auto file = directory.path() / "config";
@@ -417,12 +426,14 @@ TEST_F(ClientApiTest, ReadsAKubeconfigWrittenByKubectl) {
   kubectl(fmt::format("set-credentials admin-files --client-certificate={} --client-key={}",
                       (pki / "admin.crt").string(), (pki / "admin.key").string()));
   kubectl("set-credentials robot --token=robot-token");
+  kubectl(fmt::format("set-credentials admin-token --token={}", client_test::kAdminToken));
+  kubectl(fmt::format("set-context token --cluster=lab --user=admin-token --namespace={}", namespace_));
   kubectl(fmt::format("set-context lab --cluster=lab --user=admin --namespace={}", namespace_));
   kubectl(fmt::format("set-context files --cluster=lab --user=admin-files --namespace={}", namespace_));
   kubectl("set-context robot --cluster=lab --user=robot");
   kubectl("use-context lab");
 
-  for (std::string context : {"", "files"}) {
+  for (std::string context : {"", "files", "token"}) {
     ConfigOverrides overrides;
     overrides.context = context;
     Client client(load_kubeconfig({file}, overrides));
@@ -435,8 +446,14 @@ TEST_F(ClientApiTest, ReadsAKubeconfigWrittenByKubectl) {
   Config config = load_kubeconfig({file}, robot);
   EXPECT_EQ(config.bearer_token, "robot-token");
   EXPECT_FALSE(config.client_identity);
-  EXPECT_THROW((void)Client(config).resource(kNamespaces), Unauthorized);  // the server takes no tokens yet
+  EXPECT_THROW((void)Client(config).resource(kNamespaces), Unauthorized);  // a token the server does not know
 }
+
+INSTANTIATE_TEST_SUITE_P(Credentials, ClientApiTest,
+                         ::testing::Values(Credential::Certificate, Credential::Token),
+                         [](const ::testing::TestParamInfo<Credential>& param) {
+                           return param.param == Credential::Token ? "BearerToken" : "ClientCertificate";
+                         });
 
 // Compaction every 100 ms: a watch from before it is answered with ERROR 410 Expired.
 TEST(ClientCompactionTest, AWatchFromACompactedRevisionIsGone) {

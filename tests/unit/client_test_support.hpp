@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -83,12 +85,19 @@ bool eventually(Condition condition) {
 
 // The embedded server on `directory` (kept as it is: a restart finds its data), on a free port
 // unless one is given, with bookmarks every 200 ms.
+// The server's bearer token for the admin (tokens.csv in its data directory).
+inline constexpr const char* kAdminToken = "admin-token-3f9c2";
+
 inline std::unique_ptr<apiserver::ApiServer> start_server(const std::filesystem::path& directory,
                                                           std::chrono::milliseconds compaction_interval,
                                                           std::uint16_t port = 0) {
   using namespace std::chrono_literals;
   apiserver::ApiServerOptions options;
   options.data_dir = directory;
+  std::filesystem::create_directories(directory);
+  options.token_auth_file = directory / "tokens.csv";
+  std::ofstream(options.token_auth_file)
+      << fmt::format("{},admin,admin-uid,\"system:masters\"\n", kAdminToken);
   options.port = port;
   options.bookmark_interval = 200ms;
   options.compaction_interval = compaction_interval;
@@ -127,6 +136,13 @@ class ServerTest : public ::testing::Test {
   }
 
   static client::Config admin_config() { return client::load_kubeconfig({server_->kubeconfig_path()}); }
+  // The same user by bearer token instead of client certificate.
+  static client::Config admin_token_config() {
+    client::Config config = admin_config();
+    config.client_identity.reset();
+    config.bearer_token = kAdminToken;
+    return config;
+  }
 
   static inline std::filesystem::path directory_;
   static inline std::unique_ptr<apiserver::ApiServer> server_;

@@ -11,6 +11,7 @@
 
 #include "riasc/apiserver/garbage_collector.hpp"
 #include "riasc/apiserver/pod_logs.hpp"
+#include "riasc/apiserver/token_authenticator.hpp"
 #include "riasc/core/base64.hpp"
 #include "riasc/core/field_selector.hpp"
 #include "riasc/core/go_quote.hpp"
@@ -114,6 +115,7 @@ class ApiServer::Impl {
   explicit Impl(ApiServerOptions options) : options_(std::move(options)) {}
 
   void start() {
+    if (!options_.token_auth_file.empty()) tokens_ = TokenAuthenticator::load(options_.token_auth_file);
     std::filesystem::create_directories(options_.data_dir);
     store::Options store_options;
     store_options.path = options_.data_dir / "state.db";
@@ -217,7 +219,7 @@ class ApiServer::Impl {
       default:
         break;
     }
-    if (!request.client_user) {
+    if (!request.client_user && !(tokens_ && tokens_->authenticate(request.header("authorization")))) {
       {
         http::Response response = json(status_unauthorized());
         co_await send(exchange, std::move(response));
@@ -1277,6 +1279,7 @@ class ApiServer::Impl {
   std::unique_ptr<ResourceRegistry> registry_;
   std::unique_ptr<ObjectService> objects_;
   std::unique_ptr<GarbageCollector> collector_;
+  std::optional<TokenAuthenticator> tokens_;
   std::unique_ptr<PodLogs> pod_logs_;
   std::mutex encoded_mutex_;
   std::map<store::Revision, std::shared_ptr<const EncodedEvent>> encoded_;

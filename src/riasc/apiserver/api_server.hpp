@@ -31,6 +31,9 @@ struct ApiServerOptions {
   // followed logs; beyond either, 429 with Retry-After (see http::ServerOptions).
   unsigned max_requests_per_client = 64;
   unsigned max_streams_per_client = 4096;
+  // Bearer tokens besides client certificates: kube-apiserver's --token-auth-file, CSV lines
+  // `token,user,uid[,"group1,group2"]` (token_authenticator.hpp). Empty: certificates only.
+  std::filesystem::path token_auth_file;
   // Offer HTTP/2 (ALPN h2). Clients that want it share one connection for all their requests and
   // watches, and one write carries an event to many watches.
   bool http2 = true;

@@ -22,6 +22,7 @@ struct ServerOptions {
   unsigned max_requests_per_client = 64;
   unsigned max_streams_per_client = 4096;
   bool no_http2 = false;
+  std::string token_auth_file;
 };
 
 // One JSON object per line on standard error: what long-running commands log.
@@ -71,6 +72,7 @@ int run_server(const ServerOptions& options) {
   server_options.max_requests_per_client = options.max_requests_per_client;
   server_options.max_streams_per_client = options.max_streams_per_client;
   server_options.http2 = !options.no_http2;
+  server_options.token_auth_file = options.token_auth_file;
   auto compaction = parse_duration_seconds(options.compaction_interval);
   if (!compaction || *compaction < 0) {
     std::cerr << fmt::format(
@@ -141,6 +143,9 @@ void add_server_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   command->add_flag("--no-http2", options->no_http2,
                     "Serve HTTP/1.1 only (HTTP/2 is offered by default; kubectl and client-go use it)");
+  command->add_option("--token-auth-file", options->token_auth_file,
+                      "Accept these bearer tokens too: CSV lines token,user,uid[,\"group1,group2\"], "
+                      "as kube-apiserver's flag of the same name");
   command->callback([options] {
     if (int code = run_server(*options); code != 0) exit_with(code);
   });
