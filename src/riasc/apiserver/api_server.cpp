@@ -11,6 +11,7 @@
 
 #include "riasc/apiserver/garbage_collector.hpp"
 #include "riasc/apiserver/pod_logs.hpp"
+#include "riasc/apiserver/webhook_admission.hpp"
 #include "riasc/core/base64.hpp"
 #include "riasc/core/field_selector.hpp"
 #include "riasc/core/go_quote.hpp"
@@ -122,6 +123,8 @@ class ApiServer::Impl {
     registry_ = ResourceRegistry::with_builtins();
     register_store_metrics();
     objects_ = std::make_unique<ObjectService>(*store_, *registry_);
+    admission_ = std::make_unique<WebhookAdmission>(*store_, *registry_);
+    objects_->set_admission(admission_.get());
     objects_->load_crds();
     install_builtin_crds();
     ensure_namespace("default");
@@ -566,7 +569,17 @@ class ApiServer::Impl {
           go_quote(query.field_validation)))};
     }
     options.warnings = &warnings;
+    options.user = user_of(request);
     return options;
+  }
+
+  // The authenticated user, for admission webhooks: the client certificate's CN and O, and
+  // system:authenticated, which kube-apiserver gives every authenticated user.
+  static std::optional<UserInfo> user_of(const http::Request& request) {
+    if (!request.client_user) return std::nullopt;
+    UserInfo user{*request.client_user, request.client_groups};
+    user.groups.emplace_back("system:authenticated");
+    return user;
   }
 
   // DeleteOptions come in the query and in the body (kubectl and the Python client send a body).
@@ -598,6 +611,7 @@ class ApiServer::Impl {
     }
     if (auto error = check_dry_run(dry_run)) return *error;
     options.dry_run = !dry_run.empty();
+    options.user = user_of(request);
     if (policy.empty() || policy == "Background") {
       options.propagation = Propagation::Background;
     } else if (policy == "Foreground") {
@@ -1275,6 +1289,7 @@ class ApiServer::Impl {
       metrics_.gauge("apiserver_longrunning_requests", "Open watch streams by resource.", {"resource"});
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<ResourceRegistry> registry_;
+  std::unique_ptr<WebhookAdmission> admission_;  // used by objects_, so destroyed after it
   std::unique_ptr<ObjectService> objects_;
   std::unique_ptr<GarbageCollector> collector_;
   std::unique_ptr<PodLogs> pod_logs_;

@@ -57,11 +57,13 @@ class Client::Impl {
     for (int attempt = 0;; ++attempt) {
       try {
         connect_if_needed();
-        bhttp::write(*stream_, message);
+        // One deadline for writing the request and reading the whole answer.
+        beast::get_lowest_layer(*stream_).expires_after(options_.timeout);
+        run([&](auto done) { bhttp::async_write(*stream_, message, std::move(done)); });
         beast::flat_buffer buffer;
         bhttp::response_parser<bhttp::string_body> parser;
         parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-        bhttp::read(*stream_, buffer, parser);
+        run([&](auto done) { bhttp::async_read(*stream_, buffer, parser, std::move(done)); });
         auto reply = parser.release();
         Response response;
         response.status = reply.result_int();
@@ -74,9 +76,10 @@ class Client::Impl {
         response.body = std::move(reply.body());
         if (!reply.keep_alive()) close();
         return response;
-      } catch (const boost::system::system_error&) {
+      } catch (const boost::system::system_error& error) {
         close();
-        if (attempt > 0) throw;  // retry once on a connection the server had closed
+        // Retry once on a connection the server had closed, but not after the time ran out.
+        if (attempt > 0 || error.code() == beast::error::timeout) throw;
       }
     }
   }
@@ -158,9 +161,22 @@ class Client::Impl {
     tcp::resolver resolver(io_);
     auto endpoints = resolver.resolve(options_.host, std::to_string(options_.port));
     beast::get_lowest_layer(*stream_).expires_after(options_.timeout);
-    beast::get_lowest_layer(*stream_).connect(endpoints);
+    run([&](auto done) { beast::get_lowest_layer(*stream_).async_connect(endpoints, std::move(done)); });
     beast::get_lowest_layer(*stream_).socket().set_option(tcp::no_delay(true));  // no 40 ms Nagle stalls
-    stream_->handshake(asio::ssl::stream_base::client);
+    run([&](auto done) { stream_->async_handshake(asio::ssl::stream_base::client, std::move(done)); });
+  }
+
+  // Runs one asynchronous operation to its end on this client's own io_context, in the calling
+  // thread. Asynchronous because only those honour the stream's expiry (expires_after): Beast's
+  // synchronous calls ignore it, so a server that accepts and never answers would hold the caller
+  // forever. Throws system_error, beast::error::timeout when the time ran out.
+  template <typename Start>
+  void run(Start start) {
+    beast::error_code result;
+    start([&result](beast::error_code error, auto&&...) { result = error; });
+    io_.restart();
+    io_.run();
+    if (result) throw boost::system::system_error(result);
   }
 
   // Makes the connected socket reachable from cancel(); false when cancel() came first. cancel()

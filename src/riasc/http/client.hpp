@@ -25,6 +25,9 @@ struct ClientOptions {
   // (kubeconfig's tls-server-name: a cluster reached through a tunnel or by IP).
   std::string server_name;
   bool insecure_skip_tls_verify = false;  // kubeconfig's insecure-skip-tls-verify
+  // Bounds connecting (with the TLS handshake), and each request() from writing it to the end of
+  // the answer: past it, request() throws (boost::system::system_error, beast's timeout). A
+  // stream()'s body is not bounded.
   std::chrono::seconds timeout{30};
 };
 
