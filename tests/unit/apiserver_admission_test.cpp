@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "client_test_support.hpp"
+#include "http_test_support.hpp"
 #include "riasc/apiserver/object_service.hpp"
 #include "riasc/apiserver/webhook_admission.hpp"
 #include "riasc/client/client.hpp"
@@ -39,15 +40,9 @@ const client::GroupVersionResource kValidating{"admissionregistration.k8s.io", "
 const client::GroupVersionResource kMutating{"admissionregistration.k8s.io", "v1",
                                              "mutatingwebhookconfigurations"};
 
-// One CA and serving identity for the suite's webhook servers (key generation is the slow part).
-struct WebhookIdentity {
-  http::KeyPair ca = http::create_certificate_authority("webhook-ca");
-  http::KeyPair server = http::issue_certificate(ca, {"webhook", {}, {"localhost"}, {"127.0.0.1"}, true});
-};
-const WebhookIdentity& webhook_identity() {
-  static const WebhookIdentity identity;
-  return identity;
-}
+// The webhook servers serve with the HTTP tests' identity (a CA of their own, not the API
+// server's: the caBundle is what makes the API server trust it).
+const http::Identities& webhook_identity() { return http::identities(); }
 
 // An HTTPS admission webhook: records every AdmissionReview request it gets (with the path it was
 // posted to) and answers with what `decide` says, after `delay`.
