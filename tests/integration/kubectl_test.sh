@@ -151,6 +151,27 @@ check "create clusterrolebinding" 'clusterrolebinding.rbac.authorization.k8s.io/
   kubectl create clusterrolebinding crb2 --clusterrole=cr2 --user=alice
 check "the created ClusterRoleBinding" '^User alice ClusterRole cr2$' kubectl get clusterrolebinding crb2 \
   -o 'jsonpath={.subjects[0].kind} {.subjects[0].name} {.roleRef.kind} {.roleRef.name}'
+# Admission webhooks: an unreachable one with failurePolicy Fail refuses what it matches.
+cat >"$work/webhook.yaml" <<'YAML'
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: unreachable}
+webhooks:
+  - name: unreachable.riasc.example.com
+    clientConfig: {url: "https://127.0.0.1:1/validate"}
+    rules: [{operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [configmaps]}]
+    sideEffects: None
+    admissionReviewVersions: [v1]
+YAML
+sed 's|https://|http://|' "$work/webhook.yaml" >"$work/webhook-http.yaml"
+check "a webhook configuration with an http URL" 'webhooks\[0\]\.clientConfig\.url: Invalid value' \
+  kubectl apply -f "$work/webhook-http.yaml"
+check "a webhook configuration" 'validatingwebhookconfiguration.admissionregistration.k8s.io/unreachable created' \
+  kubectl apply -f "$work/webhook.yaml"
+check "an unreachable webhook refuses" 'failed calling webhook "unreachable.riasc.example.com"' \
+  kubectl create configmap refused
+check "delete the webhook configuration" 'deleted' kubectl delete validatingwebhookconfiguration unreachable
+check "without it the create goes through" 'configmap/refused created' kubectl create configmap refused
 check "delete" 'deleted' kubectl delete tp profile-delay-jitter
 check "deleted is gone" 'NotFound' kubectl get tp profile-delay-jitter
 check "delete namespace" 'deleted' kubectl delete namespace sim-hes-off

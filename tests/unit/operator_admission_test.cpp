@@ -188,5 +188,78 @@ TEST(AdmissionServer, ConfigurationsPointAtTheServerWithItsCaAndRules) {
   EXPECT_EQ(mutating["webhooks"][0]["rules"][0]["operations"], Json({"CREATE", "UPDATE"}));
 }
 
+// Through the embedded server: the operator writes its webhook configurations, and pod writes in
+// this test's namespace are rejected and mutated by its handlers.
+class OperatorAdmissionTest : public OperatorTest {
+ protected:
+  bool gone_pod(const std::string& name) {
+    try {
+      (void)pods().get(name);
+      return false;
+    } catch (const client::NotFound&) {
+      return true;
+    }
+  }
+  void TearDown() override {
+    // The configurations outlive the operator on purpose; other tests must not meet them.
+    for (const char* plural : {"validatingwebhookconfigurations", "mutatingwebhookconfigurations"}) {
+      try {
+        client_.resource(client::GroupVersionResource{"admissionregistration.k8s.io", "v1", plural})
+            .remove("test.riasc.eu");
+      } catch (const client::NotFound&) {
+      }
+    }
+    OperatorTest::TearDown();
+  }
+  client::Resource pods() { return client_.resource(kPods, namespace_); }
+};
+
+TEST_F(OperatorAdmissionTest, HandlersRejectAndMutatePodsThroughTheServer) {
+  client_.resource(client::GroupVersionResource{"", "v1", "namespaces"})
+      .patch(namespace_, client::PatchType::Merge,
+             {{"metadata", {{"labels", {{"admission-test", namespace_}}}}}});
+  const Json only_here = {{"matchLabels", {{"admission-test", namespace_}}}};
+  Calls calls;
+  op::Operator operator_(client_, options());
+  operator_.on_validate(
+      kPods,
+      [&](op::AdmissionContext& ctx) {
+        calls.add(ctx.operation() + " " + ctx.name() + " by " + ctx.user_info().value("username", ""));
+        if (!ctx.metadata().value("labels", Json::object()).contains("lab"))
+          throw op::AdmissionError("pods need a lab label");
+      },
+      {.namespace_selector = only_here});
+  operator_.on_mutate(
+      kPods, [](op::AdmissionContext& ctx) { ctx.patch()["metadata"]["labels"]["riasc.eu/site"] = "aachen"; },
+      {.namespace_selector = only_here});
+  operator_.start();
+
+  Json unlabelled = pod("unlabelled");
+  unlabelled["metadata"]["namespace"] = namespace_;
+  unlabelled["metadata"].erase("labels");
+  try {
+    pods().create(unlabelled);
+    FAIL() << "the pod was not rejected";
+  } catch (const client::ApiError& error) {
+    EXPECT_EQ(error.code(), 400);
+    EXPECT_NE(std::string(error.what()).find("pods need a lab label"), std::string::npos) << error.what();
+  }
+  EXPECT_TRUE(gone_pod("unlabelled"));
+
+  Json labelled = pod("labelled", {{"lab", "rwth"}});
+  labelled["metadata"]["namespace"] = namespace_;
+  const Json stored = pods().create(labelled);
+  EXPECT_EQ(stored["metadata"]["labels"]["riasc.eu/site"], "aachen");
+  EXPECT_EQ(pods().get("labelled")["metadata"]["labels"]["riasc.eu/site"], "aachen");
+  // The validating handler saw the mutated object, from the admin's certificate.
+  EXPECT_EQ(calls.count("CREATE labelled by admin"), 1);
+  EXPECT_EQ(calls.count("CREATE unlabelled by admin"), 1);
+
+  // Updates are checked too: removing the label is refused.
+  Json update = pods().get("labelled");
+  update["metadata"]["labels"].erase("lab");
+  EXPECT_THROW(pods().update(update), client::ApiError);
+}
+
 }  // namespace
 }  // namespace riasc::operator_test

@@ -12,6 +12,7 @@
 #include "riasc/apiserver/garbage_collector.hpp"
 #include "riasc/apiserver/pod_logs.hpp"
 #include "riasc/apiserver/token_authenticator.hpp"
+#include "riasc/apiserver/webhook_admission.hpp"
 #include "riasc/core/base64.hpp"
 #include "riasc/core/field_selector.hpp"
 #include "riasc/core/go_quote.hpp"
@@ -124,6 +125,8 @@ class ApiServer::Impl {
     registry_ = ResourceRegistry::with_builtins();
     register_store_metrics();
     objects_ = std::make_unique<ObjectService>(*store_, *registry_);
+    admission_ = std::make_unique<WebhookAdmission>(*store_, *registry_);
+    objects_->set_admission(admission_.get());
     objects_->load_crds();
     install_builtin_crds();
     ensure_namespace("default");
@@ -219,7 +222,7 @@ class ApiServer::Impl {
       default:
         break;
     }
-    if (!request.client_user && !(tokens_ && tokens_->authenticate(request.header("authorization")))) {
+    if (!user_of(request)) {
       {
         http::Response response = json(status_unauthorized());
         co_await send(exchange, std::move(response));
@@ -543,9 +546,9 @@ class ApiServer::Impl {
     return std::nullopt;
   }
 
-  static std::variant<WriteOptions, ApiError> write_options(const http::Request& request,
-                                                            const QueryParameters& query,
-                                                            std::vector<std::string>& warnings) {
+  std::variant<WriteOptions, ApiError> write_options(const http::Request& request,
+                                                     const QueryParameters& query,
+                                                     std::vector<std::string>& warnings) {
     WriteOptions options;
     // kube-apiserver names the manager of a write without ?fieldManager= after the client: the
     // User-Agent up to its first '/' ("kubectl", "OpenAPI-Generator").
@@ -568,12 +571,27 @@ class ApiServer::Impl {
           go_quote(query.field_validation)))};
     }
     options.warnings = &warnings;
+    options.user = user_of(request);
     return options;
   }
 
+  // The authenticated user: the client certificate's CN and O, else the bearer token's user, and
+  // system:authenticated, which kube-apiserver gives every authenticated user. None: 401.
+  [[nodiscard]] std::optional<UserInfo> user_of(const http::Request& request) const {
+    std::optional<UserInfo> user;
+    if (request.client_user) {
+      user = UserInfo{*request.client_user, request.client_groups};
+    } else if (tokens_) {
+      if (auto known = tokens_->authenticate(request.header("authorization")))
+        user = UserInfo{known->name, known->groups};
+    }
+    if (user) user->groups.emplace_back("system:authenticated");
+    return user;
+  }
+
   // DeleteOptions come in the query and in the body (kubectl and the Python client send a body).
-  static std::variant<DeleteOptions, ApiError> delete_options(const http::Request& request,
-                                                              const QueryParameters& query) {
+  std::variant<DeleteOptions, ApiError> delete_options(const http::Request& request,
+                                                       const QueryParameters& query) {
     DeleteOptions options;
     std::string policy = query.propagation_policy;
     std::vector<std::string> dry_run = query.dry_run;
@@ -600,6 +618,7 @@ class ApiServer::Impl {
     }
     if (auto error = check_dry_run(dry_run)) return *error;
     options.dry_run = !dry_run.empty();
+    options.user = user_of(request);
     if (policy.empty() || policy == "Background") {
       options.propagation = Propagation::Background;
     } else if (policy == "Foreground") {
@@ -1277,6 +1296,7 @@ class ApiServer::Impl {
       metrics_.gauge("apiserver_longrunning_requests", "Open watch streams by resource.", {"resource"});
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<ResourceRegistry> registry_;
+  std::unique_ptr<WebhookAdmission> admission_;  // used by objects_, so destroyed after it
   std::unique_ptr<ObjectService> objects_;
   std::unique_ptr<GarbageCollector> collector_;
   std::optional<TokenAuthenticator> tokens_;

@@ -4,9 +4,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <iterator>
 #include <random>
 
+#include "riasc/apiserver/webhook_admission.hpp"
 #include "riasc/kubeapi/server_side_apply.hpp"
 #include "riasc/kubeapi/status.hpp"
 #include "riasc/schema/object_meta.hpp"
@@ -73,16 +75,6 @@ std::string stored_text(const Json& object) {
 
 std::string manager_of(const WriteOptions& options) {
   return options.field_manager.empty() ? std::string("riasc") : options.field_manager;
-}
-
-std::string new_uid() {
-  static thread_local std::mt19937_64 random{std::random_device{}()};
-  std::uint64_t high = random();
-  std::uint64_t low = random();
-  high = (high & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
-  low = (low & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;    // RFC 4122 variant
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", high >> 32, (high >> 16) & 0xFFFF, high & 0xFFFF,
-                     low >> 48, low & 0xFFFFFFFFFFFFULL);
 }
 
 // generateName: the prefix plus five characters Kubernetes also uses (no vowels, no look-alikes).
@@ -152,7 +144,48 @@ void establish_crd(Json& crd) {
                                        {"message", "the initial names have been accepted"}}});
 }
 
+bool is_webhook_configuration(const ResourceType& type) {
+  return type.group == "admissionregistration.k8s.io" && (type.resource == "mutatingwebhookconfigurations" ||
+                                                          type.resource == "validatingwebhookconfigurations");
+}
+
+// CreateOptions, UpdateOptions or DeleteOptions as a webhook is shown them.
+Json request_options(const char* kind, bool dry_run, const std::string& field_manager) {
+  Json options = {{"kind", kind}, {"apiVersion", "meta.k8s.io/v1"}};
+  if (dry_run) options["dryRun"] = Json::array({"All"});
+  if (!field_manager.empty()) options["fieldManager"] = field_manager;
+  return options;
+}
+
+AdmissionAttributes write_attributes(const ResourceType& type, AdmissionOperation operation,
+                                     std::string_view namespace_name, std::string_view name, bool status,
+                                     const WriteOptions& options) {
+  AdmissionAttributes attributes;
+  attributes.type = &type;
+  attributes.subresource = status ? "status" : "";
+  attributes.operation = operation;
+  attributes.namespace_name = std::string(namespace_name);
+  attributes.name = std::string(name);
+  attributes.user = &options.user;
+  attributes.dry_run = options.dry_run;
+  attributes.options =
+      request_options(operation == AdmissionOperation::Create ? "CreateOptions" : "UpdateOptions",
+                      options.dry_run, options.field_manager);
+  attributes.warnings = options.warnings;
+  return attributes;
+}
+
 }  // namespace
+
+std::string new_uid() {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  std::uint64_t high = random();
+  std::uint64_t low = random();
+  high = (high & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
+  low = (low & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;    // RFC 4122 variant
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", high >> 32, (high >> 16) & 0xFFFF, high & 0xFFFF,
+                     low >> 48, low & 0xFFFFFFFFFFFFULL);
+}
 
 unsigned ApiError::code() const { return static_cast<unsigned>(status_code(status)); }
 std::string ApiError::message() const { return string_member(status, "message"); }
@@ -262,6 +295,9 @@ std::optional<ApiError> ObjectService::validate(const ResourceType& type, Json& 
     object = std::move(check.object);
   } else if (type.group == kCrdGroup && type.resource == "customresourcedefinitions") {
     for (auto& e : schema::validate_crd(object)) errors.push_back(std::move(e));
+  } else if (is_webhook_configuration(type)) {
+    for (auto& e : validate_webhook_configuration(object, type.resource == "mutatingwebhookconfigurations"))
+      errors.push_back(std::move(e));
   }
   if (!errors.empty()) return invalid(type, name, errors);
   return std::nullopt;
@@ -274,10 +310,6 @@ Outcome<Json> ObjectService::create(const ResourceType& type, std::string_view n
   // ordered_json keeps members in a vector: a reference to one dies when the parent gains or
   // loses a member, so metadata is looked up afresh below rather than held.
   if (!object["metadata"].is_object()) object["metadata"] = Json::object();
-  Json& metadata = object["metadata"];
-  if (string_member(metadata, "name").empty() && !string_member(metadata, "generateName").empty()) {
-    metadata["name"] = generated_name(string_member(metadata, "generateName"));
-  }
   if (type.crd) {
     auto crds = registry_.find(kCrdGroup, "v1", "customresourcedefinitions");
     auto crd_record = crds ? store_.get(crds->key({}, type.crd->name())) : std::nullopt;
@@ -292,6 +324,7 @@ Outcome<Json> ObjectService::create(const ResourceType& type, std::string_view n
     }
   }
   if (type.namespaced) {
+    Json& metadata = object["metadata"];
     std::string in_body = string_member(metadata, "namespace");
     if (!in_body.empty() && in_body != namespace_name) {
       return bad_request(
@@ -310,7 +343,19 @@ Outcome<Json> ObjectService::create(const ResourceType& type, std::string_view n
       }
     }
   } else {
-    metadata.erase("namespace");
+    object["metadata"].erase("namespace");
+  }
+  // Mutating admission webhooks see the object as sent (a generateName not yet resolved, as in
+  // kube-apiserver), and cannot set what the server owns (below).
+  if (admission_) {
+    const auto attributes = write_attributes(type, AdmissionOperation::Create, namespace_name,
+                                             string_member(object["metadata"], "name"), false, options);
+    if (auto denied = admission_->mutate(attributes, &object, nullptr)) return *denied;
+    if (!object["metadata"].is_object()) object["metadata"] = Json::object();
+  }
+  Json& metadata = object["metadata"];
+  if (string_member(metadata, "name").empty() && !string_member(metadata, "generateName").empty()) {
+    metadata["name"] = generated_name(string_member(metadata, "generateName"));
   }
   for (const char* owned_by_server :
        {"resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"}) {
@@ -332,6 +377,11 @@ Outcome<Json> ObjectService::create(const ResourceType& type, std::string_view n
     object = track_update(nullptr, std::move(object), manager_of(options), type.api_version(), now(),
                           list_shapes(type));
   }
+  if (admission_) {
+    const auto attributes =
+        write_attributes(type, AdmissionOperation::Create, namespace_name, name, false, options);
+    if (auto denied = admission_->validate(attributes, &object, nullptr)) return *denied;
+  }
   if (options.dry_run) {
     if (store_.get(type.key(namespace_name, name))) return already_exists(type, name);
     return object;
@@ -339,6 +389,7 @@ Outcome<Json> ObjectService::create(const ResourceType& type, std::string_view n
   auto result = store_.create(type.key(namespace_name, name), stored_text(object));
   if (result.status == store::WriteStatus::AlreadyExists) return already_exists(type, name);
   if (is_crd) on_crd_written(object);
+  configuration_written(type);
   return to_object(result.record);
 }
 
@@ -454,6 +505,15 @@ Outcome<Json> ObjectService::update(const ResourceType& type, std::string_view n
   std::string expected = string_member(object["metadata"], "resourceVersion");
   if (!expected.empty() && expected != std::to_string(current_record->revision)) return conflict(type, name);
   Json current = to_object(*current_record);
+  // Mutating admission webhooks see the object as sent, before the status subresource keeps only
+  // the status (kube-apiserver admits before its strategy's PrepareForUpdate).
+  if (admission_) {
+    const auto attributes =
+        write_attributes(type, AdmissionOperation::Update, namespace_name, name, status, options);
+    if (auto denied = admission_->mutate(attributes, &object, &current)) return *denied;
+    if (!object.is_object() || !object["metadata"].is_object())
+      return bad_request("an admission webhook's patch left an object without metadata");
+  }
   if (type.status_subresource) {
     // The main resource cannot change the status, the status subresource nothing else.
     Json merged = status ? current : object;
@@ -490,6 +550,12 @@ Outcome<Json> ObjectService::write_update(const ResourceType& type, const store:
     object = track_update(&old_object, std::move(object), manager_of(options), type.api_version(), now(),
                           list_shapes(type), status ? "status" : "");
   }
+  if (admission_) {
+    const auto attributes =
+        write_attributes(type, AdmissionOperation::Update, string_member(current["metadata"], "namespace"),
+                         name, status, options);
+    if (auto denied = admission_->validate(attributes, &object, &current)) return *denied;
+  }
   if (options.dry_run) {
     object["metadata"]["resourceVersion"] = std::to_string(current_record.revision);
     return object;
@@ -505,12 +571,14 @@ Outcome<Json> ObjectService::write_update(const ResourceType& type, const store:
     if (is_crd) registry_.remove_crd(name);
     if (type.namespaced) finish_namespace_deletion(string_member(current["metadata"], "namespace"));
     if (type.crd) finish_crd_deletion(type.crd->name());
+    configuration_written(type);
     return to_object(result.record);
   }
   auto result = store_.update(current_record.key, stored_text(object), current_record.revision);
   if (result.status == store::WriteStatus::Conflict) return conflict(type, name);
   if (result.status == store::WriteStatus::NotFound) return not_found(type, name);
   if (is_crd) on_crd_written(object);
+  configuration_written(type);
   return to_object(result.record);
 }
 
@@ -534,6 +602,21 @@ Outcome<Json> ObjectService::remove(const ResourceType& type, std::string_view n
         fmt::format(
             "Precondition failed: ResourceVersion in precondition: {}, ResourceVersion in object meta: {}",
             *options.expected_resource_version, revision))};
+  }
+  if (admission_) {
+    // DELETE: the webhooks get the object being deleted as oldObject and no object.
+    AdmissionAttributes attributes;
+    attributes.type = &type;
+    attributes.operation = AdmissionOperation::Delete;
+    attributes.namespace_name = std::string(namespace_name);
+    attributes.name = std::string(name);
+    attributes.user = &options.user;
+    attributes.dry_run = options.dry_run;
+    attributes.options = request_options("DeleteOptions", options.dry_run, "");
+    static constexpr std::array<const char*, 3> kPolicies = {"Background", "Foreground", "Orphan"};
+    attributes.options["propagationPolicy"] = kPolicies.at(static_cast<std::size_t>(options.propagation));
+    if (auto denied = admission_->mutate(attributes, nullptr, &current)) return *denied;
+    if (auto denied = admission_->validate(attributes, nullptr, &current)) return *denied;
   }
   const bool is_namespace = type.group.empty() && type.resource == "namespaces";
   const bool is_crd = type.group == kCrdGroup && type.resource == "customresourcedefinitions";
@@ -580,9 +663,14 @@ Outcome<Json> ObjectService::remove(const ResourceType& type, std::string_view n
   auto result = store_.remove(key, current_record->revision);
   if (result.status == store::WriteStatus::Conflict) return conflict(type, name);
   if (result.status == store::WriteStatus::NotFound) return not_found(type, name);
+  configuration_written(type);
   if (type.namespaced) finish_namespace_deletion(namespace_name);
   if (type.crd) finish_crd_deletion(type.crd->name());
   return to_object(result.record);
+}
+
+void ObjectService::configuration_written(const ResourceType& type) {
+  if (admission_ && is_webhook_configuration(type)) admission_->configurations_changed();
 }
 
 bool ObjectService::delete_everything_under(const std::string& prefix) {

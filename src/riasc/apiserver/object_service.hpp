@@ -30,6 +30,15 @@ struct ApiError {
 template <typename T>
 using Outcome = std::variant<T, ApiError>;
 
+class WebhookAdmission;
+
+// Who makes a request, as the admission webhooks are told (userInfo): from the client
+// certificate (CN the user, O the groups), plus system:authenticated as kube-apiserver adds it.
+struct UserInfo {
+  std::string username;
+  std::vector<std::string> groups;
+};
+
 // What kube-apiserver does with fields a custom resource's schema does not declare
 // (?fieldValidation=): drop them silently, drop them with a warning (the default), or refuse.
 enum class FieldValidation { Ignore, Warn, Strict };
@@ -45,6 +54,8 @@ struct WriteOptions {
   FieldValidation field_validation = FieldValidation::Warn;
   // Collects the `Warning:` texts of the answer (unknown fields, ignored namespaces); may be null.
   std::vector<std::string>* warnings = nullptr;
+  // The requester, for admission webhooks; absent for the server's own writes.
+  std::optional<UserInfo> user;
 };
 
 // How deleting an owner treats its dependents (metadata.ownerReferences pointing at it):
@@ -58,13 +69,21 @@ struct DeleteOptions {
   std::optional<std::string> expected_uid;               // preconditions.uid
   std::optional<std::string> expected_resource_version;  // preconditions.resourceVersion
   bool dry_run = false;
+  std::optional<UserInfo> user;  // as in WriteOptions
 };
+
+// A random RFC 4122 version 4 UUID: metadata.uid, AdmissionReview request uids.
+std::string new_uid();
 
 class ObjectService {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
   ObjectService(store::Store& store, ResourceRegistry& registry,
                 Clock clock = std::chrono::system_clock::now);
+
+  // Calls admission webhooks on every create, update and delete from now on (null: none). Not
+  // owned; must outlive this service.
+  void set_admission(WebhookAdmission* admission) { admission_ = admission; }
 
   // Registers the resources of every CRD already stored (at start-up).
   void load_crds();
@@ -120,6 +139,8 @@ class ObjectService {
                              const WriteOptions& options, bool status);
   std::optional<ApiError> validate(const ResourceType& type, Json& object, const WriteOptions& options) const;
   void on_crd_written(const Json& crd);
+  // After a write: tells the admission webhooks when it changed their configurations.
+  void configuration_written(const ResourceType& type);
   // Deletes what a Terminating namespace still holds, then the namespace; the deleted namespace,
   // or nothing while objects with finalizers remain.
   std::optional<Json> finish_namespace_deletion(std::string_view namespace_name);
@@ -131,6 +152,7 @@ class ObjectService {
   store::Store& store_;
   ResourceRegistry& registry_;
   Clock clock_;
+  WebhookAdmission* admission_ = nullptr;
 };
 
 }  // namespace riasc::apiserver
