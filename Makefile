@@ -38,6 +38,7 @@ bench: build
 	@build/bench/riasc_validate_bench
 	@build/bench/riasc_store_bench
 	@build/bench/riasc_http_bench
+	@build/bench/riasc_operator_bench
 
 # Regenerate the CRD reference pages from api/crds/ (a test fails when they are stale).
 docs: build

@@ -10,9 +10,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <malloc.h>
-#include <spawn.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <netinet/in.h>
@@ -37,12 +35,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench_process.hpp"
 #include "riasc/http/client.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-extern "C" char** environ;
+using riasc::bench::process_cpu_seconds;
+using riasc::bench::read_file;
 
 constexpr int kClients = 8;
 
@@ -53,27 +53,11 @@ double milliseconds(Clock::duration duration) {
   return std::chrono::duration<double, std::milli>(duration).count();
 }
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 double percentile(std::vector<double> values, double fraction) {
   if (values.empty()) return 0;
   std::ranges::sort(values);
   auto index = static_cast<std::size_t>(fraction * static_cast<double>(values.size() - 1));
   return values[index];
-}
-
-double process_cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& time) {
-    return static_cast<double>(time.tv_sec) + static_cast<double>(time.tv_usec) / 1e6;
-  };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 // A small ConfigMap (about 300 bytes of JSON), the kind of object operators keep many of.
@@ -88,74 +72,27 @@ std::string config_map(std::string_view name) {
 class ServerProcess {
  public:
   ServerProcess(const std::string& binary, std::filesystem::path directory)
-      : directory_(std::move(directory)) {
-    std::filesystem::remove_all(directory_);
-    std::filesystem::create_directories(directory_);
-    std::vector<std::string> arguments{binary,     "server",     "--data-dir", directory_.string(),
-                                       "--listen", "127.0.0.1:0"};
-    std::vector<char*> argv;
-    for (auto& argument : arguments) argv.push_back(argument.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    const auto log = (directory_ / "server.log").string();
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ) != 0)
-      throw std::runtime_error("cannot start " + binary);
-    posix_spawn_file_actions_destroy(&actions);
-    const auto kubeconfig = directory_ / "kubeconfig";
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (!std::filesystem::exists(kubeconfig)) {
-      if (Clock::now() > deadline) throw std::runtime_error("the server did not start; see " + log);
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+      : server_(binary, std::move(directory)) {
     std::smatch match;
-    const std::string text = read_file(kubeconfig);
+    const std::string text = read_file(server_.kubeconfig());
     if (!std::regex_search(text, match, std::regex(R"(server: https://127\.0\.0\.1:(\d+))")))
-      throw std::runtime_error("no server address in " + kubeconfig.string());
+      throw std::runtime_error("no server address in " + server_.kubeconfig().string());
     port_ = static_cast<std::uint16_t>(std::stoi(match[1]));
+    const auto pki = server_.directory() / "pki";
     options_.port = port_;
-    options_.ca_pem = read_file(directory_ / "pki" / "ca.crt");
-    options_.client_identity = riasc::http::KeyPair{read_file(directory_ / "pki" / "admin.crt"),
-                                                    read_file(directory_ / "pki" / "admin.key")};
+    options_.ca_pem = read_file(pki / "ca.crt");
+    options_.client_identity =
+        riasc::http::KeyPair{read_file(pki / "admin.crt"), read_file(pki / "admin.key")};
   }
-  ~ServerProcess() {
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    std::filesystem::remove_all(directory_);
-  }
-  ServerProcess(const ServerProcess&) = delete;
-  ServerProcess& operator=(const ServerProcess&) = delete;
 
   [[nodiscard]] const riasc::http::ClientOptions& client_options() const { return options_; }
   [[nodiscard]] std::uint16_t port() const { return port_; }
-
   // User + system CPU seconds the server has used so far.
-  [[nodiscard]] double cpu_seconds() const {
-    std::ifstream stat(fmt::format("/proc/{}/stat", pid_));
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    std::istringstream fields(text.substr(text.rfind(')') + 2));
-    std::string field;
-    double ticks = 0;
-    for (int i = 3; i <= 15 && fields >> field; ++i) {
-      if (i == 14 || i == 15) ticks += std::stod(field);
-    }
-    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-  }
-
-  [[nodiscard]] double rss_mib() const {
-    std::ifstream status(fmt::format("/proc/{}/status", pid_));
-    std::string line;
-    while (std::getline(status, line)) {
-      if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-    }
-    return 0;
-  }
+  [[nodiscard]] double cpu_seconds() const { return server_.process().cpu_seconds(); }
+  [[nodiscard]] double rss_mib() const { return server_.process().rss_mib(); }
 
  private:
-  std::filesystem::path directory_;
-  pid_t pid_ = 0;
+  riasc::bench::RiascServer server_;
   std::uint16_t port_ = 0;
   riasc::http::ClientOptions options_;
 };

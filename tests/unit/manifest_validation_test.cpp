@@ -3,7 +3,9 @@
 #include "riasc/cli/manifest_validation.hpp"
 
 #include <gmock/gmock.h>
+
 #include <gtest/gtest.h>
+#include <filesystem>
 
 #include <string>
 #include <vector>
@@ -372,10 +374,20 @@ TEST(ManifestExamplesTest, EveryExampleValidatesWithoutErrors) {
   EXPECT_THAT(report.unchecked_kinds, IsEmpty());
 }
 
+// Each file alone, except that the CRDs of its folder come along (examples/operators holds a CRD and
+// an object of its kind, as `kubectl apply -f examples/operators/` sends them).
 TEST(ManifestExamplesTest, EachExampleFileOnItsOwn) {
   const ReadResult input = read_manifest_paths({std::string(RIASC_SOURCE_DIR) + "/examples"});
+  auto folder = [](const ManifestFile& file) { return std::filesystem::path(file.name).parent_path(); };
   for (const auto& file : input.files) {
-    const ValidationReport report = run({file});
+    std::vector<ManifestFile> with_crds;
+    for (const auto& other : input.files) {
+      if (other.name != file.name && folder(other) == folder(file) &&
+          other.content.find("kind: CustomResourceDefinition") != std::string::npos)
+        with_crds.push_back(other);
+    }
+    with_crds.push_back(file);
+    const ValidationReport report = run(with_crds);
     EXPECT_EQ(report.count(Diagnostic::Severity::Error), 0U) << file.name;
     EXPECT_GE(report.checked, 1U) << file.name;
   }

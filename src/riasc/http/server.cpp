@@ -19,6 +19,7 @@
 #include <list>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 
 #include "riasc/http/server_internals.hpp"
@@ -200,9 +201,11 @@ namespace {
 
 using namespace detail;
 
+// Over TLS or plain TCP (ServerOptions::tls).
+template <typename Stream>
 class ExchangeImpl final : public ExchangeBase {
  public:
-  ExchangeImpl(TlsStream& stream, Request request, bool keep_alive, std::shared_ptr<Wakeup> wakeup,
+  ExchangeImpl(Stream& stream, Request request, bool keep_alive, std::shared_ptr<Wakeup> wakeup,
                ClientSlot& slot)
       : ExchangeBase(slot, std::move(wakeup)),
         stream_(stream),
@@ -259,7 +262,7 @@ class ExchangeImpl final : public ExchangeBase {
   [[nodiscard]] bool keep_alive() const { return keep_alive_; }
 
  private:
-  TlsStream& stream_;
+  Stream& stream_;
   Request request_;
   bool keep_alive_;
 };
@@ -274,6 +277,7 @@ class Server::Impl {
         limits_(options_.max_requests_per_client, options_.max_streams_per_client),
         tls_(asio::ssl::context::tls_server),
         acceptor_(loops_.front()->context) {
+    if (!options_.tls) return;
     tls_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
                      asio::ssl::context::no_tlsv1_1);
@@ -317,8 +321,8 @@ class Server::Impl {
         if (auto stream = weak.lock()) {
           asio::post(stream->get_executor(), [stream] {
             beast::error_code error;
-            beast::get_lowest_layer(*stream).socket().shutdown(tcp::socket::shutdown_both, error);
-            beast::get_lowest_layer(*stream).cancel();
+            stream->socket().shutdown(tcp::socket::shutdown_both, error);
+            stream->cancel();
           });
         }
       }
@@ -374,14 +378,21 @@ class Server::Impl {
   }
 
   asio::awaitable<void> serve(tcp::socket socket, LoopWakeups& loop) {
-    auto executor = socket.get_executor();
     beast::error_code error;
     const auto remote = socket.remote_endpoint(error).address().to_string();
     // Answers go out whole at once; Nagle's algorithm would hold the last piece of a large one
     // until the client's delayed acknowledgement, 40 ms later.
     socket.set_option(tcp::no_delay(true), error);
+    if (!options_.tls) {
+      auto plain = std::make_shared<beast::tcp_stream>(std::move(socket));
+      track(plain);
+      co_await serve_http1(*plain, loop, remote);
+      plain->socket().shutdown(tcp::socket::shutdown_send, error);
+      co_return;
+    }
     auto owned = std::make_shared<TlsStream>(std::move(socket), tls_);
-    track(owned);
+    // The TCP stream inside, sharing the TLS stream's ownership.
+    track(std::shared_ptr<beast::tcp_stream>(owned, &beast::get_lowest_layer(*owned)));
     TlsStream& stream = *owned;
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
     co_await stream.async_handshake(asio::ssl::stream_base::server,
@@ -392,7 +403,16 @@ class Server::Impl {
       co_await serve_http2(std::move(owned), context, remote);
       co_return;
     }
-    auto wakeup = std::make_shared<Wakeup>(executor, loop);
+    co_await serve_http1(stream, loop, remote);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+    co_await stream.async_shutdown(asio::redirect_error(use_awaitable, error));
+  }
+
+  // HTTP/1.1 requests on one connection until it is not kept alive.
+  template <typename Stream>
+  asio::awaitable<void> serve_http1(Stream& stream, LoopWakeups& loop, const std::string& remote) {
+    auto wakeup = std::make_shared<Wakeup>(stream.get_executor(), loop);
+    beast::error_code error;
     beast::flat_buffer buffer;
     while (!stopped_) {
       bhttp::request_parser<bhttp::string_body> parser;
@@ -416,9 +436,9 @@ class Server::Impl {
                                      std::string(field.value()));
       }
       request.body = std::move(message.body());
-      read_client_identity(stream, request);
+      if constexpr (std::is_same_v<Stream, TlsStream>) read_client_identity(stream, request);
       ClientSlot slot(limits_, client_key(request, remote));
-      ExchangeImpl exchange(stream, std::move(request), message.keep_alive(), wakeup, slot);
+      ExchangeImpl<Stream> exchange(stream, std::move(request), message.keep_alive(), wakeup, slot);
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
       std::string failure = "the handler gave no response";
       if (!slot.admit()) {
@@ -439,11 +459,10 @@ class Server::Impl {
       co_await exchange.finish();
       if (!exchange.keep_alive()) break;
     }
-    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
-    co_await stream.async_shutdown(asio::redirect_error(use_awaitable, error));
   }
 
-  asio::awaitable<void> reply_error(TlsStream& stream, unsigned code, std::string_view reason,
+  template <typename Stream>
+  asio::awaitable<void> reply_error(Stream& stream, unsigned code, std::string_view reason,
                                     std::string message) {
     bhttp::response<bhttp::string_body> response{static_cast<bhttp::status>(code), 11};
     response.set(bhttp::field::content_type, "application/json");
@@ -454,7 +473,7 @@ class Server::Impl {
     co_await bhttp::async_write(stream, response, asio::redirect_error(use_awaitable, error));
   }
 
-  void track(const std::shared_ptr<TlsStream>& stream) {
+  void track(const std::shared_ptr<beast::tcp_stream>& stream) {
     std::lock_guard lock(connections_mutex_);
     std::erase_if(connections_, [](const auto& weak) { return weak.expired(); });
     connections_.push_back(stream);
@@ -487,7 +506,7 @@ class Server::Impl {
   std::atomic<bool> stopped_{false};
   std::uint16_t port_ = 0;
   std::mutex connections_mutex_;
-  std::vector<std::weak_ptr<TlsStream>> connections_;
+  std::vector<std::weak_ptr<beast::tcp_stream>> connections_;  // of TLS streams too
 };
 
 Server::Server(ServerOptions options, Handler handler)

@@ -2,7 +2,7 @@
 
 // HTTPS server for the embedded API server, HTTP/1.1 and HTTP/2 (chosen by ALPN): keep-alive,
 // request size limits, client certificates, and streams (watches) that wait for events without
-// polling. Boost.Beast
+// polling; optionally plain HTTP/1.1 (ServerOptions::tls), for what a kubelet probes. Boost.Beast
 // stays inside server.cpp; handlers see only Asio coroutines and these types.
 
 #include <utility>  // Boost 1.74's awaitable.hpp needs it first under g++ 12
@@ -78,6 +78,9 @@ struct ServerOptions {
   unsigned max_streams_per_client = 4096;
   // Offer HTTP/2 by ALPN; clients that do not ask for it get HTTP/1.1 either way.
   bool http2 = true;
+  // false: plain HTTP/1.1 without TLS (identity, client_ca_pem and http2 are not used), for
+  // endpoints that a kubelet's httpGet probe reads, whose scheme is HTTP unless told otherwise.
+  bool tls = true;
 };
 
 class Server {

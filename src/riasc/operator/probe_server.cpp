@@ -63,21 +63,24 @@ void ProbeServer::add(const Operator& operator_) {
 
 void ProbeServer::start() {
   if (impl_->server_) throw std::logic_error("ProbeServer::start() called twice");
-  const http::KeyPair ca = http::create_certificate_authority("riasc probes CA");
-  http::CertificateRequest request;
-  request.common_name = "riasc probes";
-  request.dns_names = {"localhost"};
-  request.ip_addresses = {"127.0.0.1"};
-  if (impl_->options_.host != "0.0.0.0" && impl_->options_.host != "127.0.0.1")
-    request.ip_addresses.push_back(impl_->options_.host);
-  request.server = true;
-  impl_->ca_pem_ = ca.certificate_pem;
   http::ServerOptions options;
   options.host = impl_->options_.host;
   options.port = impl_->options_.port;
-  options.identity = http::issue_certificate(ca, request);
   options.threads = 1;
   options.http2 = false;
+  options.tls = impl_->options_.tls;
+  if (options.tls) {
+    const http::KeyPair ca = http::create_certificate_authority("riasc probes CA");
+    http::CertificateRequest request;
+    request.common_name = "riasc probes";
+    request.dns_names = {"localhost"};
+    request.ip_addresses = {"127.0.0.1"};
+    if (impl_->options_.host != "0.0.0.0" && impl_->options_.host != "127.0.0.1")
+      request.ip_addresses.push_back(impl_->options_.host);
+    request.server = true;
+    impl_->ca_pem_ = ca.certificate_pem;
+    options.identity = http::issue_certificate(ca, request);
+  }
   Impl& impl = *impl_;
   impl_->server_ = std::make_unique<http::Server>(
       options, [&impl](http::Exchange& exchange) -> boost::asio::awaitable<void> {

@@ -1,9 +1,9 @@
 #pragma once
 
 // The probes of an operator process: /healthz (and /readyz) for the kubelet, /metrics for
-// Prometheus. http::Server speaks only TLS, so the probes are served over HTTPS with a
-// certificate made at start (kubelet's HTTPS probes and Prometheus' insecure_skip_verify accept
-// it; ca_pem() is there for clients that verify).
+// Prometheus. Over HTTPS with a certificate made at start (kubelet's HTTPS probes and
+// Prometheus' insecure_skip_verify accept it; ca_pem() is there for clients that verify), or
+// plain HTTP with `tls = false`, as a kubelet's httpGet probe reads without `scheme: HTTPS`.
 //
 //   op::ProbeServer probes({.port = 8081, .registry = &registry});
 //   probes.add(chroma);  // healthy while chroma's caches are filled and its workers run
@@ -24,6 +24,7 @@ struct ProbeServerOptions {
   std::string host = "0.0.0.0";
   std::uint16_t port = 8081;              // 0: any free port (see port())
   metrics::Registry* registry = nullptr;  // served at /metrics; none: 404
+  bool tls = true;                        // false: plain HTTP
 };
 
 class ProbeServer {
@@ -40,7 +41,7 @@ class ProbeServer {
   void start();  // throws when the address cannot be bound
   void stop();
   [[nodiscard]] std::uint16_t port() const;
-  [[nodiscard]] const std::string& ca_pem() const;  // after start()
+  [[nodiscard]] const std::string& ca_pem() const;  // after start(); empty without TLS
 
  private:
   class Impl;
