@@ -36,12 +36,20 @@ std::string Store::key_of(const Json& object) {
   return namespace_name.empty() ? name : namespace_name + "/" + name;
 }
 
+Store::Encoded Store::encode(const Json& object) {
+  Encoded encoded = Json::to_msgpack(object);
+  encoded.shrink_to_fit();
+  return encoded;
+}
+
+Json Store::decode(const Encoded& encoded) { return Json::from_msgpack(encoded); }
+
 void Store::add_index(const std::string& name, IndexFunction function) {
   std::lock_guard lock(mutex_);
   indexes_[name] = Index{std::move(function), {}};
   Index& index = indexes_[name];
-  for (const auto& [key, object] : objects_)
-    for (const std::string& value : index.function(object)) index.keys[value].insert(key);
+  for (const auto& [key, encoded] : objects_)
+    for (const std::string& value : index.function(decode(encoded))) index.keys[value].insert(key);
 }
 
 void Store::index_locked(const std::string& key, const Json& object, bool add) {
@@ -63,14 +71,14 @@ std::optional<Json> Store::get(const std::string& key) const {
   std::lock_guard lock(mutex_);
   auto found = objects_.find(key);
   if (found == objects_.end()) return std::nullopt;
-  return found->second;
+  return decode(found->second);
 }
 
 std::vector<Json> Store::list() const {
   std::lock_guard lock(mutex_);
   std::vector<Json> objects;
   objects.reserve(objects_.size());
-  for (const auto& entry : objects_) objects.push_back(entry.second);
+  for (const auto& entry : objects_) objects.push_back(decode(entry.second));
   return objects;
 }
 
@@ -93,23 +101,24 @@ std::vector<Json> Store::by_index(const std::string& index, const std::string& v
   std::vector<Json> objects;
   auto keys = found.keys.find(value);
   if (keys == found.keys.end()) return objects;
-  for (const std::string& key : keys->second) objects.push_back(objects_.at(key));
+  for (const std::string& key : keys->second) objects.push_back(decode(objects_.at(key)));
   return objects;
 }
 
 std::optional<Json> Store::put(Json object) {
   std::string key = key_of(object);
+  Encoded encoded = encode(object);
   std::lock_guard lock(mutex_);
   std::optional<Json> old;
   auto found = objects_.find(key);
   if (found != objects_.end()) {
-    index_locked(key, found->second, false);
-    old = std::move(found->second);
-    found->second = std::move(object);
+    old = decode(found->second);
+    index_locked(key, *old, false);
+    found->second = std::move(encoded);
   } else {
-    found = objects_.emplace(key, std::move(object)).first;
+    objects_.emplace(key, std::move(encoded));
   }
-  index_locked(key, found->second, true);
+  index_locked(key, object, true);
   return old;
 }
 
@@ -117,8 +126,8 @@ std::optional<Json> Store::remove(const std::string& key) {
   std::lock_guard lock(mutex_);
   auto found = objects_.find(key);
   if (found == objects_.end()) return std::nullopt;
-  index_locked(key, found->second, false);
-  std::optional<Json> old = std::move(found->second);
+  std::optional<Json> old = decode(found->second);
+  index_locked(key, *old, false);
   objects_.erase(found);
   return old;
 }
@@ -225,6 +234,8 @@ void Informer::relist(std::string& resource_version) {
     if (old && on_delete_) on_delete_(*old);
   }
   resource_version = result.resource_version;
+  // The parsed list is ten times the cache's size: gone before anyone is told the cache is full.
+  result = {};
   {
     std::lock_guard lock(mutex_);
     synced_ = true;

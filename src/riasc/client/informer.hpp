@@ -64,8 +64,15 @@ class Store {
     IndexFunction function;
     std::map<std::string, std::set<std::string>> keys;  // by value
   };
+  // Objects are kept as MessagePack, not as parsed trees: a tree of a 1 KiB object takes about
+  // ten times its JSON size in nodes and maps, the encoding less than its JSON size. Readers get
+  // copies anyway, so decoding costs about what copying a tree did.
+  using Encoded = std::vector<std::uint8_t>;
+  static Encoded encode(const Json& object);
+  static Json decode(const Encoded& encoded);
+
   mutable std::mutex mutex_;
-  std::map<std::string, Json> objects_;
+  std::map<std::string, Encoded> objects_;
   std::map<std::string, Index> indexes_;
 };
 
