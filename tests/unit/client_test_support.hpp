@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -29,8 +30,11 @@ class TemporaryDirectory {
  public:
   TemporaryDirectory() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() / ("riasc-client-" + std::to_string(::getpid()) + "-" +
-                                                      info->test_suite_name() + "-" + info->name());
+    // Parameterized tests' names hold '/': one directory, not nested ones left behind.
+    std::string name = std::string(info->test_suite_name()) + "-" + info->name();
+    std::replace(name.begin(), name.end(), '/', '-');
+    path_ =
+        std::filesystem::temp_directory_path() / ("riasc-client-" + std::to_string(::getpid()) + "-" + name);
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
