@@ -96,8 +96,16 @@ properties:
                              {"metadata", {{"name", name}}},
                              {"spec", spec}});
   }
+  // As a user's client would: the server gives up after a few conflicts with the operator's own
+  // writes to the same object, which a loaded test machine can make happen.
   Json patch_spec(const std::string& name, const Json& spec) {
-    return widgets().patch(name, client::PatchType::Merge, {{"spec", spec}});
+    for (int attempt = 0;; ++attempt) {
+      try {
+        return widgets().patch(name, client::PatchType::Merge, {{"spec", spec}});
+      } catch (const client::Conflict&) {
+        if (attempt >= 5) throw;
+      }
+    }
   }
   Json get(const std::string& name) { return widgets().get(name); }
   bool gone(const std::string& name) {

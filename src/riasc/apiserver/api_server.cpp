@@ -790,7 +790,9 @@ class ApiServer::Impl {
       patched["metadata"]["resourceVersion"] = current_version;
       auto result = objects_->update(type, namespace_name, name, std::move(patched), status, options);
       auto* error = std::get_if<ApiError>(&result);
-      if (!error || error->code() != 409 || attempt >= 3) return result;
+      // kube-apiserver's maxRetryWhenPatchConflicts: a busy object (a controller writing its
+      // status) must not fail a user's patch.
+      if (!error || error->code() != 409 || attempt >= 5) return result;
     }
   }
 
