@@ -2,7 +2,8 @@
 // process on loopback (so that this process is the operator alone):
 //   (a) reconciles/s: N objects of a CRD exist; an operator with one on_create handler returning
 //       a small result starts; timed until every object's cycle is complete (handler run, result
-//       in status, last-handled annotation written), seen by a separate watch;
+//       in status, last-handled annotation written), seen by a separate watch; once with the
+//       default HandlerSucceeded events and once without (OperatorOptions::success_events);
 //   (b) dispatch: a second operator starts on the N handled objects, where nothing is due; the
 //       time and CPU per reconcile from its caches being filled until it has reconciled all N
 //       are the SDK's own cost (work queue, cache read, essence and diff), no API call;
@@ -211,8 +212,7 @@ std::map<std::string, double> request_counts(const bench::RiascServer& server) {
   while (std::fgets(line, sizeof line, pipe)) {
     const std::string text = line;
     if (text.rfind("apiserver_request_total{", 0) != 0) continue;
-    if (text.find("\"sensors\"") == std::string::npos && text.find("\"events\"") == std::string::npos)
-      continue;
+    if (text.find("\"sensors") == std::string::npos && text.find("\"events\"") == std::string::npos) continue;
     const auto space = text.rfind(' ');
     counts[text.substr(24, space - 25)] += std::stod(text.substr(space + 1));
   }
@@ -221,14 +221,19 @@ std::map<std::string, double> request_counts(const bench::RiascServer& server) {
 }
 
 // (a): every object's create handler, timed from start() until the last cycle completed.
-void measure_handling(client::Client& api, const bench::RiascServer& server, int objects) {
-  const client::ListResult before = api.resource(kSensors, "bench").list();
-  CompletionWatch completion(api.resource(kSensors, "bench"), before.resource_version,
+void measure_handling(client::Client& api, const bench::RiascServer& server,
+                      const std::string& namespace_name, int objects, bool success_events) {
+  const client::ListResult before = api.resource(kSensors, namespace_name).list();
+  CompletionWatch completion(api.resource(kSensors, namespace_name), before.resource_version,
                              static_cast<std::size_t>(objects));
   metrics::Registry registry;
   op::Metrics metrics(registry);
-  op::Operator operator_(
-      api, {.name = "bench", .namespace_name = "bench", .log = quiet_sink(), .metrics = &metrics});
+  op::Operator operator_(api, {.name = "bench",
+                               .namespace_name = namespace_name,
+                               .workers = 4,
+                               .success_events = success_events,
+                               .log = quiet_sink(),
+                               .metrics = &metrics});
   std::atomic<int> calls{0};
   operator_.on_create(kSensors, [&calls](op::Context& ctx) {
     ++calls;
@@ -242,9 +247,10 @@ void measure_handling(client::Client& api, const bench::RiascServer& server, int
   const double synced = seconds_since(start);
   const double handled = std::chrono::duration<double>(completion.wait(600s) - start).count();
   fmt::print(
-      "(a) {} objects handled (create handler, result in status, cycle stored) in {:.2f} s "
+      "(a) {} objects handled (create handler, result in status, cycle stored{}) in {:.2f} s "
       "(caches filled after {:.2f} s): {:.0f} reconciles/s\n",
-      objects, handled, synced, objects / handled);
+      objects, success_events ? ", HandlerSucceeded events" : ", success_events off", handled, synced,
+      objects / handled);
   fmt::print(
       "    CPU per object: operator {:.0f} us, server {:.0f} us; handler calls {}, reconciles {:.0f}\n",
       (bench::process_cpu_seconds() - own_cpu) * 1e6 / objects,
@@ -356,10 +362,13 @@ int main(int argc, char** argv) {
     client::Client api(client::load_kubeconfig({server.kubeconfig()}));
     install_crd(api, sensor_crd(), kSensors);
     create_namespace(api, "bench");
+    create_namespace(api, "quiet");
     const auto start = Clock::now();
     create_sensors(api, "bench", objects);
     fmt::print("created {} Sensors in {:.2f} s\n", objects, seconds_since(start));
-    measure_handling(api, server, objects);
+    create_sensors(api, "quiet", objects);
+    measure_handling(api, server, "bench", objects, true);
+    measure_handling(api, server, "quiet", objects, false);
     measure_dispatch_and_memory(api, server, objects);
     measure_example_operator(api, server, RIASC_EXAMPLE_OPERATOR);
   } catch (const std::exception& error) {

@@ -30,6 +30,11 @@ const GroupVersionResource kCrds{"apiextensions.k8s.io", "v1", "customresourcede
 
 // A CRD for kind `kind` (plural `<kind in lower case>s`) in example.com with a status subresource
 // and spec.size at most 10.
+std::string lowercase(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
 Json example_crd(const std::string& kind) {
   Json crd = riasc::test::widget_crd(riasc::test::yaml(R"(
 type: object
@@ -44,8 +49,7 @@ properties:
     properties:
       ready: {type: boolean}
 )"));
-  std::string lower = kind;
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lower = lowercase(kind);
   crd["metadata"]["name"] = lower + "s.example.com";
   crd["spec"]["names"] = {
       {"plural", lower + "s"}, {"singular", lower}, {"kind", kind}, {"listKind", kind + "List"}};
@@ -71,6 +75,11 @@ class ClientApiTest : public client_test::ServerTest, public ::testing::WithPara
   void SetUp() override {
     if (GetParam() == Credential::Token) client_ = Client(admin_token_config());
     ServerTest::SetUp();
+  }
+  // CRDs are cluster-wide and both runs of a test share the suite's server: each run gets a kind
+  // of its own.
+  [[nodiscard]] std::string own_kind(const std::string& kind) const {
+    return GetParam() == Credential::Token ? kind + "Token" : kind;
   }
 };
 
@@ -99,16 +108,17 @@ TEST_P(ClientApiTest, DiscoveryMapsKindsToResources) {
 }
 
 TEST_P(ClientApiTest, DiscoveryFindsACrdCreatedAfterTheFirstLookup) {
-  EXPECT_THROW(client_.resolve(GroupVersionKind{"example.com", "v1", "Gadget"}), NotFound);  // now cached
-  client_.resource(kCrds).create(example_crd("Gadget"));
+  EXPECT_THROW(client_.resolve(GroupVersionKind{"example.com", "v1", own_kind("Gadget")}),
+               NotFound);  // now cached
+  client_.resource(kCrds).create(example_crd(own_kind("Gadget")));
   ResourceInfo gadgets =
-      client_.resolve(GroupVersionKind{"example.com", "v1", "Gadget"});  // a miss refreshes
-  EXPECT_EQ(gadgets.resource, "gadgets");
+      client_.resolve(GroupVersionKind{"example.com", "v1", own_kind("Gadget")});  // a miss refreshes
+  EXPECT_EQ(gadgets.resource, lowercase(own_kind("Gadget")) + "s");
   EXPECT_TRUE(gadgets.namespaced);
   EXPECT_THAT(gadgets.subresources, ElementsAre("status"));
 
   Json gadget = {{"apiVersion", "example.com/v1"},
-                 {"kind", "Gadget"},
+                 {"kind", own_kind("Gadget")},
                  {"metadata", {{"name", "g"}, {"namespace", namespace_}}},
                  {"spec", {{"size", 3}}}};
   Json created = client_.resource_for(gadget).create(gadget);
@@ -148,10 +158,10 @@ TEST_P(ClientApiTest, CreateGetUpdateAndTypedErrors) {
 }
 
 TEST_P(ClientApiTest, StatusSubresourceAndInvalidObjects) {
-  client_.resource(kCrds).create(example_crd("Widget"));
-  Resource widgets = client_.resource(GroupVersionKind{"example.com", "v1", "Widget"}, namespace_);
+  client_.resource(kCrds).create(example_crd(own_kind("Widget")));
+  Resource widgets = client_.resource(GroupVersionKind{"example.com", "v1", own_kind("Widget")}, namespace_);
   Json widget = {{"apiVersion", "example.com/v1"},
-                 {"kind", "Widget"},
+                 {"kind", own_kind("Widget")},
                  {"metadata", {{"name", "w"}}},
                  {"spec", {{"size", 3}}}};
   Json created = widgets.create(widget);

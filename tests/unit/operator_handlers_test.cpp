@@ -78,6 +78,35 @@ TEST_F(OperatorHandlersTest, CreateUpdateAndFieldHandlersFireOnceForEachChange) 
   EXPECT_TRUE(has_event("a", "HandlerSucceeded: Handler create succeeded."));
 }
 
+// A cycle that completes in one reconcile stores its result and its bookkeeping together: one
+// patch of the status subresource and one of the object, seen as two MODIFIED events. Without
+// success_events, no HandlerSucceeded event is posted.
+TEST_F(OperatorHandlersTest, ACycleCompletedInOneReconcileIsOneWriteOfStatusAndOneOfTheObject) {
+  create_widget("quiet", {{"size", 1}});
+  const std::string created_version = get("quiet")["metadata"]["resourceVersion"];
+  op::OperatorOptions quiet = options();
+  quiet.success_events = false;
+  op::Operator operator_(client_, quiet);
+  operator_.on_create(kWidgets, [](op::Context& ctx) { return Json{{"size", ctx.spec()["size"]}}; });
+  operator_.start();
+  ASSERT_TRUE(eventually([&] { return at_rest(get("quiet")); }));
+  EXPECT_EQ(status("quiet")["create"], (Json{{"size", 1}}));
+  EXPECT_FALSE(get("quiet")["metadata"]["annotations"].contains("riasc.eu/progress-create"));
+
+  client::WatchOptions from_creation;
+  from_creation.resource_version = created_version;
+  from_creation.timeout_seconds = 1;
+  client::WatchStream stream = widgets().watch(from_creation);
+  std::vector<std::string> writes;
+  stream.run([&](const client::WatchEvent& event) {
+    if (event.type == client::EventType::Modified && event.object["metadata"]["name"] == "quiet")
+      writes.push_back(event.object.contains("status") && !at_rest(event.object) ? "status" : "object");
+    return true;
+  });
+  EXPECT_THAT(writes, ElementsAre("status", "object"));
+  EXPECT_TRUE(events_about("quiet").empty());
+}
+
 TEST_F(OperatorHandlersTest, ARestartedOperatorResumesWithoutRepeatingFinishedHandlers) {
   Calls calls;
   std::atomic<bool> first_operator{true};

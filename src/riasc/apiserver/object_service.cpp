@@ -62,15 +62,45 @@ std::optional<ApiError> settle_type_meta(const ResourceType& type, Json& object)
 
 // Objects are stored with apiVersion, kind and metadata first, so that reads can put the
 // resourceVersion in without parsing the object (ObjectService::object_text).
-std::string stored_text(const Json& object) {
-  Json ordered = Json::object();
-  for (const char* first : {"apiVersion", "kind", "metadata"}) {
-    if (object.contains(first)) ordered[first] = object[first];
-  }
+// apiVersion, kind and metadata first, as object_text expects of the stored form. Objects mostly
+// come in that order already, and are then left alone.
+void put_in_stored_order(Json& object) {
+  static constexpr std::array<std::string_view, 3> kFirst = {"apiVersion", "kind", "metadata"};
+  std::size_t next = 0;
+  bool ordered = true;
   for (const auto& [key, value] : object.items()) {
-    if (key != "apiVersion" && key != "kind" && key != "metadata") ordered[key] = value;
+    const auto* found = std::find(kFirst.begin(), kFirst.end(), key);
+    if (found == kFirst.end()) {
+      next = kFirst.size();  // nothing of kFirst may follow
+    } else if (static_cast<std::size_t>(found - kFirst.begin()) < next) {
+      ordered = false;
+      break;
+    } else {
+      next = static_cast<std::size_t>(found - kFirst.begin()) + 1;
+    }
   }
-  return ordered.dump();
+  if (ordered) return;
+  Json reordered = Json::object();
+  for (std::string_view first : kFirst) {
+    const std::string key(first);
+    if (object.contains(key)) reordered[key] = std::move(object[key]);
+  }
+  for (auto& [key, value] : object.items()) {
+    if (std::find(kFirst.begin(), kFirst.end(), key) == kFirst.end()) reordered[key] = std::move(value);
+  }
+  object = std::move(reordered);
+}
+
+std::string stored_text(Json& object) {
+  put_in_stored_order(object);
+  return object.dump();
+}
+
+// What a write returns: the object as just stored (stored_text put it in order), with the
+// write's revision, without parsing the stored text again.
+Json as_written(Json object, store::Revision revision) {
+  object["metadata"]["resourceVersion"] = std::to_string(revision);
+  return object;
 }
 
 std::string manager_of(const WriteOptions& options) {
@@ -390,7 +420,7 @@ Outcome<Json> ObjectService::create(const ResourceType& type, std::string_view n
   if (result.status == store::WriteStatus::AlreadyExists) return already_exists(type, name);
   if (is_crd) on_crd_written(object);
   configuration_written(type);
-  return to_object(result.record);
+  return as_written(std::move(object), result.record.revision);
 }
 
 Outcome<Json> ObjectService::get(const ResourceType& type, std::string_view namespace_name,
@@ -490,7 +520,7 @@ Outcome<std::string> ObjectService::list_text(const ResourceType& type, const Li
 
 Outcome<Json> ObjectService::update(const ResourceType& type, std::string_view namespace_name,
                                     std::string_view name, Json object, bool status,
-                                    const WriteOptions& options) {
+                                    const WriteOptions& options, std::optional<Json> read_before) {
   if (!object.is_object()) return bad_request("the request body must be a JSON or YAML object");
   if (auto problem = settle_type_meta(type, object)) return *problem;
   const std::string key = type.key(namespace_name, name);
@@ -503,8 +533,12 @@ Outcome<Json> ObjectService::update(const ResourceType& type, std::string_view n
         fmt::format("the name of the object ({}) does not match the name on the URL ({})", body_name, name));
   }
   std::string expected = string_member(object["metadata"], "resourceVersion");
-  if (!expected.empty() && expected != std::to_string(current_record->revision)) return conflict(type, name);
-  Json current = to_object(*current_record);
+  const std::string current_version = std::to_string(current_record->revision);
+  if (!expected.empty() && expected != current_version) return conflict(type, name);
+  const bool still_current = read_before && read_before->is_object() &&
+                             (*read_before)["metadata"].is_object() &&
+                             string_member((*read_before)["metadata"], "resourceVersion") == current_version;
+  Json current = still_current ? std::move(*read_before) : to_object(*current_record);
   // Mutating admission webhooks see the object as sent, before the status subresource keeps only
   // the status (kube-apiserver admits before its strategy's PrepareForUpdate).
   if (admission_) {
@@ -521,12 +555,12 @@ Outcome<Json> ObjectService::update(const ResourceType& type, std::string_view n
     if (merged["status"].is_null()) merged.erase("status");
     object = std::move(merged);
   }
-  return write_update(type, *current_record, std::move(object), options, status);
+  return write_update(type, *current_record, std::move(current), std::move(object), options, status);
 }
 
 Outcome<Json> ObjectService::write_update(const ResourceType& type, const store::Record& current_record,
-                                          Json object, const WriteOptions& options, bool status) {
-  Json current = to_object(current_record);
+                                          Json current, Json object, const WriteOptions& options,
+                                          bool status) {
   const std::string name = string_member(current["metadata"], "name");
   // Fields the server owns keep their values.
   for (const char* owned :
@@ -579,7 +613,7 @@ Outcome<Json> ObjectService::write_update(const ResourceType& type, const store:
   if (result.status == store::WriteStatus::NotFound) return not_found(type, name);
   if (is_crd) on_crd_written(object);
   configuration_written(type);
-  return to_object(result.record);
+  return as_written(std::move(object), result.record.revision);
 }
 
 Outcome<Json> ObjectService::remove(const ResourceType& type, std::string_view namespace_name,

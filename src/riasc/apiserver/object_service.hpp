@@ -104,8 +104,11 @@ class ObjectService {
 
   // PUT. With `status` true (the status subresource) only the status changes, else everything
   // but the status (for types that have a status subresource).
+  // `read_before`: the stored object as the caller read it (a patch's base); used instead of
+  // parsing the stored one again when it is still current.
   Outcome<Json> update(const ResourceType& type, std::string_view namespace_name, std::string_view name,
-                       Json object, bool status = false, const WriteOptions& options = {});
+                       Json object, bool status = false, const WriteOptions& options = {},
+                       std::optional<Json> read_before = std::nullopt);
 
   // DELETE. An object with finalizers (or deleted with Foreground or Orphan propagation) gets a
   // deletionTimestamp and stays until they are removed; the garbage collector handles dependents.
@@ -135,8 +138,8 @@ class ObjectService {
   static void append_object_text(const store::Record& record, std::string& out);
 
  private:
-  Outcome<Json> write_update(const ResourceType& type, const store::Record& current, Json object,
-                             const WriteOptions& options, bool status);
+  Outcome<Json> write_update(const ResourceType& type, const store::Record& current_record, Json current,
+                             Json object, const WriteOptions& options, bool status);
   std::optional<ApiError> validate(const ResourceType& type, Json& object, const WriteOptions& options) const;
   void on_crd_written(const Json& crd);
   // After a write: tells the admission webhooks when it changed their configurations.

@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "riasc/client/work_queue.hpp"
@@ -121,6 +122,18 @@ std::string sanitized(std::string text) {
   for (char& c : text)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '-';
   return text.substr(0, 48);
+}
+
+// `patch` applied after `into`, composed into one merge patch (RFC 7386: null removes, objects
+// merge, anything else replaces).
+void compose(Json& into, const Json& patch) {
+  for (const auto& [key, value] : patch.items()) {
+    if (value.is_object() && into.contains(key) && into[key].is_object()) {
+      compose(into[key], value);
+    } else {
+      into[key] = value;
+    }
+  }
 }
 
 const Json& metadata_of(const Json& object) {
@@ -346,16 +359,20 @@ class Cycle {
         due.push_back({&r, std::move(old_value), std::move(new_value), std::move(changes)});
       }
     }
-    if (!due.empty() && !continuing)
-      write({{"metadata", {{"annotations", {{impl_.handling_, handled.dump()}}}}}});
-    if (!run_all(due)) return;
+    if (!due.empty() && !continuing) handling_unsaved_ = handled.dump();
+    if (!run_all(due)) {
+      flush();
+      return;
+    }
     // The cycle is complete: the next diff starts from what it handled, and no progress is left
-    // behind that a later cycle could mistake for its own.
-    Json patch = clear_progress();
-    if (changed) patch["metadata"]["annotations"][impl_.last_handled_] = handled.dump();
+    // behind that a later cycle could mistake for its own. A cycle that completes in one reconcile
+    // never stored its handled state or its progress, and costs this one write.
+    handling_unsaved_.clear();
+    end_progress();
+    if (changed) pending_["metadata"]["annotations"][impl_.last_handled_] = handled.dump();
     if (annotations_of(object_).contains(impl_.handling_))
-      patch["metadata"]["annotations"][impl_.handling_] = nullptr;
-    if (!patch.empty()) write(std::move(patch));
+      pending_["metadata"]["annotations"][impl_.handling_] = nullptr;
+    flush();
     state_.resume_pending = false;
   }
 
@@ -363,7 +380,9 @@ class Cycle {
     if (!has_finalizer()) return;
     std::vector<Due> due;
     add_due(due, Reason::Delete, nullptr, nullptr);
-    if (!run_all(due)) return;
+    const bool finished = run_all(due);
+    flush();
+    if (!finished) return;
     // Progress stays: clearing it first would let a reconcile from a stale cache run the delete
     // handlers again, and the object has no later cycle anyway.
     try {
@@ -378,20 +397,45 @@ class Cycle {
       if (r.reason == reason) due.push_back({&r, old_value, new_value, detail::diff(old_value, new_value)});
   }
 
-  // Ends the cycle's records: failures stay (marked final) to show why, the rest go, so that no
-  // later cycle mistakes them for its own.
-  Json clear_progress() const {
-    Json patch = Json::object();
+  // Ends the cycle's records, stored and pending: failures stay (marked final) to show why, the
+  // rest go, so that no later cycle mistakes them for its own.
+  void end_progress() {
     const std::string prefix = impl_.progress_key("");
-    const Json annotations = annotations_of(object_);
+    Json annotations = annotations_of(object_);
+    if (pending_.contains("metadata") && pending_["metadata"].contains("annotations"))
+      compose(annotations, pending_["metadata"]["annotations"]);
     for (const auto& [key, value] : annotations.items()) {
-      if (!key.starts_with(prefix)) continue;
+      if (!key.starts_with(prefix) || value.is_null()) continue;
       Progress progress = Progress::parse(annotations, key);
       if (progress.final) continue;
       progress.final = true;
-      patch["metadata"]["annotations"][key] = progress.failure ? Json(progress.dump()) : Json(nullptr);
+      Json& ended = pending_["metadata"]["annotations"][key];
+      if (progress.failure) {
+        ended = progress.dump();
+      } else if (annotations_of(object_).contains(key)) {
+        ended = nullptr;
+      } else {
+        pending_["metadata"]["annotations"].erase(key);  // never stored: nothing to remove
+      }
     }
-    return patch;
+  }
+
+  // Writes what this reconcile has not stored yet, in one patch of the object (and one of its
+  // status subresource).
+  void flush() {
+    if (!handling_unsaved_.empty()) {
+      pending_["metadata"]["annotations"][impl_.handling_] = handling_unsaved_;
+      handling_unsaved_.clear();
+    }
+    finished_unsaved_ = false;
+    if (pending_.contains("metadata")) {
+      Json& metadata = pending_["metadata"];
+      if (metadata.contains("annotations") && metadata["annotations"].empty()) metadata.erase("annotations");
+      if (metadata.empty()) pending_.erase("metadata");
+    }
+    if (pending_.empty()) return;
+    Json patch = std::exchange(pending_, Json::object());
+    write(std::move(patch));
   }
 
   // Every handler that is due and not delayed runs; true when all have finished.
@@ -413,6 +457,9 @@ class Cycle {
       wake_in(std::chrono::duration_cast<milliseconds>(*until - now) + milliseconds(1));
       return false;
     }
+    // A handler finished earlier in this reconcile is stored before the next one starts, so that
+    // a restarted operator does not run it again.
+    if (finished_unsaved_) flush();
     if (progress.started.empty()) progress.started = format_time(now);
     Context context(state_for(r, due.old_value, due.new_value, due.diff, progress.retries));
     Outcome outcome;
@@ -449,7 +496,8 @@ class Cycle {
         break;
     }
     patch["metadata"]["annotations"][key] = progress.dump();
-    write(std::move(patch));
+    compose(pending_, patch);
+    finished_unsaved_ = progress.done();
     report(r, outcome, true);
     return progress.done();
   }
@@ -523,7 +571,8 @@ class Cycle {
       case Outcome::Success:
         if (!report_success) return;
         log.info("handler {} succeeded", r.id);
-        impl_.event(object_, "Normal", "HandlerSucceeded", fmt::format("Handler {} succeeded.", r.id));
+        if (impl_.options_.success_events)
+          impl_.event(object_, "Normal", "HandlerSucceeded", fmt::format("Handler {} succeeded.", r.id));
         return;
       case Outcome::Retry:
         log.warning("handler {} failed, retrying in {}: {}", r.id, seconds_text(outcome.delay),
@@ -557,6 +606,11 @@ class Cycle {
   ObjectState& state_;
   Json object_;
   std::optional<milliseconds> wake_;
+  // This reconcile's writes not sent yet (a merge patch), so that a cycle completed in one
+  // reconcile costs one write.
+  Json pending_ = Json::object();
+  bool finished_unsaved_ = false;  // a handler's completion is only in pending_
+  std::string handling_unsaved_;   // the state this cycle handles, for its annotation
 };
 
 }  // namespace

@@ -75,6 +75,10 @@ struct OperatorOptions {
   std::string annotation_prefix = "riasc.eu";
   std::string namespace_name{};  // "" : all namespaces
   std::size_t workers = 4;       // reconciles at once (of different objects)
+  // A Normal `HandlerSucceeded` event for every finished change and delete handler, as kopf posts.
+  // Each is one more write to the API server per handled object; retries and failures are always
+  // recorded.
+  bool success_events = true;
   client::InformerOptions informer{};
   std::chrono::milliseconds sync_timeout{std::chrono::seconds(30)};
   LogSink log = stderr_sink();
