@@ -2,8 +2,9 @@
 // process on loopback (so that this process is the operator alone):
 //   (a) reconciles/s: N objects of a CRD exist; an operator with one on_create handler returning
 //       a small result starts; timed until every object's cycle is complete (handler run, result
-//       in status, last-handled annotation written), seen by a separate watch; once with the
-//       default HandlerSucceeded events and once without (OperatorOptions::success_events);
+//       in status, last-handled record written), seen by a separate watch: with the defaults
+//       (HandlerSucceeded events, records in annotations), without success events, and without
+//       them with the records in the status (one write per object);
 //   (b) dispatch: a second operator starts on the N handled objects, where nothing is due; the
 //       time and CPU per reconcile from its caches being filled until it has reconciled all N
 //       are the SDK's own cost (work queue, cache read, essence and diff), no API call;
@@ -136,7 +137,7 @@ op::LogSink quiet_sink() {
   };
 }
 
-// Counts objects whose handling cycle is complete (last-handled annotation and status.create),
+// Counts objects whose handling cycle is complete (last-handled record and status.create),
 // on a watch of its own, from `resource_version` on.
 class CompletionWatch {
  public:
@@ -149,8 +150,10 @@ class CompletionWatch {
           if (event.type != client::EventType::Modified || !object.contains("status") ||
               !object["status"].contains("create"))
             return true;
-          const Json& annotations = object["metadata"].value("annotations", Json::object());
-          if (!annotations.contains(kLastHandled)) return true;
+          const Json annotations = object["metadata"].value("annotations", Json::object());
+          const Json records = object["status"].value("riasc.eu", Json::object());
+          if (!annotations.contains(kLastHandled) && !records.contains("last-handled-configuration"))
+            return true;
           std::lock_guard lock(mutex_);
           done_.insert(object["metadata"]["name"].get<std::string>());
           if (done_.size() == expected_) finished_at_ = Clock::now();
@@ -222,7 +225,8 @@ std::map<std::string, double> request_counts(const bench::RiascServer& server) {
 
 // (a): every object's create handler, timed from start() until the last cycle completed.
 void measure_handling(client::Client& api, const bench::RiascServer& server,
-                      const std::string& namespace_name, int objects, bool success_events) {
+                      const std::string& namespace_name, int objects, bool success_events,
+                      op::Records records) {
   const client::ListResult before = api.resource(kSensors, namespace_name).list();
   CompletionWatch completion(api.resource(kSensors, namespace_name), before.resource_version,
                              static_cast<std::size_t>(objects));
@@ -232,6 +236,7 @@ void measure_handling(client::Client& api, const bench::RiascServer& server,
                                .namespace_name = namespace_name,
                                .workers = 4,
                                .success_events = success_events,
+                               .records = records,
                                .log = quiet_sink(),
                                .metrics = &metrics});
   std::atomic<int> calls{0};
@@ -249,8 +254,10 @@ void measure_handling(client::Client& api, const bench::RiascServer& server,
   fmt::print(
       "(a) {} objects handled (create handler, result in status, cycle stored{}) in {:.2f} s "
       "(caches filled after {:.2f} s): {:.0f} reconciles/s\n",
-      objects, success_events ? ", HandlerSucceeded events" : ", success_events off", handled, synced,
-      objects / handled);
+      objects,
+      fmt::format("{}{}", success_events ? ", HandlerSucceeded events" : ", success_events off",
+                  records == op::Records::Status ? ", records in status" : ""),
+      handled, synced, objects / handled);
   fmt::print(
       "    CPU per object: operator {:.0f} us, server {:.0f} us; handler calls {}, reconciles {:.0f}\n",
       (bench::process_cpu_seconds() - own_cpu) * 1e6 / objects,
@@ -363,12 +370,15 @@ int main(int argc, char** argv) {
     install_crd(api, sensor_crd(), kSensors);
     create_namespace(api, "bench");
     create_namespace(api, "quiet");
+    create_namespace(api, "lean");
     const auto start = Clock::now();
     create_sensors(api, "bench", objects);
     fmt::print("created {} Sensors in {:.2f} s\n", objects, seconds_since(start));
     create_sensors(api, "quiet", objects);
-    measure_handling(api, server, "bench", objects, true);
-    measure_handling(api, server, "quiet", objects, false);
+    create_sensors(api, "lean", objects);
+    measure_handling(api, server, "bench", objects, true, op::Records::Annotations);
+    measure_handling(api, server, "quiet", objects, false, op::Records::Annotations);
+    measure_handling(api, server, "lean", objects, false, op::Records::Status);
     measure_dispatch_and_memory(api, server, objects);
     measure_example_operator(api, server, RIASC_EXAMPLE_OPERATOR);
   } catch (const std::exception& error) {

@@ -111,15 +111,8 @@ TEST_F(OperatorHandlersTest, ARestartedOperatorResumesWithoutRepeatingFinishedHa
   Calls calls;
   std::atomic<bool> first_operator{true};
   auto register_handlers = [&](op::Operator& operator_) {
-    operator_.on_create(kWidgets, [&](op::Context& ctx) { calls.add("first " + ctx.name()); },
-                        {.id = "first"});
-    operator_.on_create(kWidgets,
-                        [&](op::Context& ctx) {
-                          calls.add("second " + ctx.name());
-                          if (first_operator && ctx.name() == "half")
-                            throw op::TemporaryError("not yet", 200ms);
-                        },
-                        {.id = "second"});
+    on_create_first_and_second(operator_, calls,
+                               [&](const std::string& name) { return first_operator && name == "half"; });
     operator_.on_update(kWidgets, [&](op::Context& ctx) {
       calls.add(fmt::format("update {} {}->{}", ctx.name(), ctx.old_value()["spec"].dump(),
                             ctx.new_value()["spec"].dump()));

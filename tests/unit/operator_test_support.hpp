@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -51,6 +52,20 @@ class Calls {
   std::vector<std::string> calls_;
   std::vector<std::chrono::steady_clock::time_point> times_;
 };
+
+// Two create handlers of widgets, "first" and "second", recorded in `calls` as "first <name>"
+// and "second <name>"; "second" fails with a TemporaryError(200 ms) while `failing(name)` holds.
+inline void on_create_first_and_second(op::Operator& operator_, Calls& calls,
+                                       std::function<bool(const std::string&)> failing) {
+  operator_.on_create(kWidgets, [&calls](op::Context& ctx) { calls.add("first " + ctx.name()); },
+                      {.id = "first"});
+  operator_.on_create(kWidgets,
+                      [&calls, failing = std::move(failing)](op::Context& ctx) {
+                        calls.add("second " + ctx.name());
+                        if (failing(ctx.name())) throw op::TemporaryError("not yet", 200ms);
+                      },
+                      {.id = "second"});
+}
 
 class OperatorTest : public client_test::ServerTest {
  protected:
@@ -134,6 +149,12 @@ properties:
     auto events = events_about(name);
     return std::any_of(events.begin(), events.end(),
                        [&](const std::string& event) { return event.find(text) != std::string::npos; });
+  }
+
+  // The operators' log lines so far, as "<object>: <message>".
+  std::vector<std::string> log() {
+    std::lock_guard lock(log_mutex_);
+    return log_;
   }
 
   std::mutex log_mutex_;

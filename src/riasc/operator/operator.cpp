@@ -43,6 +43,9 @@ struct Watched {
   std::vector<std::pair<Index*, Handler>> indexers;
   std::vector<std::vector<std::string>> status_fields;  // watched by field handlers
   bool status_subresource = false;
+  // Where the SDK's records go (OperatorOptions::records); annotations from the first time the
+  // server prunes them from the status.
+  mutable std::atomic<bool> records_in_status{false};
   std::unique_ptr<client::Informer> informer;
   std::set<std::string> initial;  // keys present when the operator started: resume handlers
 
@@ -153,9 +156,7 @@ class detail::OperatorImpl {
       : client_(client),
         options_(std::move(options)),
         queue_(client::WorkQueueOptions{milliseconds(5), std::chrono::minutes(5)}),
-        finalizer_("riasc.eu/" + options_.name),
-        last_handled_(options_.annotation_prefix + "/last-handled-configuration"),
-        handling_(options_.annotation_prefix + "/handling-configuration") {}
+        finalizer_("riasc.eu/" + options_.name) {}
 
   Watched& watched(const client::GroupVersionResource& gvr) {
     if (started_) throw std::logic_error("handlers must be registered before Operator::start()");
@@ -216,8 +217,22 @@ class detail::OperatorImpl {
   void run_daemon(const std::stop_token& stop, const Watched& w, const std::string& object_key,
                   const Registration& daemon, Json* memo);
   static void stop_daemons(ObjectState& state);
-  [[nodiscard]] std::string progress_key(const std::string& id) const {
-    return options_.annotation_prefix + "/progress-" + id;
+  // The SDK's records of an object: "last-handled-configuration", "handling-configuration" and
+  // "progress-<id>", as annotations <prefix>/<name> or as members of status.<prefix>.
+  [[nodiscard]] std::string record_key(const Watched& w, std::string_view name) const {
+    return w.records_in_status ? std::string(name) : options_.annotation_prefix + "/" + std::string(name);
+  }
+  [[nodiscard]] Json records_of(const Watched& w, const Json& object) const {
+    if (!w.records_in_status) return annotations_of(object);
+    const Json status = object.value("status", Json::object());
+    Json records = status.is_object() ? status.value(options_.annotation_prefix, Json::object()) : Json();
+    return records.is_object() ? records : Json::object();
+  }
+  [[nodiscard]] Json& records_in(const Watched& w, Json& patch) const {
+    Json& records =
+        w.records_in_status ? patch["status"][options_.annotation_prefix] : patch["metadata"]["annotations"];
+    if (!records.is_object()) records = Json::object();
+    return records;
   }
   [[nodiscard]] Logger logger(const std::string& object_key) const { return {object_key, options_.log}; }
 
@@ -225,8 +240,6 @@ class detail::OperatorImpl {
   OperatorOptions options_;
   client::WorkQueue queue_;
   const std::string finalizer_;
-  const std::string last_handled_;
-  const std::string handling_;
   std::vector<std::unique_ptr<Watched>> resources_;
   Indexes indexes_;
   std::thread workers_;
@@ -270,7 +283,7 @@ class Cycle {
         state_.essence = essence;
         state_.resume_pending =
             w_.has(Reason::Resume) && w_.initial.contains(object_key_) &&
-            (annotations_of(object_).contains(impl_.last_handled_) || !w_.detects_changes());
+            (records().contains(key("last-handled-configuration")) || !w_.detects_changes());
       } else if (!detail::same(state_.essence, essence)) {
         state_.essence = essence;
         state_.changed_at = now;
@@ -327,19 +340,24 @@ class Cycle {
     return finalizers;
   }
 
-  // A JSON document kept in annotation `name`; null when absent or not JSON.
-  [[nodiscard]] Json stored(const std::string& name) const {
-    const Json annotations = annotations_of(object_);
-    if (!annotations.contains(name) || !annotations[name].is_string()) return nullptr;
-    Json value = Json::parse(annotations[name].get<std::string>(), nullptr, false);
+  [[nodiscard]] std::string key(std::string_view name) const { return impl_.record_key(w_, name); }
+  [[nodiscard]] Json records() const { return impl_.records_of(w_, object_); }
+  Json& pending_records() { return impl_.records_in(w_, pending_); }
+
+  // A JSON document kept in record `name`; null when absent or not JSON.
+  [[nodiscard]] Json stored(std::string_view name) const {
+    const Json all = records();
+    const std::string found = key(name);
+    if (!all.contains(found) || !all[found].is_string()) return nullptr;
+    Json value = Json::parse(all[found].get<std::string>(), nullptr, false);
     return value.is_discarded() ? Json() : value;
   }
 
   void change_cycle(const Json& essence) {
-    const Json last = stored(impl_.last_handled_);
+    const Json last = stored("last-handled-configuration");
     // The state an unfinished cycle handles: a change made meanwhile waits for the next cycle,
     // so that handlers finished earlier in this one see it too, and none sees half a cycle.
-    Json handled = stored(impl_.handling_);
+    Json handled = stored("handling-configuration");
     const bool continuing = !handled.is_null();
     if (!continuing) handled = essence;
 
@@ -369,9 +387,9 @@ class Cycle {
     // never stored its handled state or its progress, and costs this one write.
     handling_unsaved_.clear();
     end_progress();
-    if (changed) pending_["metadata"]["annotations"][impl_.last_handled_] = handled.dump();
-    if (annotations_of(object_).contains(impl_.handling_))
-      pending_["metadata"]["annotations"][impl_.handling_] = nullptr;
+    if (changed) pending_records()[key("last-handled-configuration")] = handled.dump();
+    if (records().contains(key("handling-configuration")))
+      pending_records()[key("handling-configuration")] = nullptr;
     flush();
     state_.resume_pending = false;
   }
@@ -400,22 +418,22 @@ class Cycle {
   // Ends the cycle's records, stored and pending: failures stay (marked final) to show why, the
   // rest go, so that no later cycle mistakes them for its own.
   void end_progress() {
-    const std::string prefix = impl_.progress_key("");
-    Json annotations = annotations_of(object_);
-    if (pending_.contains("metadata") && pending_["metadata"].contains("annotations"))
-      compose(annotations, pending_["metadata"]["annotations"]);
-    for (const auto& [key, value] : annotations.items()) {
-      if (!key.starts_with(prefix) || value.is_null()) continue;
-      Progress progress = Progress::parse(annotations, key);
+    const std::string prefix = key("progress-");
+    const Json stored_records = records();
+    Json all = stored_records;
+    compose(all, pending_records());
+    for (const auto& [name, value] : all.items()) {
+      if (!name.starts_with(prefix) || value.is_null()) continue;
+      Progress progress = Progress::parse(all, name);
       if (progress.final) continue;
       progress.final = true;
-      Json& ended = pending_["metadata"]["annotations"][key];
+      Json& ended = pending_records()[name];
       if (progress.failure) {
         ended = progress.dump();
-      } else if (annotations_of(object_).contains(key)) {
+      } else if (stored_records.contains(name)) {
         ended = nullptr;
       } else {
-        pending_["metadata"]["annotations"].erase(key);  // never stored: nothing to remove
+        pending_records().erase(name);  // never stored: nothing to remove
       }
     }
   }
@@ -424,14 +442,16 @@ class Cycle {
   // status subresource).
   void flush() {
     if (!handling_unsaved_.empty()) {
-      pending_["metadata"]["annotations"][impl_.handling_] = handling_unsaved_;
+      pending_records()[key("handling-configuration")] = handling_unsaved_;
       handling_unsaved_.clear();
     }
     finished_unsaved_ = false;
-    if (pending_.contains("metadata")) {
-      Json& metadata = pending_["metadata"];
-      if (metadata.contains("annotations") && metadata["annotations"].empty()) metadata.erase("annotations");
-      if (metadata.empty()) pending_.erase("metadata");
+    for (const auto& [outer, inner] : {std::pair<std::string, std::string>{"metadata", "annotations"},
+                                       {"status", impl_.options_.annotation_prefix}}) {
+      if (!pending_.contains(outer) || !pending_[outer].is_object()) continue;
+      Json& part = pending_[outer];
+      if (part.contains(inner) && part[inner].is_object() && part[inner].empty()) part.erase(inner);
+      if (part.empty()) pending_.erase(outer);
     }
     if (pending_.empty()) return;
     Json patch = std::exchange(pending_, Json::object());
@@ -448,8 +468,8 @@ class Cycle {
 
   bool run_handler(const Due& due) {
     const Registration& r = *due.registration;
-    const std::string key = impl_.progress_key(r.id);
-    Progress progress = Progress::parse(annotations_of(object_), key);
+    const std::string progress_key = key("progress-" + r.id);
+    Progress progress = Progress::parse(records(), progress_key);
     if (progress.final) progress = Progress();  // an earlier cycle's
     if (progress.done()) return true;
     const auto now = SystemClock::now();
@@ -495,7 +515,7 @@ class Cycle {
         progress.failure = true;
         break;
     }
-    patch["metadata"]["annotations"][key] = progress.dump();
+    impl_.records_in(w_, patch)[progress_key] = progress.dump();
     compose(pending_, patch);
     finished_unsaved_ = progress.done();
     report(r, outcome, true);
@@ -622,6 +642,7 @@ void OperatorImpl::start() {
     const client::ResourceInfo info = client_.resolve(w->gvr);
     w->status_subresource =
         std::find(info.subresources.begin(), info.subresources.end(), "status") != info.subresources.end();
+    w->records_in_status = options_.records == Records::Status;
     // The namespace option scopes namespaced resources; cluster-scoped ones have no namespace.
     const std::string scope = info.namespaced ? options_.namespace_name : std::string();
     w->informer = std::make_unique<client::Informer>(client_.resource(w->gvr, scope), options_.informer);
@@ -794,9 +815,24 @@ Json OperatorImpl::write(const Watched& w, const Json& object, Json patch) {
   const Json& metadata = metadata_of(object);
   const std::string name = string_member(metadata, "name");
   client::Resource api = client_.resource(w.gvr, string_member(metadata, "namespace"));
+  const bool writes_records = w.records_in_status && patch.contains("status") &&
+                              patch["status"].is_object() &&
+                              patch["status"].contains(options_.annotation_prefix);
   Json latest = object;
   auto keep = [&](Json answer) {
-    if (answer.is_object() && answer.value("kind", "") != "Status") latest = std::move(answer);
+    if (!answer.is_object() || answer.value("kind", "") == "Status") return;
+    if (writes_records && !answer.value("status", Json::object()).contains(options_.annotation_prefix)) {
+      // A structural schema without the field prunes it: the records would be lost on every
+      // write and the handlers run again and again.
+      w.records_in_status = false;
+      logger(client::Store::key_of(object))
+          .error(
+              "status.{} was pruned by the server (its schema does not keep unknown fields there); "
+              "the SDK keeps its records of {} in annotations from now on",
+              options_.annotation_prefix, resource_label(w));
+      throw std::runtime_error(fmt::format("status.{} was pruned", options_.annotation_prefix));
+    }
+    latest = std::move(answer);
   };
   if (w.status_subresource && patch.contains("status")) {
     client::PatchOptions options;

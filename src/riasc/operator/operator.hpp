@@ -67,11 +67,24 @@ struct DaemonOptions {
   std::chrono::milliseconds backoff{1000};  // restart after an unexpected exception, doubling
 };
 
+// Where the SDK keeps its records of an object: the state its handlers last handled, and each
+// handler's progress in an unfinished cycle.
+enum class Records {
+  // <prefix>/last-handled-configuration, <prefix>/progress-<id>: safe with any schema. With a
+  // status subresource, a cycle's result and its records are two writes.
+  Annotations,
+  // Members of status.<prefix>: one write per cycle even with a status subresource, but the
+  // CRD's status schema must keep the field (x-kubernetes-preserve-unknown-fields). When the server
+  // prunes it, the SDK logs an error and goes back to annotations for that resource.
+  Status,
+};
+
 struct OperatorOptions {
   // The finalizer is riasc.eu/<name>; events name it as their source.
   std::string name = "operator";
-  // Progress and last-handled annotations: <prefix>/progress-<id>, <prefix>/last-handled-configuration.
-  // Two operators handling the same objects need different prefixes.
+  // Names the SDK's records (see Records): annotations <prefix>/progress-<id> and
+  // <prefix>/last-handled-configuration, or status.<prefix>. Two operators handling the same
+  // objects need different prefixes.
   std::string annotation_prefix = "riasc.eu";
   std::string namespace_name{};  // "" : all namespaces
   std::size_t workers = 4;       // reconciles at once (of different objects)
@@ -79,6 +92,7 @@ struct OperatorOptions {
   // Each is one more write to the API server per handled object; retries and failures are always
   // recorded.
   bool success_events = true;
+  Records records = Records::Annotations;
   client::InformerOptions informer{};
   std::chrono::milliseconds sync_timeout{std::chrono::seconds(30)};
   LogSink log = stderr_sink();
