@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "riasc/apiserver/garbage_collector.hpp"
 #include "riasc/apiserver/object_service.hpp"
@@ -233,6 +235,37 @@ TEST_F(ObjectServiceTest, FinalizersKeepAnObjectUntilTheyAreRemoved) {
   terminating["metadata"]["finalizers"] = Json::array();
   ok(service_->update(configmaps, "lab", "c", terminating));
   EXPECT_EQ(failed(service_->get(configmaps, "lab", "c")).code(), 404U);
+}
+
+// A controller writing the object while it is deleted does not make the delete fail; a
+// resourceVersion precondition still does.
+TEST_F(ObjectServiceTest, ADeleteIsTriedAgainWhenAnotherWriteComesBetween) {
+  create_namespace("lab");
+  auto configmaps = type("", "v1", "configmaps");
+  for (const char* name : {"busy", "held"})
+    ok(service_->create(configmaps, "lab",
+                        Json{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}}}}));
+  std::atomic<bool> writing{true};
+  std::atomic<int> writes{0};
+  std::thread writer([&] {
+    for (int i = 0; writing; ++i) {
+      auto current = service_->get(configmaps, "lab", "busy");
+      if (!std::holds_alternative<Json>(current)) return;
+      Json object = std::get<Json>(current);
+      object["data"] = {{"i", std::to_string(i)}};
+      if (std::holds_alternative<Json>(service_->update(configmaps, "lab", "busy", object))) ++writes;
+    }
+  });
+  while (writes < 20) std::this_thread::yield();
+  for (int i = 0; i < 20 && std::holds_alternative<Json>(service_->get(configmaps, "lab", "busy")); ++i)
+    ok(service_->remove(configmaps, "lab", "busy"));
+  writing = false;
+  writer.join();
+  EXPECT_EQ(failed(service_->get(configmaps, "lab", "busy")).code(), 404U);
+
+  DeleteOptions stale;
+  stale.expected_resource_version = "1";
+  EXPECT_EQ(failed(service_->remove(configmaps, "lab", "held", stale)).code(), 409U);
 }
 
 TEST_F(ObjectServiceTest, DeletingANamespaceDeletesItsContentFirst) {

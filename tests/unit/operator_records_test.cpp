@@ -44,8 +44,54 @@ bool has_sdk_annotations(const Json& object) {
   return false;
 }
 
+// Handled, with nothing left in progress, by records in annotations.
+bool annotated_at_rest(const Json& object) {
+  const Json annotations = object["metadata"].value("annotations", Json::object());
+  if (!annotations.contains("riasc.eu/last-handled-configuration") ||
+      annotations.contains("riasc.eu/handling-configuration"))
+    return false;
+  for (const auto& [key, value] : annotations.items())
+    if (key.starts_with("riasc.eu/progress-") &&
+        value.get<std::string>().find("\"final\"") == std::string::npos)
+      return false;
+  return true;
+}
+
 class OperatorRecordsTest : public OperatorTest {
  protected:
+  // A CRD whose status schema keeps status.create only: status.riasc.eu is pruned.
+  client::Resource install_gizmos() {
+    Json crd = test::widget_crd(test::yaml(R"(
+type: object
+properties:
+  spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
+  status:
+    type: object
+    properties:
+      create: {type: object, x-kubernetes-preserve-unknown-fields: true}
+)"));
+    crd["metadata"]["name"] = "gizmos.example.com";
+    crd["spec"]["names"] = {
+        {"plural", "gizmos"}, {"singular", "gizmo"}, {"kind", "Gizmo"}, {"listKind", "GizmoList"}};
+    crd["spec"]["versions"][0]["subresources"] = {{"status", Json::object()}};
+    try {
+      client_
+          .resource(client::GroupVersionResource{"apiextensions.k8s.io", "v1", "customresourcedefinitions"})
+          .create(crd);
+    } catch (const client::AlreadyExists&) {
+      // Tests of this suite share the server.
+    }
+    EXPECT_TRUE(eventually([&] {
+      try {
+        (void)client_.resolve(kGizmos);
+        return true;
+      } catch (const client::NotFound&) {
+        return false;
+      }
+    }));
+    return client_.resource(kGizmos, namespace_);
+  }
+
   op::OperatorOptions in_status() {
     op::OperatorOptions chosen = options();
     chosen.records = op::Records::Status;
@@ -108,31 +154,7 @@ TEST_F(OperatorRecordsTest, InTheStatusARestartedOperatorDoesNotRepeatFinishedHa
 }
 
 TEST_F(OperatorRecordsTest, AStatusSchemaThatPrunesThemSendsTheRecordsToAnnotations) {
-  // Only status.create is kept: status.riasc.eu is pruned.
-  Json crd = test::widget_crd(test::yaml(R"(
-type: object
-properties:
-  spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
-  status:
-    type: object
-    properties:
-      create: {type: object, x-kubernetes-preserve-unknown-fields: true}
-)"));
-  crd["metadata"]["name"] = "gizmos.example.com";
-  crd["spec"]["names"] = {
-      {"plural", "gizmos"}, {"singular", "gizmo"}, {"kind", "Gizmo"}, {"listKind", "GizmoList"}};
-  crd["spec"]["versions"][0]["subresources"] = {{"status", Json::object()}};
-  client_.resource(client::GroupVersionResource{"apiextensions.k8s.io", "v1", "customresourcedefinitions"})
-      .create(crd);
-  ASSERT_TRUE(eventually([&] {
-    try {
-      (void)client_.resolve(kGizmos);
-      return true;
-    } catch (const client::NotFound&) {
-      return false;
-    }
-  }));
-  client::Resource gizmos = client_.resource(kGizmos, namespace_);
+  client::Resource gizmos = install_gizmos();
   gizmos.create({{"apiVersion", "example.com/v1"},
                  {"kind", "Gizmo"},
                  {"metadata", {{"name", "g"}}},
@@ -145,10 +167,7 @@ properties:
     return Json{{"size", ctx.spec()["size"]}};
   });
   operator_.start();
-  ASSERT_TRUE(eventually([&] {
-    const Json annotations = gizmos.get("g")["metadata"].value("annotations", Json::object());
-    return annotations.contains("riasc.eu/last-handled-configuration");
-  }));
+  ASSERT_TRUE(eventually([&] { return annotated_at_rest(gizmos.get("g")); }));
   EXPECT_LE(calls.load(), 2);  // once more at most, after the records were lost
   EXPECT_EQ(gizmos.get("g")["status"]["create"], (Json{{"size", 1}}));
   const auto lines = log();
@@ -158,6 +177,53 @@ properties:
   const int settled = calls.load();
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(calls.load(), settled);
+}
+
+// The default: status where the schema keeps it, annotations where it does not, found out by a
+// dry run before any handler runs.
+TEST_F(OperatorRecordsTest, AutoKeepsThemInTheStatusWhereTheSchemaAllowsAndElseInAnnotations) {
+  client::Resource gizmos = install_gizmos();
+  gizmos.create({{"apiVersion", "example.com/v1"},
+                 {"kind", "Gizmo"},
+                 {"metadata", {{"name", "g"}}},
+                 {"spec", {{"size", 1}}}});
+  create_widget("w", {{"size", 1}});
+  Calls calls;
+  op::OperatorOptions automatic = options();
+  automatic.records = op::Records::Auto;
+  op::Operator operator_(client_, automatic);
+  operator_.on_create(kGizmos, [&](op::Context& ctx) { calls.add("gizmo " + ctx.name()); });
+  operator_.on_create(kWidgets, [&](op::Context& ctx) { calls.add("widget " + ctx.name()); });
+  operator_.start();
+  ASSERT_TRUE(eventually([&] { return annotated_at_rest(gizmos.get("g")) && at_rest_in_status(get("w")); }));
+  EXPECT_FALSE(has_sdk_annotations(get("w")));
+  EXPECT_TRUE(records(gizmos.get("g")).is_null());
+  std::this_thread::sleep_for(200ms);
+  EXPECT_THAT(calls.all(), ::testing::UnorderedElementsAre("gizmo g", "widget w"));
+}
+
+// Records written in annotations (another setting, an older operator) count as handled and move
+// to the status with the next write.
+TEST_F(OperatorRecordsTest, RecordsMoveWhenTheSettingChangesWithoutHandlersRunningAgain) {
+  Calls calls;
+  auto register_handlers = [&](op::Operator& operator_) {
+    operator_.on_create(kWidgets, [&](op::Context& ctx) { calls.add("create " + ctx.name()); });
+    operator_.on_update(kWidgets, [&](op::Context& ctx) { calls.add("update " + ctx.name()); });
+  };
+  create_widget("w", {{"size", 1}});
+  {
+    op::Operator annotating(client_, options());  // records in annotations
+    register_handlers(annotating);
+    annotating.start();
+    ASSERT_TRUE(eventually([&] { return annotated_at_rest(get("w")); }));
+  }
+  op::Operator in_the_status(client_, in_status());
+  register_handlers(in_the_status);
+  in_the_status.start();
+  patch_spec("w", {{"size", 2}});
+  ASSERT_TRUE(eventually([&] { return calls.count("update w") == 1 && at_rest_in_status(get("w")); }));
+  EXPECT_FALSE(has_sdk_annotations(get("w")));
+  EXPECT_THAT(calls.all(), ElementsAre("create w", "update w"));
 }
 
 }  // namespace

@@ -90,12 +90,15 @@ properties:
     }
   }
 
-  // Short backoffs and this test's namespace; log lines are shown when the test fails.
+  // Short backoffs, this test's namespace, records in annotations; log lines are shown when the
+  // test fails.
   op::OperatorOptions options() {
     op::OperatorOptions options;
     options.name = "test";
     options.namespace_name = namespace_;
     options.informer.backoff_base = 50ms;
+    // These tests read the records as annotations; operator_records_test covers the others.
+    options.records = op::Records::Annotations;
     options.log = [this](op::LogLevel, const std::string& object, const std::string& message) {
       std::lock_guard lock(log_mutex_);
       log_.push_back(object + ": " + message);

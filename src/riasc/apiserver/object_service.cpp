@@ -618,6 +618,18 @@ Outcome<Json> ObjectService::write_update(const ResourceType& type, const store:
 
 Outcome<Json> ObjectService::remove(const ResourceType& type, std::string_view namespace_name,
                                     std::string_view name, const DeleteOptions& options) {
+  // A write that lands between reading the object and deleting it (a controller updating its
+  // status) is no reason to fail the delete: it is tried again on the newer object, as
+  // kube-apiserver's GuaranteedUpdate does, with the preconditions checked again.
+  for (int attempt = 0;; ++attempt) {
+    bool raced = false;
+    auto result = remove_once(type, namespace_name, name, options, raced);
+    if (!raced || attempt >= 5) return result;
+  }
+}
+
+Outcome<Json> ObjectService::remove_once(const ResourceType& type, std::string_view namespace_name,
+                                         std::string_view name, const DeleteOptions& options, bool& raced) {
   const std::string key = type.key(namespace_name, name);
   auto current_record = store_.get(key);
   if (!current_record) return not_found(type, name);
@@ -688,6 +700,7 @@ Outcome<Json> ObjectService::remove(const ResourceType& type, std::string_view n
     if (options.dry_run) return marked;
     marked["metadata"].erase("resourceVersion");
     auto result = store_.update(key, marked.dump(), current_record->revision);
+    raced = result.status == store::WriteStatus::Conflict;
     if (result.status != store::WriteStatus::Ok) return conflict(type, name);
     if (is_namespace) return finish_namespace_deletion(name).value_or(to_object(result.record));
     if (is_crd) return finish_crd_deletion(name).value_or(to_object(result.record));
@@ -695,7 +708,8 @@ Outcome<Json> ObjectService::remove(const ResourceType& type, std::string_view n
   }
   if (options.dry_run) return current;
   auto result = store_.remove(key, current_record->revision);
-  if (result.status == store::WriteStatus::Conflict) return conflict(type, name);
+  raced = result.status == store::WriteStatus::Conflict;
+  if (raced) return conflict(type, name);
   if (result.status == store::WriteStatus::NotFound) return not_found(type, name);
   configuration_written(type);
   if (type.namespaced) finish_namespace_deletion(namespace_name);

@@ -138,6 +138,9 @@ class ObjectService {
   static void append_object_text(const store::Record& record, std::string& out);
 
  private:
+  // One try of remove(); `raced`: another write came between reading and deleting.
+  Outcome<Json> remove_once(const ResourceType& type, std::string_view namespace_name, std::string_view name,
+                            const DeleteOptions& options, bool& raced);
   Outcome<Json> write_update(const ResourceType& type, const store::Record& current_record, Json current,
                              Json object, const WriteOptions& options, bool status);
   std::optional<ApiError> validate(const ResourceType& type, Json& object, const WriteOptions& options) const;

@@ -43,9 +43,12 @@ struct Watched {
   std::vector<std::pair<Index*, Handler>> indexers;
   std::vector<std::vector<std::string>> status_fields;  // watched by field handlers
   bool status_subresource = false;
-  // Where the SDK's records go (OperatorOptions::records); annotations from the first time the
-  // server prunes them from the status.
+  // Where the SDK's records go (OperatorOptions::records): decided by a probe at the first
+  // reconcile for Records::Auto, and annotations from the first time the server prunes them
+  // from the status.
   mutable std::atomic<bool> records_in_status{false};
+  mutable std::atomic<bool> records_settled{true};
+  mutable std::mutex records_probe;
   std::unique_ptr<client::Informer> informer;
   std::set<std::string> initial;  // keys present when the operator started: resume handlers
 
@@ -222,12 +225,36 @@ class detail::OperatorImpl {
   [[nodiscard]] std::string record_key(const Watched& w, std::string_view name) const {
     return w.records_in_status ? std::string(name) : options_.annotation_prefix + "/" + std::string(name);
   }
+  // The records, from where they go or, when there are none, from the other place (written
+  // with another setting), under the names they have where they go.
   [[nodiscard]] Json records_of(const Watched& w, const Json& object) const {
-    if (!w.records_in_status) return annotations_of(object);
-    const Json status = object.value("status", Json::object());
-    Json records = status.is_object() ? status.value(options_.annotation_prefix, Json::object()) : Json();
-    return records.is_object() ? records : Json::object();
+    const std::string prefix = options_.annotation_prefix + "/";
+    Json in_annotations = Json::object();
+    const Json annotations = annotations_of(object);
+    for (const auto& [key, value] : annotations.items())
+      if (key.starts_with(prefix)) in_annotations[key] = value;
+    const Json& in_status = status_records_of(object);
+    if (w.records_in_status) {
+      if (!in_status.empty()) return in_status;
+      Json renamed = Json::object();
+      for (const auto& [key, value] : in_annotations.items()) renamed[key.substr(prefix.size())] = value;
+      return renamed;
+    }
+    if (!in_annotations.empty()) return in_annotations;
+    Json renamed = Json::object();
+    for (const auto& [key, value] : in_status.items()) renamed[prefix + key] = value;
+    return renamed;
   }
+  [[nodiscard]] const Json& status_records_of(const Json& object) const {
+    static const Json kNone = Json::object();
+    auto status = object.find("status");
+    if (status == object.end() || !status->is_object()) return kNone;
+    auto records = status->find(options_.annotation_prefix);
+    return records != status->end() && records->is_object() ? *records : kNone;
+  }
+  // Records::Auto: whether the server keeps status.<prefix>, asked once per resource by a dry-run
+  // patch of `object`'s status.
+  void settle_records(const Watched& w, const Json& object);
   [[nodiscard]] Json& records_in(const Watched& w, Json& patch) const {
     Json& records =
         w.records_in_status ? patch["status"][options_.annotation_prefix] : patch["metadata"]["annotations"];
@@ -271,6 +298,7 @@ class Cycle {
         object_(std::move(object)) {}
 
   void run() {
+    if (!w_.records_settled) impl_.settle_records(w_, object_);
     if (metadata_of(object_).contains("deletionTimestamp")) {
       OperatorImpl::stop_daemons(state_);
       delete_cycle();
@@ -446,6 +474,7 @@ class Cycle {
       handling_unsaved_.clear();
     }
     finished_unsaved_ = false;
+    move_records_from_the_other_place();
     for (const auto& [outer, inner] : {std::pair<std::string, std::string>{"metadata", "annotations"},
                                        {"status", impl_.options_.annotation_prefix}}) {
       if (!pending_.contains(outer) || !pending_[outer].is_object()) continue;
@@ -456,6 +485,19 @@ class Cycle {
     if (pending_.empty()) return;
     Json patch = std::exchange(pending_, Json::object());
     write(std::move(patch));
+  }
+
+  // Records written with another setting go once these are written where they now go.
+  void move_records_from_the_other_place() {
+    if (pending_records().empty()) return;
+    if (w_.records_in_status) {
+      const std::string prefix = impl_.options_.annotation_prefix + "/";
+      const Json annotations = annotations_of(object_);
+      for (const auto& [key, value] : annotations.items())
+        if (key.starts_with(prefix)) pending_["metadata"]["annotations"][key] = nullptr;
+    } else if (!impl_.status_records_of(object_).empty()) {
+      pending_["status"][impl_.options_.annotation_prefix] = nullptr;
+    }
   }
 
   // Every handler that is due and not delayed runs; true when all have finished.
@@ -643,6 +685,7 @@ void OperatorImpl::start() {
     w->status_subresource =
         std::find(info.subresources.begin(), info.subresources.end(), "status") != info.subresources.end();
     w->records_in_status = options_.records == Records::Status;
+    w->records_settled = options_.records != Records::Auto || !w->status_subresource;
     // The namespace option scopes namespaced resources; cluster-scoped ones have no namespace.
     const std::string scope = info.namespaced ? options_.namespace_name : std::string();
     w->informer = std::make_unique<client::Informer>(client_.resource(w->gvr, scope), options_.informer);
@@ -731,6 +774,23 @@ void OperatorImpl::update_indexes(const Watched& w, const Json& object, bool del
       context.logger().warning("index function failed, the object is not indexed: {}", error.what());
     }
   }
+}
+
+void OperatorImpl::settle_records(const Watched& w, const Json& object) {
+  std::lock_guard lock(w.records_probe);
+  if (w.records_settled) return;
+  const Json& metadata = metadata_of(object);
+  client::PatchOptions dry_run;
+  dry_run.subresource = "status";
+  dry_run.dry_run = true;
+  const Json probe = {{"status", {{options_.annotation_prefix, {{"probe", "kept"}}}}}};
+  const Json answer = client_.resource(w.gvr, string_member(metadata, "namespace"))
+                          .patch(string_member(metadata, "name"), client::PatchType::Merge, probe, dry_run);
+  w.records_in_status = status_records_of(answer).value("probe", "") == "kept";
+  w.records_settled = true;
+  logger(client::Store::key_of(object))
+      .info("the SDK keeps its records of {} in {}", resource_label(w),
+            w.records_in_status ? "status." + options_.annotation_prefix : std::string("annotations"));
 }
 
 bool OperatorImpl::healthy() const {

@@ -70,6 +70,9 @@ struct DaemonOptions {
 // Where the SDK keeps its records of an object: the state its handlers last handled, and each
 // handler's progress in an unfinished cycle.
 enum class Records {
+  // Status for a resource with a status subresource whose schema keeps status.<prefix> (asked
+  // once per resource by a dry-run patch), else annotations.
+  Auto,
   // <prefix>/last-handled-configuration, <prefix>/progress-<id>: safe with any schema. With a
   // status subresource, a cycle's result and its records are two writes.
   Annotations,
@@ -78,6 +81,8 @@ enum class Records {
   // prunes it, the SDK logs an error and goes back to annotations for that resource.
   Status,
 };
+// Records are read from where they go or, when there are none there, from the other place, and
+// moved with the next write: changing the setting does not make handlers run again.
 
 struct OperatorOptions {
   // The finalizer is riasc.eu/<name>; events name it as their source.
@@ -92,7 +97,7 @@ struct OperatorOptions {
   // Each is one more write to the API server per handled object; retries and failures are always
   // recorded.
   bool success_events = true;
-  Records records = Records::Annotations;
+  Records records = Records::Auto;
   client::InformerOptions informer{};
   std::chrono::milliseconds sync_timeout{std::chrono::seconds(30)};
   LogSink log = stderr_sink();
