@@ -28,18 +28,6 @@ constexpr const char* kLastHandled = "riasc.eu/last-handled-configuration";
 
 std::string dotted(const std::vector<std::string>& path) { return fmt::format("{}", fmt::join(path, ".")); }
 
-// Handled, with nothing left in progress: the operator is at rest for this object.
-bool at_rest(const Json& object) {
-  const Json annotations = object["metadata"].value("annotations", Json::object());
-  if (!annotations.contains(kLastHandled) || annotations.contains("riasc.eu/handling-configuration"))
-    return false;
-  for (const auto& [key, value] : annotations.items())
-    if (key.starts_with("riasc.eu/progress-") &&
-        value.get<std::string>().find("\"final\"") == std::string::npos)
-      return false;
-  return true;
-}
-
 class OperatorHandlersTest : public OperatorTest {};
 
 TEST_F(OperatorHandlersTest, CreateUpdateAndFieldHandlersFireOnceForEachChange) {

@@ -44,19 +44,6 @@ bool has_sdk_annotations(const Json& object) {
   return false;
 }
 
-// Handled, with nothing left in progress, by records in annotations.
-bool annotated_at_rest(const Json& object) {
-  const Json annotations = object["metadata"].value("annotations", Json::object());
-  if (!annotations.contains("riasc.eu/last-handled-configuration") ||
-      annotations.contains("riasc.eu/handling-configuration"))
-    return false;
-  for (const auto& [key, value] : annotations.items())
-    if (key.starts_with("riasc.eu/progress-") &&
-        value.get<std::string>().find("\"final\"") == std::string::npos)
-      return false;
-  return true;
-}
-
 class OperatorRecordsTest : public OperatorTest {
  protected:
   // A CRD whose status schema keeps status.create only: status.riasc.eu is pruned.
@@ -167,7 +154,7 @@ TEST_F(OperatorRecordsTest, AStatusSchemaThatPrunesThemSendsTheRecordsToAnnotati
     return Json{{"size", ctx.spec()["size"]}};
   });
   operator_.start();
-  ASSERT_TRUE(eventually([&] { return annotated_at_rest(gizmos.get("g")); }));
+  ASSERT_TRUE(eventually([&] { return at_rest(gizmos.get("g")); }));
   EXPECT_LE(calls.load(), 2);  // once more at most, after the records were lost
   EXPECT_EQ(gizmos.get("g")["status"]["create"], (Json{{"size", 1}}));
   const auto lines = log();
@@ -195,7 +182,7 @@ TEST_F(OperatorRecordsTest, AutoKeepsThemInTheStatusWhereTheSchemaAllowsAndElseI
   operator_.on_create(kGizmos, [&](op::Context& ctx) { calls.add("gizmo " + ctx.name()); });
   operator_.on_create(kWidgets, [&](op::Context& ctx) { calls.add("widget " + ctx.name()); });
   operator_.start();
-  ASSERT_TRUE(eventually([&] { return annotated_at_rest(gizmos.get("g")) && at_rest_in_status(get("w")); }));
+  ASSERT_TRUE(eventually([&] { return at_rest(gizmos.get("g")) && at_rest_in_status(get("w")); }));
   EXPECT_FALSE(has_sdk_annotations(get("w")));
   EXPECT_TRUE(records(gizmos.get("g")).is_null());
   std::this_thread::sleep_for(200ms);
@@ -215,7 +202,7 @@ TEST_F(OperatorRecordsTest, RecordsMoveWhenTheSettingChangesWithoutHandlersRunni
     op::Operator annotating(client_, options());  // records in annotations
     register_handlers(annotating);
     annotating.start();
-    ASSERT_TRUE(eventually([&] { return annotated_at_rest(get("w")); }));
+    ASSERT_TRUE(eventually([&] { return at_rest(get("w")); }));
   }
   op::Operator in_the_status(client_, in_status());
   register_handlers(in_the_status);

@@ -53,6 +53,20 @@ class Calls {
   std::vector<std::chrono::steady_clock::time_point> times_;
 };
 
+// Handled, with nothing left in progress, by records in annotations: the operator is at rest
+// for this object.
+inline bool at_rest(const Json& object) {
+  const Json annotations = object["metadata"].value("annotations", Json::object());
+  if (!annotations.contains("riasc.eu/last-handled-configuration") ||
+      annotations.contains("riasc.eu/handling-configuration"))
+    return false;
+  for (const auto& [key, value] : annotations.items())
+    if (key.starts_with("riasc.eu/progress-") &&
+        value.get<std::string>().find("\"final\"") == std::string::npos)
+      return false;
+  return true;
+}
+
 // Two create handlers of widgets, "first" and "second", recorded in `calls` as "first <name>"
 // and "second <name>"; "second" fails with a TemporaryError(200 ms) while `failing(name)` holds.
 inline void on_create_first_and_second(op::Operator& operator_, Calls& calls,
