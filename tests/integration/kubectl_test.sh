@@ -14,36 +14,15 @@ if [ -n "${3:-}" ]; then
   export PATH="$3:$PATH"
 fi
 work=$(mktemp -d)
-server_pid=""
+server_pid=""  # set by start_riasc_server (lib.sh)
 cleanup() {
   [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-check() {  # check NAME EXPECTED_REGEX COMMAND...
-  local name=$1 expected=$2
-  shift 2
-  local output
-  output=$(timeout 30 "$@" 2>&1) || true
-  if grep -Eq -- "$expected" <<<"$output"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    printf 'FAILED: %s\n  command: %s\n  expected: /%s/\n  output:\n%s\n' "$name" "$*" "$expected" "$output"
-  fi
-}
-
-"$riasc" server --data-dir "$work/data" --listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-  [ -f "$work/data/kubeconfig" ] && break
-  sleep 0.1
-done
-export KUBECONFIG="$work/data/kubeconfig"
-export HOME="$work"  # kubectl's discovery cache stays in the work folder
+source "$(dirname "$0")/lib.sh"
+start_riasc_server "$riasc"
 echo "kubectl: $(kubectl version --client 2>/dev/null | head -1)"
 
 check "server version" 'v1\.32\.0-riasc' kubectl version

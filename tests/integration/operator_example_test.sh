@@ -10,7 +10,7 @@ riasc=$1
 greeter=$2
 source_dir=$3
 work=$(mktemp -d)
-server_pid=""
+server_pid=""  # set by start_riasc_server (lib.sh)
 operator_pid=""
 cleanup() {
   [ -n "$operator_pid" ] && kill -9 "$operator_pid" 2>/dev/null || true
@@ -19,46 +19,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-fail() {
-  failed=$((failed + 1))
-  printf 'FAILED: %s\n' "$*"
-}
-check() {  # check NAME EXPECTED_REGEX COMMAND...: once
-  local name=$1 expected=$2
-  shift 2
-  local output
-  output=$(timeout 30 "$@" 2>&1) || true
-  if grep -Eq -- "$expected" <<<"$output"; then passed=$((passed + 1)); else
-    fail "$name"
-    printf '  command: %s\n  expected: /%s/\n  output:\n%s\n' "$*" "$expected" "$output"
-  fi
-}
-eventually() {  # eventually NAME EXPECTED_REGEX COMMAND...: polls for up to 20 s
-  local name=$1 expected=$2
-  shift 2
-  local output=""
-  for _ in $(seq 100); do
-    output=$(timeout 30 "$@" 2>&1) || true
-    if grep -Eq -- "$expected" <<<"$output"; then
-      passed=$((passed + 1))
-      return
-    fi
-    sleep 0.2
-  done
-  fail "$name"
-  printf '  command: %s\n  expected: /%s/\n  last output:\n%s\n' "$*" "$expected" "$output"
-}
-
-"$riasc" server --data-dir "$work/data" --listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-  [ -f "$work/data/kubeconfig" ] && break
-  sleep 0.1
-done
-export KUBECONFIG="$work/data/kubeconfig"
-export HOME="$work"  # kubectl's discovery cache stays in the work folder
+source "$(dirname "$0")/lib.sh"
+start_riasc_server "$riasc"
 
 # Refusals first: a usage error exits 2, a server where nothing listens exits 1, both with a message.
 exits() {  # exits NAME CODE MESSAGE_REGEX COMMAND...: the command exits CODE and says MESSAGE

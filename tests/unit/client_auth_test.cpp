@@ -335,18 +335,6 @@ TEST_F(ExecPluginTest, AClientCertificateFromThePluginIsPresented) {
   EXPECT_EQ(runs(), 1);
 }
 
-TEST(ExecCredentialTest, Rfc3339Times) {
-  using detail::parse_rfc3339;
-  const auto utc = parse_rfc3339("2026-12-04T20:00:00Z");
-  ASSERT_TRUE(utc);
-  EXPECT_EQ(std::chrono::system_clock::to_time_t(*utc), 1796414400);
-  EXPECT_EQ(parse_rfc3339("2026-12-04T21:00:00.123+01:00"), utc);
-  EXPECT_EQ(parse_rfc3339("2026-12-04T19:30:00-00:30"), utc);
-  EXPECT_FALSE(parse_rfc3339("2026-12-04 20:00:00Z"));
-  EXPECT_FALSE(parse_rfc3339("2026-12-04T20:00:00"));
-  EXPECT_FALSE(parse_rfc3339("2026-12-04T20:00:00Zjunk"));
-}
-
 TEST(ClientErrorsTest, StatusObjectsMapToTheirClasses) {
   auto thrown = [](int code, const std::string& reason) -> std::string {
     Json status = {

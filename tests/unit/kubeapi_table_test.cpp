@@ -1,3 +1,4 @@
+#include "riasc/core/rfc3339.hpp"
 #include "riasc/kubeapi/table.hpp"
 
 #include <gmock/gmock.h>
@@ -28,7 +29,9 @@ constexpr std::string_view kCreationTimestampDescription =
     "It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. "
     "More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
 
-Clock::time_point at(std::string_view rfc3339) { return Clock::time_point(parse_rfc3339(rfc3339).value()); }
+Clock::time_point at(std::string_view rfc3339) {
+  return std::chrono::floor<std::chrono::seconds>(parse_rfc3339(rfc3339).value());
+}
 
 // The widgets CRD of the kubectl transcripts (shared/reference/kubectl-transcripts).
 Json widget_crd() {
@@ -117,14 +120,16 @@ TEST(Rfc3339Test, ParsesWhatGoParses) {
   using std::chrono::sys_seconds;
   const sys_seconds base{seconds(1795607245)};  // 2026-11-25T11:47:25Z
   EXPECT_EQ(parse_rfc3339("2026-11-25T11:47:25Z"), base);
-  EXPECT_EQ(parse_rfc3339("2026-11-25T11:47:25.999Z"), base);
+  EXPECT_EQ(parse_rfc3339("2026-11-25T11:47:25.999Z"), base + std::chrono::milliseconds(999));
+  EXPECT_EQ(parse_rfc3339("2026-11-25T11:47:25.000000001Z"), base + std::chrono::nanoseconds(1));
   EXPECT_EQ(parse_rfc3339("2026-11-25T12:47:25+01:00"), base);
   EXPECT_EQ(parse_rfc3339("2026-11-25T06:17:25-05:30"), base);
+  EXPECT_EQ(parse_rfc3339("2026-11-25T11:17:25-00:30"), base);
   EXPECT_EQ(parse_rfc3339("2024-02-29T00:00:00Z"), sys_seconds{seconds(1709164800)});
   for (const char* bad :
        {"", "2026-11-25", "2026-11-25 11:47:25Z", "2026-11-25T11:47:25", "2026-13-01T00:00:00Z",
         "2026-02-29T00:00:00Z", "2026-11-25T24:00:00Z", "2026-11-25T11:47:25.Z", "2026-11-25T11:47:25+0100",
-        "2026-11-25T11:47:25Zjunk", "yesterday"}) {
+        "2026-11-25T11:47:25Zjunk", "2026-11-25T11:47:25.1234567890Z", "yesterday"}) {
     EXPECT_EQ(parse_rfc3339(bad), std::nullopt) << bad;
   }
   EXPECT_EQ(format_rfc3339(base), "2026-11-25T11:47:25Z");

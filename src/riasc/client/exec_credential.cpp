@@ -1,5 +1,7 @@
 #include "riasc/client/exec_credential.hpp"
 
+#include "riasc/core/rfc3339.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -114,37 +116,6 @@ std::string run(const ExecPlugin& plugin, const Config& cluster, std::chrono::se
 }
 
 }  // namespace
-
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text) {
-  std::tm utc{};
-  int consumed = 0;
-  const std::string copy(text);
-  // NOLINTNEXTLINE(cert-err34-c): the field count is checked
-  if (std::sscanf(copy.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &utc.tm_year, &utc.tm_mon, &utc.tm_mday,
-                  &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &consumed) != 6)
-    return std::nullopt;
-  std::size_t at = static_cast<std::size_t>(consumed);
-  if (at < copy.size() && copy[at] == '.')
-    for (++at; at < copy.size() && std::isdigit(static_cast<unsigned char>(copy[at]));)
-      ++at;  // below seconds
-  long offset = 0;
-  if (at < copy.size() && (copy[at] == 'Z' || copy[at] == 'z')) {
-    ++at;
-  } else if (at < copy.size() && (copy[at] == '+' || copy[at] == '-')) {
-    int hours = 0;
-    int minutes = 0;
-    if (std::sscanf(copy.c_str() + at + 1, "%2d:%2d", &hours, &minutes) != 2) return std::nullopt;
-    offset = (copy[at] == '-' ? -1 : 1) * (hours * 3600L + minutes * 60L);
-    at += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (at != copy.size()) return std::nullopt;
-  utc.tm_year -= 1900;
-  utc.tm_mon -= 1;
-  const std::time_t seconds = ::timegm(&utc);
-  return std::chrono::system_clock::from_time_t(seconds - offset);
-}
 
 ExecCredential run_exec_plugin(const ExecPlugin& plugin, const Config& cluster,
                                std::chrono::seconds timeout) {

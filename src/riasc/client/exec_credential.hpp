@@ -23,7 +23,4 @@ struct ExecCredential {
 // missing, fails, runs too long or prints something other than an ExecCredential.
 ExecCredential run_exec_plugin(const ExecPlugin& plugin, const Config& cluster, std::chrono::seconds timeout);
 
-// "2026-12-04T20:00:00Z", with fractions and offsets: metav1.Time as plugins write it.
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text);
-
 }  // namespace riasc::client::detail

@@ -183,4 +183,16 @@ ServerCertificates load_or_create_server_certificates(const std::filesystem::pat
   return out;
 }
 
+ServingIdentity create_serving_identity(const std::string& name, const std::string& host) {
+  const KeyPair ca = create_certificate_authority(name + " CA");
+  CertificateRequest request;
+  request.common_name = name;
+  request.dns_names = {"localhost"};
+  request.ip_addresses = {"127.0.0.1"};
+  // A wildcard address names no host a client would dial.
+  if (host != "0.0.0.0" && host != "127.0.0.1" && host != "::") request.ip_addresses.push_back(host);
+  request.server = true;
+  return {issue_certificate(ca, request), ca.certificate_pem};
+}
+
 }  // namespace riasc::http

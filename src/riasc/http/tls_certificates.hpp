@@ -30,6 +30,15 @@ KeyPair create_certificate_authority(const std::string& common_name, int valid_d
 // A leaf certificate (EC P-256) signed by `ca`.
 KeyPair issue_certificate(const KeyPair& ca, const CertificateRequest& request);
 
+// A serving identity for a process's own small HTTPS server (webhooks, probes), made in memory
+// at start: a fresh CA named "<name> CA" and a certificate for localhost, 127.0.0.1 and `host`
+// when that is a specific address. Clients trust the CA's PEM.
+struct ServingIdentity {
+  KeyPair identity;
+  std::string ca_pem;
+};
+ServingIdentity create_serving_identity(const std::string& name, const std::string& host);
+
 // The files below `directory`: ca.crt/ca.key, server.crt/server.key, admin.crt/admin.key. Each
 // pair is created if missing and read otherwise. Private keys are written with mode 0600.
 struct ServerCertificates {

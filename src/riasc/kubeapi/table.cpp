@@ -1,5 +1,7 @@
 #include "riasc/kubeapi/table.hpp"
 
+#include "riasc/core/rfc3339.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -18,6 +20,13 @@ namespace {
 
 using std::chrono::seconds;
 using std::chrono::sys_seconds;
+
+// Ages and timestamps in tables are shown to the second.
+std::optional<sys_seconds> parse_seconds(std::string_view text) {
+  auto time = parse_rfc3339(text);
+  if (!time) return std::nullopt;
+  return std::chrono::floor<std::chrono::seconds>(*time);
+}
 
 // Column descriptions as kube-apiserver sends them (the Go types' documentation). kubectl does not
 // print them; they are here so that clients which show them see the usual text.
@@ -274,7 +283,7 @@ std::string age_since(sys_seconds time, Clock::time_point now) {
 // metav1.Time from a query-parameter string, as the date cell of a CRD column reads it.
 Json date_cell(const std::string& text, Clock::time_point now) {
   if (text.empty() || text == "null") return "<unknown>";
-  auto time = parse_rfc3339(text);
+  auto time = parse_seconds(text);
   if (!time) return "<invalid>";
   return age_since(*time, now);
 }
@@ -301,7 +310,7 @@ Json typed_cell(std::string_view type, const Json& value, Clock::time_point now)
 std::string object_age(const Json& object, Clock::time_point now) {
   const Json& created = member(member(object, "metadata"), "creationTimestamp");
   if (!created.is_string() || created.get_ref<const std::string&>().empty()) return "<unknown>";
-  auto time = parse_rfc3339(created.get_ref<const std::string&>());
+  auto time = parse_seconds(created.get_ref<const std::string&>());
   if (!time) return "<invalid>";
   return age_since(*time, now);
 }
@@ -309,28 +318,12 @@ std::string object_age(const Json& object, Clock::time_point now) {
 TableColumn name_column() { return {"Name", "string", "name", std::string(kNameDescription), 0}; }
 TableColumn age_column() { return {"Age", "string", "", std::string(kCreationTimestampDescription), 0}; }
 
-int days_in_month(int year, int month) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  return month == 2 && leap ? 29 : kDays[month - 1];
-}
-
-bool read_digits(std::string_view text, std::size_t pos, std::size_t count, int& out) {
-  if (pos + count > text.size()) return false;
-  out = 0;
-  for (std::size_t i = pos; i < pos + count; ++i) {
-    if (text[i] < '0' || text[i] > '9') return false;
-    out = out * 10 + (text[i] - '0');
-  }
-  return true;
-}
-
 // --- built-in printers ---------------------------------------------------------------------
 
 std::optional<sys_seconds> time_member(const Json& object, std::string_view key) {
   const Json& value = member(object, key);
   if (!value.is_string()) return std::nullopt;
-  return parse_rfc3339(value.get_ref<const std::string&>());
+  return parse_seconds(value.get_ref<const std::string&>());
 }
 
 bool condition_true(const Json& status, std::string_view type) {
@@ -584,57 +577,6 @@ std::string human_duration(std::chrono::seconds age) {
     return days == 0 ? fmt::format("{}y", hours / 24 / 365) : fmt::format("{}y{}d", hours / 24 / 365, days);
   }
   return fmt::format("{}y", hours / 24 / 365);
-}
-
-std::optional<std::chrono::sys_seconds> parse_rfc3339(std::string_view text) {
-  // 2006-01-02T15:04:05[.999999999](Z|±07:00)
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  if (!read_digits(text, 0, 4, year) || text.size() < 20 || text[4] != '-' ||
-      !read_digits(text, 5, 2, month) || text[7] != '-' || !read_digits(text, 8, 2, day) || text[10] != 'T' ||
-      !read_digits(text, 11, 2, hour) || text[13] != ':' || !read_digits(text, 14, 2, minute) ||
-      text[16] != ':' || !read_digits(text, 17, 2, second)) {
-    return std::nullopt;
-  }
-  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
-      second > 59) {
-    return std::nullopt;
-  }
-  std::size_t pos = 19;
-  if (text[pos] == '.') {
-    std::size_t start = ++pos;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
-    if (pos == start) return std::nullopt;
-  }
-  int offset_minutes = 0;
-  if (pos < text.size() && text[pos] == 'Z') {
-    ++pos;
-  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
-    int offset_hours = 0, offset_mins = 0;
-    if (!read_digits(text, pos + 1, 2, offset_hours) || pos + 3 >= text.size() || text[pos + 3] != ':' ||
-        !read_digits(text, pos + 4, 2, offset_mins) || offset_hours > 23 || offset_mins > 59) {
-      return std::nullopt;
-    }
-    offset_minutes = (offset_hours * 60 + offset_mins) * (text[pos] == '-' ? -1 : 1);
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != text.size()) return std::nullopt;
-  std::chrono::sys_days date =
-      std::chrono::year_month_day{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
-                                  std::chrono::day{static_cast<unsigned>(day)}};
-  return std::chrono::sys_seconds{date} + std::chrono::hours{hour} + std::chrono::minutes{minute} +
-         std::chrono::seconds{second} - std::chrono::minutes{offset_minutes};
-}
-
-std::string format_rfc3339(std::chrono::sys_seconds time) {
-  auto date = std::chrono::floor<std::chrono::days>(time);
-  std::chrono::year_month_day ymd{date};
-  std::chrono::hh_mm_ss time_of_day{time - date};
-  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z", static_cast<int>(ymd.year()),
-                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                     time_of_day.hours().count(), time_of_day.minutes().count(),
-                     time_of_day.seconds().count());
 }
 
 std::optional<IncludeObject> parse_include_object(std::string_view value) {

@@ -50,12 +50,6 @@ using Clock = std::chrono::system_clock;
 // "3d5h", "45d", "2y30d", "9y". Below -1s: "<invalid>"; -1s and 0s: "0s".
 std::string human_duration(std::chrono::seconds age);
 
-// RFC 3339 as Go's time.RFC3339 parses it ("2026-11-25T11:47:25Z", "...25.5+01:00"); the time is
-// truncated to whole seconds. nullopt when the text is not such a time.
-std::optional<std::chrono::sys_seconds> parse_rfc3339(std::string_view text);
-// "2026-11-25T11:47:25Z".
-std::string format_rfc3339(std::chrono::sys_seconds time);
-
 struct TableColumn {
   std::string name;
   std::string type;  // integer, number, string, boolean, date

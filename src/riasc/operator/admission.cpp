@@ -235,16 +235,9 @@ void AdmissionServer::start(client::Client* client) {
     options.identity = *impl.options_.identity;
     impl.ca_pem_ = impl.options_.ca_pem;
   } else {
-    const http::KeyPair ca = http::create_certificate_authority("riasc admission webhook CA");
-    http::CertificateRequest request;
-    request.common_name = "riasc admission webhook";
-    request.dns_names = {"localhost"};
-    request.ip_addresses = {"127.0.0.1"};
-    if (impl.options_.host != "0.0.0.0" && impl.options_.host != "127.0.0.1" && impl.options_.host != "::")
-      request.ip_addresses.push_back(impl.options_.host);
-    request.server = true;
-    options.identity = http::issue_certificate(ca, request);
-    impl.ca_pem_ = ca.certificate_pem;
+    http::ServingIdentity made = http::create_serving_identity("riasc admission webhook", impl.options_.host);
+    options.identity = std::move(made.identity);
+    impl.ca_pem_ = std::move(made.ca_pem);
   }
   impl.server_ = std::make_unique<http::Server>(
       options, [&impl](http::Exchange& exchange) -> boost::asio::awaitable<void> {

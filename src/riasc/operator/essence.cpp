@@ -123,20 +123,6 @@ std::string format_micro_time(SystemClock::time_point time) {
   return format_utc<std::chrono::microseconds>(time, 6);
 }
 
-std::optional<SystemClock::time_point> parse_time(std::string_view text) {
-  std::tm utc{};
-  int milliseconds = 0;
-  const std::string copy(text);
-  // NOLINTNEXTLINE(cert-err34-c): the field count is checked
-  if (std::sscanf(copy.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &utc.tm_year, &utc.tm_mon, &utc.tm_mday,
-                  &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &milliseconds) != 7)
-    return std::nullopt;
-  utc.tm_year -= 1900;
-  utc.tm_mon -= 1;
-  const std::time_t seconds = ::timegm(&utc);
-  return SystemClock::time_point(std::chrono::seconds(seconds)) + std::chrono::milliseconds(milliseconds);
-}
-
 Progress Progress::parse(const Json& annotations, const std::string& key) {
   Progress progress;
   if (!annotations.is_object() || !annotations.contains(key) || !annotations[key].is_string())

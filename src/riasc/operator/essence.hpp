@@ -35,7 +35,6 @@ using SystemClock = std::chrono::system_clock;
 std::string format_time(SystemClock::time_point time);
 // metav1.MicroTime (Leases): Go parses exactly six fraction digits there.
 std::string format_micro_time(SystemClock::time_point time);
-std::optional<SystemClock::time_point> parse_time(std::string_view text);
 
 // One handler's state in the current handling cycle, as its annotation's JSON value.
 struct Progress {

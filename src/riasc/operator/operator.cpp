@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "riasc/client/work_queue.hpp"
+#include "riasc/core/rfc3339.hpp"
 #include "riasc/operator/essence.hpp"
 
 namespace riasc::op {
@@ -20,7 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using detail::format_time;
-using detail::parse_time;
 using detail::Progress;
 using detail::SystemClock;
 using std::chrono::milliseconds;
@@ -515,7 +515,7 @@ class Cycle {
     if (progress.final) progress = Progress();  // an earlier cycle's
     if (progress.done()) return true;
     const auto now = SystemClock::now();
-    if (auto until = parse_time(progress.delayed_until); until && *until > now) {
+    if (auto until = parse_rfc3339(progress.delayed_until); until && *until > now) {
       wake_in(std::chrono::duration_cast<milliseconds>(*until - now) + milliseconds(1));
       return false;
     }
@@ -525,7 +525,7 @@ class Cycle {
     if (progress.started.empty()) progress.started = format_time(now);
     Context context(state_for(r, due.old_value, due.new_value, due.diff, progress.retries));
     Outcome outcome;
-    const auto started = parse_time(progress.started).value_or(now);
+    const auto started = parse_rfc3339(progress.started).value_or(now);
     if (r.options.timeout.count() > 0 && now - started > r.options.timeout) {
       outcome = {
           Outcome::Failure, nullptr, fmt::format("timed out after {}", seconds_text(r.options.timeout)), {}};

@@ -70,16 +70,9 @@ void ProbeServer::start() {
   options.http2 = false;
   options.tls = impl_->options_.tls;
   if (options.tls) {
-    const http::KeyPair ca = http::create_certificate_authority("riasc probes CA");
-    http::CertificateRequest request;
-    request.common_name = "riasc probes";
-    request.dns_names = {"localhost"};
-    request.ip_addresses = {"127.0.0.1"};
-    if (impl_->options_.host != "0.0.0.0" && impl_->options_.host != "127.0.0.1")
-      request.ip_addresses.push_back(impl_->options_.host);
-    request.server = true;
-    impl_->ca_pem_ = ca.certificate_pem;
-    options.identity = http::issue_certificate(ca, request);
+    http::ServingIdentity made = http::create_serving_identity("riasc probes", impl_->options_.host);
+    options.identity = std::move(made.identity);
+    impl_->ca_pem_ = std::move(made.ca_pem);
   }
   Impl& impl = *impl_;
   impl_->server_ = std::make_unique<http::Server>(
