@@ -46,6 +46,12 @@ bool has_sdk_annotations(const Json& object) {
 
 class OperatorRecordsTest : public OperatorTest {
  protected:
+  static void create_gizmo(const client::Resource& gizmos, const std::string& name) {
+    gizmos.create({{"apiVersion", "example.com/v1"},
+                   {"kind", "Gizmo"},
+                   {"metadata", {{"name", name}}},
+                   {"spec", {{"size", 1}}}});
+  }
   // A CRD whose status schema keeps status.create only: status.riasc.eu is pruned.
   client::Resource install_gizmos() {
     Json crd = test::widget_crd(test::yaml(R"(
@@ -142,10 +148,7 @@ TEST_F(OperatorRecordsTest, InTheStatusARestartedOperatorDoesNotRepeatFinishedHa
 
 TEST_F(OperatorRecordsTest, AStatusSchemaThatPrunesThemSendsTheRecordsToAnnotations) {
   client::Resource gizmos = install_gizmos();
-  gizmos.create({{"apiVersion", "example.com/v1"},
-                 {"kind", "Gizmo"},
-                 {"metadata", {{"name", "g"}}},
-                 {"spec", {{"size", 1}}}});
+  create_gizmo(gizmos, "g");
 
   std::atomic<int> calls{0};
   op::Operator operator_(client_, in_status());
@@ -170,10 +173,7 @@ TEST_F(OperatorRecordsTest, AStatusSchemaThatPrunesThemSendsTheRecordsToAnnotati
 // dry run before any handler runs.
 TEST_F(OperatorRecordsTest, AutoKeepsThemInTheStatusWhereTheSchemaAllowsAndElseInAnnotations) {
   client::Resource gizmos = install_gizmos();
-  gizmos.create({{"apiVersion", "example.com/v1"},
-                 {"kind", "Gizmo"},
-                 {"metadata", {{"name", "g"}}},
-                 {"spec", {{"size", 1}}}});
+  create_gizmo(gizmos, "g");
   create_widget("w", {{"size", 1}});
   Calls calls;
   op::OperatorOptions automatic = options();

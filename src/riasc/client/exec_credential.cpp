@@ -1,7 +1,5 @@
 #include "riasc/client/exec_credential.hpp"
 
-#include "riasc/core/rfc3339.hpp"
-
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,13 +10,12 @@
 #include <fmt/format.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <vector>
 
 #include "riasc/core/base64.hpp"
 #include "riasc/core/json.hpp"
+#include "riasc/core/rfc3339.hpp"
 
 extern char** environ;
 
