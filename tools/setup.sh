@@ -9,6 +9,7 @@ set -euo pipefail
 build_packages=(
   g++ make cmake ninja-build pkg-config ccache
   libyaml-dev nlohmann-json3-dev libfmt-dev libcli11-dev libre2-dev libsqlite3-dev libboost-dev libssl-dev libnghttp2-dev
+  libmnl-dev libnftables-dev iproute2
 )
 test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev

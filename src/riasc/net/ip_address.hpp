@@ -43,10 +43,10 @@ struct IpPrefix {
   // `address` with `length` and its host bits cleared; nullopt when length is out of range.
   static std::optional<IpPrefix> of(const IpAddress& address, int length);
 
-  [[nodiscard]] IpAddress first() const;  // host bits cleared
-  [[nodiscard]] IpAddress last() const;   // host bits set
+  [[nodiscard]] IpAddress first() const;                // host bits cleared
+  [[nodiscard]] IpAddress last() const;                 // host bits set
   [[nodiscard]] bool contains(const IpAddress&) const;  // false across families
-  [[nodiscard]] std::string to_string() const;           // "10.0.0.0/8"
+  [[nodiscard]] std::string to_string() const;          // "10.0.0.0/8"
   auto operator<=>(const IpPrefix&) const = default;
 };
 

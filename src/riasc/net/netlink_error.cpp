@@ -17,8 +17,9 @@ std::string describe(const std::string& operation, int error_code, const std::st
 
 NetlinkError::NetlinkError(std::string operation, int error_code, std::string extack,
                            std::string missing_module)
-    : NetlinkError(describe(operation, error_code, extack), std::move(operation), error_code,
-                   std::move(extack), std::move(missing_module)) {}
+    // copies, not moves: the order in which arguments are evaluated is unspecified
+    : NetlinkError(describe(operation, error_code, extack), operation, error_code, extack,
+                   std::move(missing_module)) {}
 
 NetlinkError::NetlinkError(std::string what, std::string operation, int error_code, std::string extack,
                            std::string missing_module)

@@ -68,7 +68,8 @@ NetnsGuard::NetnsGuard(const std::string& netns_path) {
 
 NetnsGuard::~NetnsGuard() {
   if (::setns(original_, CLONE_NEWNET) != 0) {
-    std::fprintf(stderr, "riasc: cannot return to the thread's network namespace: %s\n", std::strerror(errno));
+    std::fprintf(stderr, "riasc: cannot return to the thread's network namespace: %s\n",
+                 std::strerror(errno));
     std::abort();
   }
   ::close(original_);

@@ -26,7 +26,8 @@ Nftables::Nftables() {
   const std::lock_guard lock(library_mutex());
   errno = 0;
   context_ = nft_ctx_new(NFT_CTX_DEFAULT);
-  if (context_ == nullptr) throw NetlinkError("creating an nftables context", errno != 0 ? errno : ENOMEM, {});
+  if (context_ == nullptr)
+    throw NetlinkError("creating an nftables context", errno != 0 ? errno : ENOMEM, {});
   // Output and errors go to buffers we read back, not to the process's stdout and stderr.
   nft_ctx_buffer_output(context_);
   nft_ctx_buffer_error(context_);
@@ -39,9 +40,7 @@ Nftables::~Nftables() {
 
 void Nftables::run(std::string_view commands) { execute(commands, false); }
 
-std::string Nftables::list_json(std::string_view what) {
-  return execute("list " + std::string(what), true);
-}
+std::string Nftables::list_json(std::string_view what) { return execute("list " + std::string(what), true); }
 
 std::string Nftables::execute(std::string_view commands, bool json) {
   const std::lock_guard lock(library_mutex());
@@ -56,8 +55,9 @@ std::string Nftables::execute(std::string_view commands, bool json) {
   if (status != 0) {
     const std::string first_line = trimmed(text.substr(0, text.find('\n')));
     if (diagnostics.empty()) diagnostics = "failed";
-    throw NetlinkError::with_message("nft " + first_line + (text.find('\n') == std::string::npos ? "" : " ..."),
-                                     error != 0 ? error : EINVAL, diagnostics);
+    throw NetlinkError::with_message(
+        "nft " + first_line + (text.find('\n') == std::string::npos ? "" : " ..."),
+        error != 0 ? error : EINVAL, diagnostics);
   }
   return output;
 }

@@ -31,7 +31,7 @@ using detail::Attr;
 using detail::AttrWriter;
 
 constexpr std::size_t kReceiveBuffer = 64 * 1024;  // more than the kernel's largest dump chunk (32 KiB)
-constexpr int kAttempts = 3;                         // for EAGAIN (module just loaded) and interrupted dumps
+constexpr int kAttempts = 3;                       // for EAGAIN (module just loaded) and interrupted dumps
 
 // TC_H_MAKE(prio << 16, htons(protocol)), as tc fills tcm_info.
 std::uint32_t filter_info(std::uint16_t priority, std::uint16_t protocol) {
@@ -59,7 +59,9 @@ bool says_unknown_kind(const std::string& extack) {
 }
 
 std::string qdisc_module(const std::string& kind) {
-  return kind == "clsact" || kind == "ingress" ? "sch_ingress" : "sch_" + kind;
+  if (kind == "clsact" || kind == "ingress") return "sch_ingress";
+  if (kind == "pfifo" || kind == "bfifo") return "sch_fifo";
+  return "sch_" + kind;
 }
 
 std::vector<std::uint8_t> address_bytes(const IpAddress& address) {
@@ -185,7 +187,8 @@ void Rtnetlink::execute(Request& request) {
             if (!header_copy) throw NetlinkError(request.describe(), EBADMSG, {});
             error = -header_copy->error;
             tlvs = sizeof(nlmsgerr);
-            if ((reply.nlmsg_flags & NLM_F_CAPPED) == 0) tlvs += header_copy->msg.nlmsg_len - sizeof(nlmsghdr);
+            if ((reply.nlmsg_flags & NLM_F_CAPPED) == 0)
+              tlvs += header_copy->msg.nlmsg_len - sizeof(nlmsghdr);
           } else if (const auto status = header_of<int>(payload); status && *status < 0) {
             error = -*status;
           }
@@ -326,7 +329,8 @@ std::pair<int, int> Rtnetlink::create_veth(const std::string& name, const std::s
   execute(request);
   const auto first = link(name), second = link(peer_name);
   if (!first || !second) {
-    throw NetlinkError(fmt::format("looking up veth pair {} / {} after creating it", name, peer_name), ENODEV, {});
+    throw NetlinkError(fmt::format("looking up veth pair {} / {} after creating it", name, peer_name), ENODEV,
+                       {});
   }
   return {first->index, second->index};
 }
@@ -337,15 +341,18 @@ void Rtnetlink::set_link_up(int ifindex, bool up) {
   header.ifi_flags = up ? unsigned{IFF_UP} : 0U;
   header.ifi_change = IFF_UP;
   Request request(RTM_NEWLINK, 0, header);
-  request.describe = [&] { return fmt::format("setting link {} {}", link_label(ifindex), up ? "up" : "down"); };
+  request.describe = [&] {
+    return fmt::format("setting link {} {}", link_label(ifindex), up ? "up" : "down");
+  };
   execute(request);
 }
 
 void Rtnetlink::move_link(int ifindex, const std::string& netns_path) {
   const int fd = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    throw NetlinkError(fmt::format("opening network namespace {} to move link {}", netns_path, link_label(ifindex)),
-                       errno, {});
+    throw NetlinkError(
+        fmt::format("opening network namespace {} to move link {}", netns_path, link_label(ifindex)), errno,
+        {});
   }
   ifinfomsg header{};
   header.ifi_index = ifindex;
@@ -380,7 +387,8 @@ std::vector<Address> Rtnetlink::addresses() {
   request.restart = [&] { out.clear(); };
   request.on_reply = [&](std::uint16_t type, std::span<const std::uint8_t> payload) {
     const auto header = header_of<ifaddrmsg>(payload);
-    if (type != RTM_NEWADDR || !header || (header->ifa_family != AF_INET && header->ifa_family != AF_INET6)) return;
+    if (type != RTM_NEWADDR || !header || (header->ifa_family != AF_INET && header->ifa_family != AF_INET6))
+      return;
     const Family family = header->ifa_family == AF_INET ? Family::V4 : Family::V6;
     // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on point-to-point links.
     std::optional<IpAddress> local, address;
@@ -389,7 +397,8 @@ std::vector<Address> Rtnetlink::addresses() {
       if (attr.type == IFA_ADDRESS) address = address_from(family, attr.payload);
     });
     if (!local) local = address;
-    if (local) out.push_back(Address{static_cast<int>(header->ifa_index), IpPrefix{*local, header->ifa_prefixlen}});
+    if (local)
+      out.push_back(Address{static_cast<int>(header->ifa_index), IpPrefix{*local, header->ifa_prefixlen}});
   };
   execute(request);
   return out;
@@ -405,7 +414,9 @@ void Rtnetlink::add_address(int ifindex, const IpPrefix& address) {
   const auto bytes = address_bytes(address.address);
   request.body.put(IFA_LOCAL, bytes.data(), bytes.size());
   request.body.put(IFA_ADDRESS, bytes.data(), bytes.size());
-  request.describe = [&] { return fmt::format("adding address {} to {}", address.to_string(), link_label(ifindex)); };
+  request.describe = [&] {
+    return fmt::format("adding address {} to {}", address.to_string(), link_label(ifindex));
+  };
   execute(request);
 }
 
@@ -507,7 +518,8 @@ std::vector<Qdisc> Rtnetlink::qdiscs(int ifindex) {
 }
 
 void Rtnetlink::modify_qdisc(const char* verb, std::uint16_t flags, int ifindex, std::uint32_t handle,
-                             std::uint32_t parent, const std::string& kind, const std::vector<std::uint8_t>& options) {
+                             std::uint32_t parent, const std::string& kind,
+                             const std::vector<std::uint8_t>& options) {
   tcmsg header{};
   header.tcm_ifindex = ifindex;
   header.tcm_handle = handle;
@@ -516,28 +528,34 @@ void Rtnetlink::modify_qdisc(const char* verb, std::uint16_t flags, int ifindex,
   request.body.put_string(TCA_KIND, kind);
   if (!options.empty()) request.body.put(TCA_OPTIONS, options.data(), options.size());
   request.describe = [&] {
-    return fmt::format("{} qdisc {} {} on {} (parent {})", verb, kind, format_tc_handle(handle), link_label(ifindex),
-                       format_tc_handle(parent));
+    return fmt::format("{} qdisc {} {} on {} (parent {})", verb, kind, format_tc_handle(handle),
+                       link_label(ifindex), format_tc_handle(parent));
   };
   request.module = qdisc_module(kind);
   execute(request);
 }
 
-void Rtnetlink::add_qdisc(int ifindex, std::uint32_t handle, std::uint32_t parent, const PrioOptions& options) {
+void Rtnetlink::add_qdisc(int ifindex, std::uint32_t handle, std::uint32_t parent,
+                          const PrioOptions& options) {
   modify_qdisc("adding", NLM_F_CREATE | NLM_F_EXCL, ifindex, handle, parent, "prio", encode_prio(options));
 }
 
-void Rtnetlink::replace_qdisc(int ifindex, std::uint32_t handle, std::uint32_t parent, const NetemOptions& options) {
+void Rtnetlink::replace_qdisc(int ifindex, std::uint32_t handle, std::uint32_t parent,
+                              const NetemOptions& options) {
   modify_qdisc("replacing", NLM_F_CREATE | NLM_F_REPLACE, ifindex, handle, parent, "netem",
                encode_netem(options, NetemEncoding::Complete));
 }
 
-void Rtnetlink::change_qdisc(int ifindex, std::uint32_t handle, std::uint32_t parent, const NetemOptions& options) {
-  modify_qdisc("changing", 0, ifindex, handle, parent, "netem", encode_netem(options, NetemEncoding::Complete));
+void Rtnetlink::change_qdisc(int ifindex, std::uint32_t handle, std::uint32_t parent,
+                             const NetemOptions& options) {
+  modify_qdisc("changing", 0, ifindex, handle, parent, "netem",
+               encode_netem(options, NetemEncoding::Complete));
 }
 
-void Rtnetlink::replace_qdisc(int ifindex, std::uint32_t handle, std::uint32_t parent, const PfifoOptions& options) {
-  modify_qdisc("replacing", NLM_F_CREATE | NLM_F_REPLACE, ifindex, handle, parent, "pfifo", encode_pfifo(options));
+void Rtnetlink::replace_qdisc(int ifindex, std::uint32_t handle, std::uint32_t parent,
+                              const PfifoOptions& options) {
+  modify_qdisc("replacing", NLM_F_CREATE | NLM_F_REPLACE, ifindex, handle, parent, "pfifo",
+               encode_pfifo(options));
 }
 
 void Rtnetlink::add_clsact(int ifindex) {
@@ -552,7 +570,8 @@ void Rtnetlink::delete_qdisc(int ifindex, std::uint32_t handle, std::uint32_t pa
   Request request(RTM_DELQDISC, 0, header);
   const std::string label = link_label(ifindex);
   request.describe = [&] {
-    return fmt::format("deleting qdisc {} on {} (parent {})", format_tc_handle(handle), label, format_tc_handle(parent));
+    return fmt::format("deleting qdisc {} on {} (parent {})", format_tc_handle(handle), label,
+                       format_tc_handle(parent));
   };
   execute(request);
 }
@@ -569,11 +588,12 @@ void Rtnetlink::add_filter(int ifindex, const FwFilter& filter) {
   request.body.put_string(TCA_KIND, "fw");
   const auto options = request.body.begin_nest(TCA_OPTIONS);
   request.body.put(TCA_FW_CLASSID, filter.classid);
-  if (filter.mask != 0xffffffff) request.body.put(TCA_FW_MASK, filter.mask);  // as tc: only when not the default
+  if (filter.mask != 0xffffffff)
+    request.body.put(TCA_FW_MASK, filter.mask);  // as tc: only when not the default
   request.body.end_nest(options);
   request.describe = [&] {
-    return fmt::format("adding filter fw mark {:#x}/{:#x} -> {} prio {} on {} (parent {})", filter.mark, filter.mask,
-                       format_tc_handle(filter.classid), filter.priority, link_label(ifindex),
+    return fmt::format("adding filter fw mark {:#x}/{:#x} -> {} prio {} on {} (parent {})", filter.mark,
+                       filter.mask, format_tc_handle(filter.classid), filter.priority, link_label(ifindex),
                        format_tc_handle(filter.parent));
   };
   request.module = "cls_fw";
@@ -603,14 +623,16 @@ void Rtnetlink::add_filter(int ifindex, const RedirectAllFilter& filter) {
   request.body.end_nest(options);
   request.describe = [&] {
     return fmt::format("adding filter matchall prio {} on {} (parent {}) redirecting to {}", filter.priority,
-                       link_label(ifindex), format_tc_handle(kTcIngressHook), link_label(filter.target_ifindex));
+                       link_label(ifindex), format_tc_handle(kTcIngressHook),
+                       link_label(filter.target_ifindex));
   };
   request.module = "cls_matchall";
   request.action_module = "act_mirred";
   execute(request);
 }
 
-void Rtnetlink::delete_filter(int ifindex, std::uint32_t parent, std::uint16_t priority, std::uint32_t handle_or_0) {
+void Rtnetlink::delete_filter(int ifindex, std::uint32_t parent, std::uint16_t priority,
+                              std::uint32_t handle_or_0) {
   tcmsg header{};
   header.tcm_ifindex = ifindex;
   header.tcm_handle = handle_or_0;

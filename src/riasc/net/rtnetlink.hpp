@@ -27,11 +27,11 @@ namespace riasc::net {
 constexpr std::uint32_t tc_handle(std::uint16_t major, std::uint16_t minor) {
   return (std::uint32_t{major} << 16) | minor;
 }
-constexpr std::uint32_t kTcRoot = 0xFFFFFFFF;        // TC_H_ROOT: the parent of a root qdisc
-constexpr std::uint32_t kTcClsact = 0xFFFFFFF1;      // TC_H_CLSACT (= TC_H_INGRESS): clsact's parent
+constexpr std::uint32_t kTcRoot = 0xFFFFFFFF;          // TC_H_ROOT: the parent of a root qdisc
+constexpr std::uint32_t kTcClsact = 0xFFFFFFF1;        // TC_H_CLSACT (= TC_H_INGRESS): clsact's parent
 constexpr std::uint32_t kTcClsactHandle = 0xFFFF0000;  // clsact's (and ingress's) own handle ffff:
-constexpr std::uint32_t kTcIngressHook = 0xFFFFFFF2;  // filters' parent for clsact's ingress hook
-constexpr std::uint32_t kTcEgressHook = 0xFFFFFFF3;   // filters' parent for clsact's egress hook
+constexpr std::uint32_t kTcIngressHook = 0xFFFFFFF2;   // filters' parent for clsact's ingress hook
+constexpr std::uint32_t kTcEgressHook = 0xFFFFFFF3;    // filters' parent for clsact's egress hook
 // "5250:", "1:3", "root", "ffff:fff2", as tc prints handles and parents.
 std::string format_tc_handle(std::uint32_t handle);
 
@@ -150,8 +150,8 @@ class Rtnetlink {
 
  private:
   struct Request;
-  void modify_qdisc(const char* verb, std::uint16_t flags, int ifindex, std::uint32_t handle, std::uint32_t parent,
-                    const std::string& kind, const std::vector<std::uint8_t>& options);
+  void modify_qdisc(const char* verb, std::uint16_t flags, int ifindex, std::uint32_t handle,
+                    std::uint32_t parent, const std::string& kind, const std::vector<std::uint8_t>& options);
   std::string link_label(int ifindex);
   void execute(Request& request);
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <linux/pkt_sched.h>
 
+#include <sys/stat.h>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -10,7 +11,6 @@
 #include <limits>
 #include <optional>
 #include <stdexcept>
-#include <sys/stat.h>
 
 #include "riasc/net/attributes.hpp"
 
@@ -34,7 +34,8 @@ double unscale_fraction(std::uint32_t value) { return std::round(value / kU32Max
 // psched ticks, as tc computes them from /proc/net/psched on every kernel since 2.6.31
 // (1 tick = 64 ns); saturated, as the kernel saturates its dumps. LATENCY64/JITTER64 carry more.
 std::uint32_t ticks(std::uint64_t ns) {
-  return static_cast<std::uint32_t>(std::min<std::uint64_t>(ns / 64, std::numeric_limits<std::uint32_t>::max()));
+  return static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(ns / 64, std::numeric_limits<std::uint32_t>::max()));
 }
 
 std::int64_t signed_ns(std::uint64_t ns, const char* name) {
@@ -83,8 +84,8 @@ std::vector<std::int16_t> parse_distribution_file(const std::string& path) {
             fmt::format("{}:{}: \"{}\" is not an integer in -32768..32767", path, number, word));
       }
       if (table.size() == kMaxDistributionEntries) {
-        throw std::runtime_error(
-            fmt::format("{}:{}: more than {} values (the kernel's limit)", path, number, kMaxDistributionEntries));
+        throw std::runtime_error(fmt::format("{}:{}: more than {} values (the kernel's limit)", path, number,
+                                             kMaxDistributionEntries));
       }
       table.push_back(static_cast<std::int16_t>(value));
       at = end;
@@ -120,9 +121,10 @@ std::vector<std::int16_t> load_distribution(NetemOptions::Distribution distribut
     struct stat status {};
     if (::stat(path.c_str(), &status) == 0) return parse_distribution_file(path);
   }
-  throw std::runtime_error(fmt::format("netem distribution table {} not found in {} (install iproute2, or set "
-                                       "RIASC_TC_DIST_DIR to a directory holding it)",
-                                       file, distribution_dirs_text(dirs)));
+  throw std::runtime_error(
+      fmt::format("netem distribution table {} not found in {} (install iproute2, or set "
+                  "RIASC_TC_DIST_DIR to a directory holding it)",
+                  file, distribution_dirs_text(dirs)));
 }
 
 std::vector<std::uint8_t> encode_netem(const NetemOptions& options, NetemEncoding encoding) {
@@ -131,7 +133,8 @@ std::vector<std::uint8_t> encode_netem(const NetemOptions& options, NetemEncodin
     throw std::invalid_argument("netem gap needs a reorder probability");
   }
   if (options.reorder > 0 && options.latency_ns == 0) {
-    throw std::invalid_argument("netem reorder needs a latency (reordering sends packets ahead of delayed ones)");
+    throw std::invalid_argument(
+        "netem reorder needs a latency (reordering sends packets ahead of delayed ones)");
   }
 
   tc_netem_qopt qopt{};
@@ -160,9 +163,11 @@ std::vector<std::uint8_t> encode_netem(const NetemOptions& options, NetemEncodin
   std::vector<std::int16_t> slot_table;
   if (options.slot_delay_ns > 0) {
     if (options.slot_distribution == NetemOptions::Distribution::Uniform) {
-      throw std::invalid_argument("netem slot distribution uniform has no table: use slot_min_ns/slot_max_ns");
+      throw std::invalid_argument(
+          "netem slot distribution uniform has no table: use slot_min_ns/slot_max_ns");
     }
-    if (options.slot_jitter_ns == 0) throw std::invalid_argument("netem slot distribution needs a jitter > 0");
+    if (options.slot_jitter_ns == 0)
+      throw std::invalid_argument("netem slot distribution needs a jitter > 0");
     slot.dist_delay = signed_ns(options.slot_delay_ns, "slot delay");
     slot.dist_jitter = signed_ns(options.slot_jitter_ns, "slot jitter");
     slot_table = load_distribution(options.slot_distribution);
@@ -172,7 +177,8 @@ std::vector<std::uint8_t> encode_netem(const NetemOptions& options, NetemEncodin
       throw std::invalid_argument("netem slot_max_ns is below slot_min_ns");
     }
     slot.min_delay = signed_ns(options.slot_min_ns, "slot min delay");
-    slot.max_delay = signed_ns(options.slot_max_ns == 0 ? options.slot_min_ns : options.slot_max_ns, "slot max delay");
+    slot.max_delay =
+        signed_ns(options.slot_max_ns == 0 ? options.slot_min_ns : options.slot_max_ns, "slot max delay");
     use_slot = true;
   }
   if (use_slot) {
@@ -218,8 +224,9 @@ std::vector<std::uint8_t> encode_netem(const NetemOptions& options, NetemEncodin
 
 NetemOptions decode_netem(std::span<const std::uint8_t> payload) {
   if (payload.size() < sizeof(tc_netem_qopt)) {
-    throw std::invalid_argument(fmt::format("netem options of {} bytes are shorter than struct tc_netem_qopt ({})",
-                                            payload.size(), sizeof(tc_netem_qopt)));
+    throw std::invalid_argument(
+        fmt::format("netem options of {} bytes are shorter than struct tc_netem_qopt ({})", payload.size(),
+                    sizeof(tc_netem_qopt)));
   }
   tc_netem_qopt qopt{};
   std::memcpy(&qopt, payload.data(), sizeof qopt);
@@ -237,64 +244,67 @@ NetemOptions decode_netem(std::span<const std::uint8_t> payload) {
     if (!value) malformed = true;
     return value.has_value();
   };
-  const bool well_formed = detail::for_each_attr(payload.subspan(detail::align4(sizeof qopt)), [&](const detail::Attr& attr) {
-    switch (attr.type) {
-      case TCA_NETEM_LATENCY64:
-        if (const auto value = attr.as<std::int64_t>(); need(value)) options.latency_ns = static_cast<std::uint64_t>(*value);
-        break;
-      case TCA_NETEM_JITTER64:
-        if (const auto value = attr.as<std::int64_t>(); need(value)) options.jitter_ns = static_cast<std::uint64_t>(*value);
-        break;
-      case TCA_NETEM_CORR:
-        if (const auto value = attr.as<tc_netem_corr>(); need(value)) {
-          options.delay_correlation = unscale_fraction(value->delay_corr);
-          options.loss_correlation = unscale_fraction(value->loss_corr);
-          options.duplicate_correlation = unscale_fraction(value->dup_corr);
+  const bool well_formed =
+      detail::for_each_attr(payload.subspan(detail::align4(sizeof qopt)), [&](const detail::Attr& attr) {
+        switch (attr.type) {
+          case TCA_NETEM_LATENCY64:
+            if (const auto value = attr.as<std::int64_t>(); need(value))
+              options.latency_ns = static_cast<std::uint64_t>(*value);
+            break;
+          case TCA_NETEM_JITTER64:
+            if (const auto value = attr.as<std::int64_t>(); need(value))
+              options.jitter_ns = static_cast<std::uint64_t>(*value);
+            break;
+          case TCA_NETEM_CORR:
+            if (const auto value = attr.as<tc_netem_corr>(); need(value)) {
+              options.delay_correlation = unscale_fraction(value->delay_corr);
+              options.loss_correlation = unscale_fraction(value->loss_corr);
+              options.duplicate_correlation = unscale_fraction(value->dup_corr);
+            }
+            break;
+          case TCA_NETEM_REORDER:
+            if (const auto value = attr.as<tc_netem_reorder>(); need(value)) {
+              options.reorder = unscale_fraction(value->probability);
+              options.reorder_correlation = unscale_fraction(value->correlation);
+            }
+            break;
+          case TCA_NETEM_CORRUPT:
+            if (const auto value = attr.as<tc_netem_corrupt>(); need(value)) {
+              options.corrupt = unscale_fraction(value->probability);
+              options.corrupt_correlation = unscale_fraction(value->correlation);
+            }
+            break;
+          case TCA_NETEM_ECN:
+            if (const auto value = attr.as<std::uint32_t>(); need(value)) options.ecn = *value != 0;
+            break;
+          case TCA_NETEM_RATE:
+            if (const auto value = attr.as<tc_netem_rate>(); need(value)) {
+              options.rate_bytes_per_second = value->rate;
+              options.packet_overhead = value->packet_overhead;
+              options.cell_size = value->cell_size;
+              options.cell_overhead = value->cell_overhead;
+            }
+            break;
+          case TCA_NETEM_RATE64:
+            if (const auto value = attr.as<std::uint64_t>(); need(value)) rate64 = *value;
+            break;
+          case TCA_NETEM_SLOT:
+            if (const auto value = attr.as<tc_netem_slot>(); need(value)) {
+              if (value->min_delay != 0 || value->max_delay != 0) {
+                options.slot_min_ns = static_cast<std::uint64_t>(value->min_delay);
+                options.slot_max_ns = static_cast<std::uint64_t>(value->max_delay);
+              } else {
+                options.slot_delay_ns = static_cast<std::uint64_t>(value->dist_delay);
+                options.slot_jitter_ns = static_cast<std::uint64_t>(value->dist_jitter);
+              }
+              options.slot_max_packets = value->max_packets;
+              options.slot_max_bytes = value->max_bytes;
+            }
+            break;
+          default:  // DELAY_DIST, SLOT_DIST (not decoded), LOSS models, PAD, newer attributes
+            break;
         }
-        break;
-      case TCA_NETEM_REORDER:
-        if (const auto value = attr.as<tc_netem_reorder>(); need(value)) {
-          options.reorder = unscale_fraction(value->probability);
-          options.reorder_correlation = unscale_fraction(value->correlation);
-        }
-        break;
-      case TCA_NETEM_CORRUPT:
-        if (const auto value = attr.as<tc_netem_corrupt>(); need(value)) {
-          options.corrupt = unscale_fraction(value->probability);
-          options.corrupt_correlation = unscale_fraction(value->correlation);
-        }
-        break;
-      case TCA_NETEM_ECN:
-        if (const auto value = attr.as<std::uint32_t>(); need(value)) options.ecn = *value != 0;
-        break;
-      case TCA_NETEM_RATE:
-        if (const auto value = attr.as<tc_netem_rate>(); need(value)) {
-          options.rate_bytes_per_second = value->rate;
-          options.packet_overhead = value->packet_overhead;
-          options.cell_size = value->cell_size;
-          options.cell_overhead = value->cell_overhead;
-        }
-        break;
-      case TCA_NETEM_RATE64:
-        if (const auto value = attr.as<std::uint64_t>(); need(value)) rate64 = *value;
-        break;
-      case TCA_NETEM_SLOT:
-        if (const auto value = attr.as<tc_netem_slot>(); need(value)) {
-          if (value->min_delay != 0 || value->max_delay != 0) {
-            options.slot_min_ns = static_cast<std::uint64_t>(value->min_delay);
-            options.slot_max_ns = static_cast<std::uint64_t>(value->max_delay);
-          } else {
-            options.slot_delay_ns = static_cast<std::uint64_t>(value->dist_delay);
-            options.slot_jitter_ns = static_cast<std::uint64_t>(value->dist_jitter);
-          }
-          options.slot_max_packets = value->max_packets;
-          options.slot_max_bytes = value->max_bytes;
-        }
-        break;
-      default:  // DELAY_DIST, SLOT_DIST (not decoded), LOSS models, PAD, newer attributes
-        break;
-    }
-  });
+      });
   if (!well_formed || malformed) throw std::invalid_argument("malformed netem options");
   // The kernel applies RATE, then RATE64 as max(rate, rate64).
   if (rate64) options.rate_bytes_per_second = std::max(options.rate_bytes_per_second, *rate64);

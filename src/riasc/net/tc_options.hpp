@@ -78,7 +78,8 @@ enum class NetemEncoding {
 // The TCA_OPTIONS payload for `options`. Throws std::invalid_argument for a fraction outside
 // [0, 1], gap without reorder, reorder without latency, slot_max_ns < slot_min_ns, a slot
 // distribution form with Uniform or jitter 0; std::runtime_error from load_distribution.
-std::vector<std::uint8_t> encode_netem(const NetemOptions& options, NetemEncoding encoding = NetemEncoding::Tc);
+std::vector<std::uint8_t> encode_netem(const NetemOptions& options,
+                                       NetemEncoding encoding = NetemEncoding::Tc);
 
 // The inverse, for payloads from encode_netem and from the kernel's qdisc dumps. Fractions come
 // back as the nearest multiple of 1e-9 (the u32 scale resolves 2.3e-10), so any fraction with up
