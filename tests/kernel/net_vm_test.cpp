@@ -297,7 +297,14 @@ TEST_F(VmNetTest, KernelReportsBackEveryNetemParameter) {
   rtnl->replace_qdisc(a0_, handle, kTcRoot, rich);
   auto expected = rich;
   expected.distribution = NetemOptions::Distribution::Uniform;  // the kernel does not dump tables
-  EXPECT_EQ(decode_netem(qdisc(a0_, handle)->options), expected);
+  const auto dumped = qdisc(a0_, handle)->options;
+  EXPECT_EQ(decode_netem(dumped), expected);
+  // The kernel's struct tc_netem_qopt (ticks of 64 ns, limit, loss, gap, duplicate) is the one tc's
+  // encoding sends.
+  const auto sent = encode_netem(rich);
+  ASSERT_GE(dumped.size(), 24u);
+  EXPECT_EQ(std::vector<std::uint8_t>(dumped.begin(), dumped.begin() + 24),
+            std::vector<std::uint8_t>(sent.begin(), sent.begin() + 24));
 
   // A change to plain options resets everything the rich ones had set.
   NetemOptions plain;

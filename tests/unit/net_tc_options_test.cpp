@@ -119,7 +119,7 @@ class DistributionDir {
 };
 
 TEST(NetemEncodeTest, DelayJitterCorrelationDistributionLossRateEcnAsTc) {
-  // tc qdisc add dev eth0 root netem delay 200ms 50ms 25% distribution normal loss 20% \
+  // tc qdisc add dev eth0 root netem delay 200ms 50ms 25% distribution normal loss 20%
   //   rate 10mbit 20 48 5 ecn
   DistributionDir dir;
   dir.write("normal", "# a short table\n 1 -2 3\n\n-32768 32767\n");
@@ -151,7 +151,7 @@ TEST(NetemEncodeTest, DelayJitterCorrelationDistributionLossRateEcnAsTc) {
 }
 
 TEST(NetemEncodeTest, ReorderDuplicateCorruptLimitSlotAsTc) {
-  // tc qdisc add dev eth0 root netem delay 10ms reorder 25% 50% gap 5 duplicate 1% \
+  // tc qdisc add dev eth0 root netem delay 10ms reorder 25% 50% gap 5 duplicate 1%
   //   corrupt 0.1% 10% limit 500 slot 1ms 2ms packets 5 bytes 1500
   NetemOptions options;
   options.latency_ns = 10 * kMs;

@@ -1,5 +1,7 @@
 #include "riasc/net/nftables.hpp"
 
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
 #include <nftables/libnftables.h>
 
 #include <cerrno>
@@ -23,6 +25,11 @@ std::string trimmed(std::string text) {
 }  // namespace
 
 Nftables::Nftables() {
+  // libnftables calls exit() when it cannot open its NETLINK_NETFILTER socket (a kernel without
+  // nfnetlink, or a seccomp filter): try the same socket first and throw instead.
+  mnl_socket* probe = mnl_socket_open(NETLINK_NETFILTER);
+  if (probe == nullptr) throw NetlinkError("opening a NETLINK_NETFILTER socket for nftables", errno, {});
+  mnl_socket_close(probe);
   const std::lock_guard lock(library_mutex());
   errno = 0;
   context_ = nft_ctx_new(NFT_CTX_DEFAULT);

@@ -21,7 +21,7 @@ namespace riasc::net {
 
 class Nftables {
  public:
-  Nftables();  // throws NetlinkError when libnftables cannot open its netlink socket
+  Nftables();  // throws NetlinkError when the kernel offers no nftables netlink socket
   ~Nftables();
   Nftables(const Nftables&) = delete;
   Nftables& operator=(const Nftables&) = delete;
