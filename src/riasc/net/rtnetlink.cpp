@@ -260,11 +260,8 @@ std::vector<Link> Rtnetlink::links() {
   return out;
 }
 
-std::optional<Link> Rtnetlink::link(const std::string& name) {
+std::optional<Link> Rtnetlink::lookup_link(Request& request) {
   std::optional<Link> out;
-  Request request(RTM_GETLINK, 0, ifinfomsg{});
-  request.body.put_string(IFLA_IFNAME, name);
-  request.describe = [&] { return fmt::format("looking up link {}", name); };
   request.on_reply = [&](std::uint16_t type, std::span<const std::uint8_t> payload) {
     if (type == RTM_NEWLINK) out = parse_link(payload);
   };
@@ -277,22 +274,19 @@ std::optional<Link> Rtnetlink::link(const std::string& name) {
   return out;
 }
 
+std::optional<Link> Rtnetlink::link(const std::string& name) {
+  Request request(RTM_GETLINK, 0, ifinfomsg{});
+  request.body.put_string(IFLA_IFNAME, name);
+  request.describe = [&] { return fmt::format("looking up link {}", name); };
+  return lookup_link(request);
+}
+
 std::optional<Link> Rtnetlink::link(int ifindex) {
-  std::optional<Link> out;
   ifinfomsg header{};
   header.ifi_index = ifindex;
   Request request(RTM_GETLINK, 0, header);
   request.describe = [&] { return fmt::format("looking up link with ifindex {}", ifindex); };
-  request.on_reply = [&](std::uint16_t type, std::span<const std::uint8_t> payload) {
-    if (type == RTM_NEWLINK) out = parse_link(payload);
-  };
-  try {
-    execute(request);
-  } catch (const NetlinkError& error) {
-    if (error.error_code() == ENODEV) return std::nullopt;
-    throw;
-  }
-  return out;
+  return lookup_link(request);
 }
 
 int Rtnetlink::create_ifb(const std::string& name) {

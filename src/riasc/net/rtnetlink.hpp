@@ -153,6 +153,7 @@ class Rtnetlink {
   void modify_qdisc(const char* verb, std::uint16_t flags, int ifindex, std::uint32_t handle,
                     std::uint32_t parent, const std::string& kind, const std::vector<std::uint8_t>& options);
   std::string link_label(int ifindex);
+  std::optional<Link> lookup_link(Request& request);  // nullopt on ENODEV
   void execute(Request& request);
 
   mnl_socket* socket_ = nullptr;
