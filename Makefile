@@ -4,7 +4,7 @@ CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 60
 SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp')
 
-.PHONY: build test asan vm-test vm fuzz bench docs format format-check clean
+.PHONY: build test asan vm-test vm fuzz bench bench-netem docs format format-check clean
 
 build:
 	@cmake --preset default $(CMAKE_FLAGS) >/dev/null
@@ -28,7 +28,7 @@ vm-test:
 	@cmake --preset default -DRIASC_TESTS=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build --preset default
 	@bash tools/vm/build-image.sh
-	@RIASC_VM_RW="$(CURDIR)/build" bash tools/vm/run.sh ctest --test-dir build -L vm --output-on-failure
+	@RIASC_VM_CPUS=2 RIASC_VM_RW="$(CURDIR)/build" bash tools/vm/run.sh ctest --test-dir build -L vm --output-on-failure
 
 # Any bash command in the VM, from this directory, with build/ writable. CMD reaches bash through
 # the environment, so quotes pass unchanged; make itself expands $, so write $$ for one:
@@ -57,6 +57,11 @@ bench: build
 	@build/bench/riasc_store_bench
 	@build/bench/riasc_http_bench
 	@build/bench/riasc_operator_bench
+
+# The network-emulation agent needs sch_netem: in the VM (docs/benchmarks.md).
+bench-netem: build
+	@bash tools/vm/build-image.sh
+	@RIASC_VM_CPUS=2 bash tools/vm/run.sh build/bench/riasc_netem_bench build/riasc 200
 
 # Regenerate the CRD reference pages from api/crds/ (a test fails when they are stale).
 docs: build

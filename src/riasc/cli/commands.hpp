@@ -9,6 +9,7 @@ namespace riasc::cli {
 void add_validate_command(CLI::App& app);
 void add_crds_command(CLI::App& app);
 void add_server_command(CLI::App& app);
+void add_agent_command(CLI::App& app);
 
 // Ends the program with `code` after the command has said why.
 [[noreturn]] void exit_with(int code);

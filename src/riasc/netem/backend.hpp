@@ -1,0 +1,44 @@
+#pragma once
+
+// What a data-plane backend does with plans: bring one pod's network namespace to its bands,
+// and take everything out again. The kernel backend (netem qdiscs) is one; a userspace engine
+// is another (docs/architecture.md). Backends keep what they installed per pod, so calls with
+// unchanged bands do nothing and changed ones touch only what changed.
+
+#include <string>
+#include <vector>
+
+#include "riasc/netem/plan.hpp"
+
+namespace riasc::netem {
+
+struct PodTarget {
+  std::string key;         // "namespace/name"
+  std::string netns_path;  // /proc/PID/ns/net, /run/netns/NAME, ...
+};
+
+// How one band fared.
+struct BandOutcome {
+  std::string profile;
+  Direction direction = Direction::Egress;
+  std::string interface;  // "" when none was found
+  bool applied = false;
+  std::string reason;   // CamelCase, for conditions: NoInterface, KernelModuleMissing, ...
+  std::string message;  // for people
+};
+
+struct ApplyOutcome {
+  std::vector<BandOutcome> bands;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // `bands` empty: the pod is not shaped; anything installed earlier, by this process or an
+  // earlier agent, is removed and the pod's original qdiscs restored.
+  virtual ApplyOutcome apply(const PodTarget& target, const std::vector<Band>& bands) = 0;
+  // The pod is gone (its namespace too): forget it without touching the kernel.
+  virtual void forget(const std::string& key) = 0;
+};
+
+}  // namespace riasc::netem

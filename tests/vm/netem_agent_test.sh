@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# The network-emulation agent end to end, on a kernel with sch_netem (the project's VM, or a host
+# that has the modules): `riasc server`, `riasc agent --node node-a`, pods as network namespaces
+# on a bridge, TrafficProfiles applied with kubectl, traffic measured with tests/vm/probe.py.
+#   netem_agent_test.sh RIASC_BINARY
+# Exit 77 (skipped) where the kernel lacks what the agent needs, outside the VM.
+set -uo pipefail
+riasc=$(realpath "$1")
+here=$(dirname "$(realpath "$0")")
+probe="$here/probe.py"
+
+need_modules() {
+  local missing=()
+  for module in sch_netem sch_prio cls_fw ifb act_mirred cls_matchall sch_ingress nf_tables; do
+    modprobe -q "$module" 2>/dev/null || [ -d "/sys/module/$module" ] || missing+=("$module")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "${RIASC_VM:-}" = 1 ]; then
+    echo "FAILED: the VM's kernel lacks ${missing[*]}"
+    exit 1
+  fi
+  echo "SKIPPED: this kernel lacks ${missing[*]}; run it in the VM: make vm-test"
+  exit 77
+}
+[ "$(id -u)" = 0 ] || { echo "SKIPPED: needs root (network namespaces)"; exit 77; }
+need_modules
+
+work=$(mktemp -d)
+# shellcheck source=tests/integration/lib.sh
+source "$here/../integration/lib.sh"
+agent_pid=""
+pods=()
+cleanup() {
+  [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+  for pod in "${pods[@]}"; do ip netns pids "$pod" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns del "$pod" 2>/dev/null; done
+  ip link del br-riasc 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+ip link add br-riasc type bridge && ip link set br-riasc up
+ip addr add 10.42.0.1/24 dev br-riasc
+ip addr add fd00:42::1/64 dev br-riasc nodad
+
+# add_pod NAME INDEX LABELS_JSON [ANNOTATE]: a namespace on the bridge with 10.42.0.INDEX and
+# fd00:42::INDEX, a UDP echo on ports 7 and 5000, and a Pod object on node-a with those IPs.
+# With ANNOTATE=no the agent must find the namespace by the pod's IP.
+add_pod() {
+  local name=$1 index=$2 labels=$3 annotate=${4:-yes}
+  ip netns add "$name"
+  pods+=("$name")
+  ip link add "v-$name" type veth peer name eth0 netns "$name"
+  ip link set "v-$name" master br-riasc up
+  ip -n "$name" link set lo up
+  ip -n "$name" link set eth0 up
+  ip -n "$name" addr add "10.42.0.$index/24" dev eth0
+  ip -n "$name" addr add "fd00:42::$index/64" dev eth0 nodad
+  ip -n "$name" route add default via 10.42.0.1
+  ip -n "$name" -6 route add default via fd00:42::1
+  ip netns exec "$name" python3 "$probe" echo 7 &
+  ip netns exec "$name" python3 "$probe" echo 5000 &
+  local annotations='{}'
+  [ "$annotate" = yes ] && annotations="{\"riasc.eu/netns\": \"/run/netns/$name\"}"
+  kubectl apply -f - >/dev/null <<JSON
+{"apiVersion": "v1", "kind": "Pod",
+ "metadata": {"name": "$name", "namespace": "lab", "labels": $labels, "annotations": $annotations},
+ "spec": {"nodeName": "node-a", "containers": [{"name": "main", "image": "lab/$name"}]}}
+JSON
+  python3 - "$name" "$index" >"$work/ip-given-$name" <<'PY'
+import sys
+from kubernetes import client, config
+config.load_kube_config()
+name, index = sys.argv[1], sys.argv[2]
+ips = [{"ip": f"10.42.0.{index}"}, {"ip": f"fd00:42::{index}"}]
+client.CoreV1Api().patch_namespaced_pod_status(name, "lab", {"status": {
+    "phase": "Running", "podIP": ips[0]["ip"], "podIPs": ips}})
+import time
+print(f"{time.time():.6f}")
+PY
+}
+
+start_agent() {
+  "$riasc" agent --node node-a --probe-port 0 --verbose >>"$work/agent.log" 2>&1 &
+  agent_pid=$!
+}
+
+# measure NAME NS HOST PORT COUNT INTERVAL [SOURCE]: probe results in $work/NAME.json
+measure() {
+  local name=$1 ns=$2
+  shift 2
+  ip netns exec "$ns" python3 "$probe" send "$@" >"$work/$name.json"
+}
+
+# measure_ping NAME NS HOST COUNT INTERVAL: ICMP echo round trips (ping's own timestamps, free of
+# the probe's interpreter overhead) in the same form
+measure_ping() {
+  local name=$1 ns=$2 host=$3 count=$4 interval=$5
+  ip netns exec "$ns" ping -n -c "$count" -i "$interval" -W 3 "$host" | python3 -c "
+import json, math, re, sys
+rtts = [None] * $count
+summary = None
+for line in sys.stdin:
+    m = re.search(r'icmp_seq=(\d+) .*time=([0-9.]+) ms', line)
+    if m and int(m.group(1)) <= $count and rtts[int(m.group(1)) - 1] is None:
+        rtts[int(m.group(1)) - 1] = float(m.group(2))
+    m = re.search(r'= ([0-9.]+)/([0-9.]+)/([0-9.]+)/([0-9.]+) ms', line)
+    if m:
+        summary = [float(x) for x in m.groups()]
+got = [r for r in rtts if r is not None]
+# ping prints whole milliseconds from 100 ms on; its summary keeps microseconds (mdev is the
+# population standard deviation).
+lo, mean, hi, sd = summary if summary else (None, None, None, None)
+print(json.dumps({'sent': $count, 'lost': $count - len(got), 'mean': mean, 'sd': sd,
+                  'min': lo, 'max': hi, 'rtts': rtts}))
+" >"$work/$name.json"
+}
+
+# expect NAME RESULT PYTHON_CONDITION: the condition holds for r (the probe's results)
+expect() {
+  local name=$1 result=$2 condition=$3
+  local summary
+  if summary=$(python3 - "$work/$result.json" "$condition" <<'PY'
+import json, math, sys
+r = json.load(open(sys.argv[1]))
+got = sorted(x for x in r["rtts"] if x is not None)
+r["median"] = got[len(got) // 2] if got else None
+ok = eval(sys.argv[2], {"math": math}, {"r": r})
+print("sent={sent} lost={lost} mean={mean} sd={sd} min={min} max={max} median={median}".format(**r))
+sys.exit(0 if ok else 1)
+PY
+  ); then
+    passed=$((passed + 1))
+    echo "ok: $name ($summary)"
+  else
+    fail "$name"
+    echo "  condition: $condition"
+    echo "  measured: $summary"
+  fi
+}
+
+# applied PROFILE: the agent reports the profile's current generation as applied
+applied() {
+  local generation
+  generation=$(kubectl get tp "$1" -o jsonpath='{.metadata.generation}')
+  eventually "$1 applied (generation $generation)" "^True $generation$" \
+    kubectl get tp "$1" -o jsonpath='{.status.conditions[?(@.type=="Applied")].status} {.status.observedGeneration}'
+}
+
+start_riasc_server "$riasc"
+kubectl create namespace lab >/dev/null
+
+add_pod ctrl 2 '{"application": "py_ctrl"}'
+add_pod sim 3 '{"component": "example"}'
+add_pod other 4 '{"component": "bystander"}' no
+add_pod sink 6 '{"app": "sink"}' no
+add_pod builtin 7 '{"traffic-profile": "builtin"}'
+# 192.168.0.44 (the slides' second peer) and 10.1.0.4 (inside the builtin example's 10.0.0.0/8,
+# outside its except) live in `other`.
+ip -n other addr add 192.168.0.44/32 dev eth0
+ip -n other addr add 10.1.0.4/32 dev eth0
+ip -n ctrl route add 192.168.0.44/32 dev eth0
+ip -n builtin route add 10.1.0.4/32 dev eth0
+original_qdisc=$(ip netns exec ctrl tc qdisc show dev eth0)
+start_agent
+
+# --- the slides' profile, with a loss that lets packets through ----------------------------------
+sed -e 's/loss_ratio: 1 .*/loss_ratio: 0.1/' "$here/../../examples/trafficprofile-delay-jitter.yaml" | kubectl apply -f - >/dev/null
+applied profile-delay-jitter
+measure_ping slides ctrl 10.42.0.3 400 0.02
+# Mean within 3 standard errors of 200 ms (+1.5 ms of overhead); normal jitter sd 50 ms ±15 %;
+# loss 10 % within 3 binomial standard deviations.
+expect "slides: delay 200 ms" slides 'abs(r["mean"] - 200.75) <= 0.75 + 3 * 50 / math.sqrt(r["sent"] - r["lost"])'
+expect "slides: jitter sd 50 ms ±15 %" slides '42.5 <= r["sd"] <= 57.5'
+expect "slides: loss 10 % ±3 sd" slides 'abs(r["lost"] - 40) <= 3 * math.sqrt(400 * 0.1 * 0.9)'
+measure slides6 ctrl fd00:42::3 7 100 0.02
+expect "slides: IPv6 peers are shaped" slides6 'r["median"] > 100'
+measure unselected ctrl 10.42.0.4 7 50 0.02
+expect "slides: other destinations are not shaped" unselected 'r["max"] < 20 and r["lost"] == 0'
+measure port-selected ctrl 192.168.0.44 12000 30 0.02
+expect "slides: UDP 12000 to 192.168.0.44 is shaped" port-selected 'r["lost"] == 30 or r["median"] > 100'
+ip netns exec other python3 "$probe" echo 12000 &
+ip netns exec other python3 "$probe" echo 12001 &
+sleep 0.5
+measure port-selected ctrl 192.168.0.44 12000 100 0.02
+expect "slides: UDP 12000 to 192.168.0.44 is shaped" port-selected 'r["median"] > 100'
+measure port-unselected ctrl 192.168.0.44 12001 50 0.02
+expect "slides: another port of 192.168.0.44 is not shaped" port-unselected 'r["max"] < 20 and r["lost"] == 0'
+measure_ping other-protocol ctrl 192.168.0.44 20 0.05
+expect "slides: another protocol to 192.168.0.44 is not shaped" other-protocol 'r["lost"] == 0 and r["max"] < 20'
+
+# --- the exact delay, then a live change: no packet unshaped or lost across it -------------------
+kubectl patch tp profile-delay-jitter --type merge -p '{"spec":{"parameters":{"netem":{"delay":0.2,"jitter":0,"loss_ratio":0}}}}' >/dev/null
+applied profile-delay-jitter
+measure_ping exact ctrl 10.42.0.3 200 0.02
+expect "exact delay: mean within +0..+1.5 ms of 200 ms" exact '200 <= r["mean"] <= 201.5 and r["lost"] == 0'
+kubectl patch tp profile-delay-jitter --type merge -p '{"spec":{"parameters":{"netem":{"delay":0.1}}}}' >/dev/null
+applied profile-delay-jitter
+measure live ctrl 10.42.0.3 7 300 0.01 &
+probe_pid=$!
+sleep 1.5
+kubectl patch tp profile-delay-jitter --type merge -p '{"spec":{"parameters":{"netem":{"delay":0.15}}}}' >/dev/null
+wait "$probe_pid"
+expect "live change: no packet lost or unshaped" live 'r["lost"] == 0 and r["min"] >= 100'
+expect "live change: 100 ms before, 150 ms after" live 'r["rtts"][0] < 130 and r["rtts"][-1] >= 150'
+
+# --- the original repo's builtin example ----------------------------------------------------------
+kubectl apply -f "$here/../../examples/trafficprofile-builtin.yaml" >/dev/null
+applied profile-builtin
+measure builtin builtin 10.42.0.3 7 400 0.02
+# 5 % reordered (sent without the delay), 1 % duplicated, 0.1 % corrupted (then lost).
+expect "builtin: delay 200 ms" builtin '190 <= r["median"] <= 212'
+# loss 20 % with correlation 25 %: netem's correlated generator (next = (1-c) u + c last) drops
+# fewer than 20 %. The expected rate is simulated with the kernel's own arithmetic; the bound is 3
+# binomial standard deviations, doubled for the correlation's wider spread.
+expected_loss=$(python3 -c "
+import random
+random.seed(1)
+p, c, last, lost, n = 0.2 * 2**32, int(0.25 * 2**32), 0, 0, 200000
+for _ in range(n):
+    last = (random.getrandbits(32) * (2**32 - c) + last * c) >> 32
+    lost += last < p
+print(lost / n + 0.001)")
+expect "builtin: loss as netem's correlated 20 % gives ($expected_loss)" builtin \
+  "abs(r['lost'] - 400 * $expected_loss) <= 2 * 3 * math.sqrt(400 * $expected_loss * (1 - $expected_loss))"
+# Ingress UDP 5000 from 10.0.0.0/8 is shaped, except from 10.42.0.0/16; the replies always are.
+measure ingress-shaped other 10.42.0.7 5000 100 0.02 10.1.0.4
+expect "builtin: ingress from 10.1.0.4 to UDP 5000 is shaped" ingress-shaped 'r["median"] >= 380'
+measure ingress-except other 10.42.0.7 5000 100 0.02
+expect "builtin: ingress from the except range is not" ingress-except '180 <= r["median"] <= 260'
+
+# --- ingress from a podSelector, a new peer within a second ---------------------------------------
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: k8s-netem.riasc.eu/v1
+kind: TrafficProfile
+metadata: {name: ingress-from-examples}
+spec:
+  podSelector: {matchLabels: {app: sink}}
+  parameters: {netem: {delay: 0.05}}
+  ingress:
+    - from:
+        - podSelector: {matchLabels: {component: example}}
+YAML
+applied ingress-from-examples
+measure ingress-peer sim 10.42.0.6 7 100 0.02
+expect "ingress: from a selected pod is shaped" ingress-peer '50 <= r["median"] <= 55'
+measure ingress-other other 10.42.0.6 7 50 0.02
+expect "ingress: from another pod is not" ingress-other 'r["max"] < 20'
+measure ingress-peer6 sim fd00:42::6 7 50 0.02
+expect "ingress: IPv6 too" ingress-peer6 '50 <= r["median"] <= 60'
+add_pod late 8 '{"component": "example"}'
+added=$(cat "$work/ip-given-late")
+for _ in $(seq 300); do
+  ip netns exec sink nft list table netdev riasc 2>/dev/null | grep -q '10\.42\.0\.8' && break
+  sleep 0.01
+done
+shaped=$(date +%s.%N)
+took=$(python3 -c "print(round(($shaped - $added) * 1000))")
+if [ "$took" -lt 1000 ]; then
+  passed=$((passed + 1))
+  echo "ok: a new peer is shaped ${took} ms after it got its IP"
+else
+  fail "a new peer is shaped within a second (took ${took} ms)"
+  echo "  IP given at $(date -u -d "@$added" +%T.%N); the agent's log:"
+  tail -30 "$work/agent.log"
+fi
+measure ingress-late late 10.42.0.6 7 50 0.02
+expect "ingress: the new peer's traffic is shaped" ingress-late '50 <= r["median"] <= 55'
+
+# --- restart: exactly one set of rules ------------------------------------------------------------
+kill -9 "$agent_pid"
+wait "$agent_pid" 2>/dev/null
+kubectl delete tp ingress-from-examples >/dev/null  # removed while no agent runs
+start_agent
+eventually "restart: the profile deleted meanwhile is gone from sink" '^$' \
+  sh -c "ip netns exec sink tc qdisc show | grep -E 'netem|prio|clsact'; ip -n sink link show type ifb"
+check "restart: ctrl has one prio root and one netem" '^1 1 1$' sh -c \
+  "echo \$(ip netns exec ctrl tc qdisc show dev eth0 | grep -c 'prio 5249:') \
+        \$(ip netns exec ctrl tc qdisc show dev eth0 | grep -c netem) \
+        \$(ip netns exec ctrl nft list tables | grep -c 'netdev riasc')"
+measure_ping after-restart ctrl 10.42.0.3 50 0.02
+expect "restart: still shaped" after-restart '150 <= r["median"] <= 152'
+
+# --- deleting restores the original path ----------------------------------------------------------
+kubectl delete tp profile-delay-jitter >/dev/null
+eventually "delete: the original qdisc is back" "^$(printf '%s' "$original_qdisc" | head -1)" \
+  ip netns exec ctrl tc qdisc show dev eth0
+check "delete: no rules left" '^0$' sh -c "ip netns exec ctrl nft list tables | grep -c riasc"
+measure restored ctrl 10.42.0.3 7 50 0.02
+expect "delete: unshaped again" restored 'r["max"] < 20'
+
+# --- Flexe: steps switch on schedule --------------------------------------------------------------
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: k8s-netem.riasc.eu/v1
+kind: TrafficProfile
+metadata: {name: flexe-steps}
+spec:
+  type: Flexe
+  podSelector: {matchLabels: {component: bystander}}
+  parameters:
+    segments: [{repeat: false}]
+    profiles:
+      - {name: near, parameters: {runTime: 2, delay: 20}}
+      - {name: far, parameters: {delay: 60}}
+      - {name: farther, parameters: {delay: 100}}
+YAML
+sleep 7
+check "flexe: two switches logged" '^2$' sh -c "grep -c 'flexe flexe-steps/egress on lab/other' '$work/agent.log'"
+check "flexe: every switch within 10 ms of its schedule" '^ok$' python3 -c "
+import re
+late = [float(m) for m in re.findall(r'flexe flexe-steps/egress on lab/other: step \d+ in force (-?[0-9.]+) ms', open('$work/agent.log').read())]
+print('ok' if late and max(late) < 10 else late)"
+measure_ping flexe other 10.42.0.3 50 0.02
+expect "flexe: the last step holds" flexe '100 <= r["median"] <= 103'
+
+kill "$agent_pid"
+wait "$agent_pid"
+check "agent: stops cleanly on SIGTERM" '^0$' echo $?
+agent_pid=""
+[ "$failed" -gt 0 ] && { echo "--- agent log"; grep -v 'pass done' "$work/agent.log" | tail -80; }
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
