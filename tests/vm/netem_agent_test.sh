@@ -177,7 +177,7 @@ expect "slides: loss 10 % ±3 sd" slides 'abs(r["lost"] - 40) <= 3 * math.sqrt(4
 measure slides6 ctrl fd00:42::3 7 100 0.02
 expect "slides: IPv6 peers are shaped" slides6 'r["median"] > 100'
 measure unselected ctrl 10.42.0.4 7 50 0.02
-expect "slides: other destinations are not shaped" unselected 'r["max"] < 20 and r["lost"] == 0'
+expect "slides: other destinations are not shaped" unselected 'r["median"] < 10 and r["max"] < 100 and r["lost"] == 0'
 measure port-selected ctrl 192.168.0.44 12000 30 0.02
 expect "slides: UDP 12000 to 192.168.0.44 is shaped" port-selected 'r["lost"] == 30 or r["median"] > 100'
 ip netns exec other python3 "$probe" echo 12000 &
@@ -186,9 +186,9 @@ sleep 0.5
 measure port-selected ctrl 192.168.0.44 12000 100 0.02
 expect "slides: UDP 12000 to 192.168.0.44 is shaped" port-selected 'r["median"] > 100'
 measure port-unselected ctrl 192.168.0.44 12001 50 0.02
-expect "slides: another port of 192.168.0.44 is not shaped" port-unselected 'r["max"] < 20 and r["lost"] == 0'
+expect "slides: another port of 192.168.0.44 is not shaped" port-unselected 'r["median"] < 10 and r["max"] < 100 and r["lost"] == 0'
 measure_ping other-protocol ctrl 192.168.0.44 20 0.05
-expect "slides: another protocol to 192.168.0.44 is not shaped" other-protocol 'r["lost"] == 0 and r["max"] < 20'
+expect "slides: another protocol to 192.168.0.44 is not shaped" other-protocol 'r["lost"] == 0 and r["max"] < 100'
 
 # --- the exact delay, then a live change: no packet unshaped or lost across it -------------------
 kubectl patch tp profile-delay-jitter --type merge -p '{"spec":{"parameters":{"netem":{"delay":0.2,"jitter":0,"loss_ratio":0}}}}' >/dev/null
@@ -246,13 +246,15 @@ applied ingress-from-examples
 measure ingress-peer sim 10.42.0.6 7 100 0.02
 expect "ingress: from a selected pod is shaped" ingress-peer '50 <= r["median"] <= 55'
 measure ingress-other other 10.42.0.6 7 50 0.02
-expect "ingress: from another pod is not" ingress-other 'r["max"] < 20'
+expect "ingress: from another pod is not" ingress-other 'r["median"] < 10 and r["max"] < 45'
 measure ingress-peer6 sim fd00:42::6 7 50 0.02
 expect "ingress: IPv6 too" ingress-peer6 '50 <= r["median"] <= 60'
 add_pod late 8 '{"component": "example"}'
 added=$(cat "$work/ip-given-late")
 for _ in $(seq 300); do
-  ip netns exec sink nft list table netdev riasc 2>/dev/null | grep -q '10\.42\.0\.8' && break
+  # Not a pipe into grep -q: with pipefail, nft's SIGPIPE would fail the match.
+  rules=$(ip netns exec sink nft list table netdev riasc 2>/dev/null)
+  grep -q '10\.42\.0\.8' <<<"$rules" && break
   sleep 0.01
 done
 shaped=$(date +%s.%N)
@@ -288,7 +290,7 @@ eventually "delete: the original qdisc is back" "^$(printf '%s' "$original_qdisc
   ip netns exec ctrl tc qdisc show dev eth0
 check "delete: no rules left" '^0$' sh -c "ip netns exec ctrl nft list tables | grep -c riasc"
 measure restored ctrl 10.42.0.3 7 50 0.02
-expect "delete: unshaped again" restored 'r["max"] < 20'
+expect "delete: unshaped again" restored 'r["median"] < 10 and r["max"] < 100'
 
 # --- Flexe: steps switch on schedule --------------------------------------------------------------
 kubectl apply -f - >/dev/null <<'YAML'
