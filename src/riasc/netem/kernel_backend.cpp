@@ -15,8 +15,6 @@
 namespace riasc::netem {
 namespace {
 
-constexpr std::uint32_t kRootParent = 0xFFFFFFFF;  // TC_H_ROOT
-
 std::string band_key(const Band& band) {
   return fmt::format("{}/{}", band.profile, to_string(band.direction));
 }
@@ -54,6 +52,20 @@ struct Device {
   std::map<int, net::NetemOptions> options;  // slot → what the kernel has
   std::set<int> unknown_options;             // adopted slots: change once to be sure
 };
+
+namespace {
+
+// The nft side of a device: its bands, in precedence order, in their slots.
+nft::DeviceRules rules_of(const Device& device, const std::vector<const Band*>& bands) {
+  nft::DeviceRules rules{device.interface,
+                         device.direction,
+                         device.direction == Direction::Ingress ? device.shaping_device : "",
+                         {}};
+  for (const Band* band : bands) rules.bands.push_back({band, device.slots.at(band_key(*band))});
+  return rules;
+}
+
+}  // namespace
 
 struct KernelBackend::PodState {
   std::uint64_t netns = 0;  // inode: a pod whose namespace was replaced starts afresh
@@ -122,11 +134,7 @@ class Applier {
     std::string structure;
     for (const auto& [key, device_bands] : by_device) {
       const Device& device = state_.devices.at(key);
-      nft::DeviceRules rules{device.interface,
-                             device.direction,
-                             device.direction == Direction::Ingress ? device.shaping_device : "",
-                             {}};
-      for (const Band* band : device_bands) rules.bands.push_back({band, device.slots.at(band_key(*band))});
+      nft::DeviceRules rules = rules_of(device, device_bands);
       structure += nft::structure_of(rules);
       devices.push_back(std::move(rules));
     }
@@ -189,13 +197,7 @@ class Applier {
     std::vector<nft::DeviceRules> devices;
     for (auto& [key, device_bands] : by_device) {
       if (failures.contains(key)) continue;
-      const Device& device = state_.devices.at(key);
-      nft::DeviceRules rules{device.interface,
-                             device.direction,
-                             device.direction == Direction::Ingress ? device.shaping_device : "",
-                             {}};
-      for (const Band* band : device_bands) rules.bands.push_back({band, device.slots.at(band_key(*band))});
-      devices.push_back(std::move(rules));
+      devices.push_back(rules_of(state_.devices.at(key), device_bands));
     }
     try {
       mark(devices);
@@ -239,7 +241,7 @@ class Applier {
     for (const net::Link& link : links_) {
       bool own_root = false;
       for (const net::Qdisc& qdisc : state_.rtnl->qdiscs(link.index)) {
-        own_root = own_root || (qdisc.parent == kRootParent && qdisc.handle == KernelBackend::kRootHandle);
+        own_root = own_root || (qdisc.parent == net::kTcRoot && qdisc.handle == KernelBackend::kRootHandle);
       }
       if (!own_root) continue;
       Device device;
@@ -338,7 +340,7 @@ class Applier {
     const std::vector<net::Qdisc> qdiscs = state_.rtnl->qdiscs(device.ifindex);
     bool own_root = false;
     for (const net::Qdisc& qdisc : qdiscs) {
-      if (qdisc.parent != kRootParent) continue;
+      if (qdisc.parent != net::kTcRoot) continue;
       if (qdisc.handle == KernelBackend::kRootHandle) {
         own_root = true;
       } else if (qdisc.handle != 0 && qdisc.kind != "noqueue") {
@@ -351,7 +353,7 @@ class Applier {
     if (!own_root) {
       net::PrioOptions prio;
       prio.bands = 16;  // priomap all zero: every priority to the first band, unshaped
-      state_.rtnl->add_qdisc(device.ifindex, KernelBackend::kRootHandle, kRootParent, prio);
+      state_.rtnl->add_qdisc(device.ifindex, KernelBackend::kRootHandle, net::kTcRoot, prio);
       device.slots.clear();
       device.options.clear();
     } else if (device.slots.empty()) {
@@ -481,7 +483,7 @@ class Applier {
         // The IFB goes with its qdiscs; the interface's ingress had nothing but nft rules.
         if (const net::Link* ifb = link_named(device.shaping_device)) state_.rtnl->delete_link(ifb->index);
       } else if (const net::Link* link = link_named(device.interface)) {
-        state_.rtnl->delete_qdisc(link->index, KernelBackend::kRootHandle, kRootParent);
+        state_.rtnl->delete_qdisc(link->index, KernelBackend::kRootHandle, net::kTcRoot);
       }
     } catch (const net::NetlinkError&) {
       // the interface went away with its qdiscs
