@@ -57,6 +57,7 @@ bench: build
 	@build/bench/riasc_store_bench
 	@build/bench/riasc_http_bench
 	@build/bench/riasc_operator_bench
+	@build/bench/riasc_netem_bench --control-path
 
 # The network-emulation agent needs sch_netem: in the VM (docs/benchmarks.md).
 bench-netem: build

@@ -41,6 +41,21 @@ Json condition(const std::string& type, bool status, const std::string& reason, 
               {"observedGeneration", generation}};
 }
 
+// What a pass on `node` reads of a TrafficProfile: its spec, generation, the times a Flexe
+// sequence and deletion go by, and other nodes' status entries (they decide the conditions).
+Json pass_input(const Json& profile, const std::string& node) {
+  const Json metadata = profile.value("metadata", Json::object());
+  Json others = Json::array();
+  for (const Json& entry : profile.value("status", Json::object()).value("nodes", Json::array())) {
+    if (entry.value("name", "") != node) others.push_back(entry);
+  }
+  return Json{{"spec", profile.value("spec", Json::object())},
+              {"generation", metadata.value("generation", Json())},
+              {"creationTimestamp", metadata.value("creationTimestamp", Json())},
+              {"deletionTimestamp", metadata.value("deletionTimestamp", Json())},
+              {"otherNodes", std::move(others)}};
+}
+
 }  // namespace
 
 struct Agent::PodRecord {
@@ -79,9 +94,18 @@ Agent::Agent(client::Client& api, AgentOptions options, std::unique_ptr<netem::B
   pods_.on_delete([this](const Json& pod) { pod_changed(pod, true); });
   for (client::Informer* informer : {&profiles_, &namespaces_}) {
     informer->on_add([this](const Json&) { changed(); });
-    informer->on_update([this](const Json&, const Json&) { changed(); });
     informer->on_delete([this](const Json&) { changed(); });
   }
+  // The agent's own status writes come back as profile updates; a pass for each would delay the
+  // next real change.
+  profiles_.on_update([this](const Json& old_profile, const Json& profile) {
+    if (pass_input(old_profile, options_.node) != pass_input(profile, options_.node)) changed();
+  });
+  namespaces_.on_update([this](const Json& old_namespace, const Json& namespace_object) {
+    if (old_namespace["metadata"].value("labels", Json::object()) !=
+        namespace_object["metadata"].value("labels", Json::object()))
+      changed();
+  });
   if (options_.registry) {
     auto& registry = *options_.registry;
     apply_seconds_ = &registry
@@ -146,16 +170,22 @@ void Agent::pod_changed(const Json& pod, bool deleted) {
   {
     std::lock_guard lock(pods_mutex_);
     if (deleted) {
-      pod_cache_.erase(key);
+      if (pod_cache_.erase(key) == 0) return;
     } else {
-      CachedPod& cached = pod_cache_[key];
-      cached.info = netem::PodInfo::from_object(pod);
-      cached.host_network = pod.value("spec", Json::object()).value("hostNetwork", false);
-      // What the netns resolver reads.
-      cached.identity = Json{{"metadata",
-                              {{"uid", metadata.value("uid", "")},
-                               {"annotations", metadata.value("annotations", Json::object())}}},
-                             {"status", {{"podIP", pod.value("status", Json::object()).value("podIP", "")}}}};
+      CachedPod fresh{
+          .info = netem::PodInfo::from_object(pod),
+          .host_network = pod.value("spec", Json::object()).value("hostNetwork", false),
+          // What the netns resolver reads.
+          .identity = Json{{"metadata",
+                            {{"uid", metadata.value("uid", "")},
+                             {"annotations", metadata.value("annotations", Json::object())}}},
+                           {"status", {{"podIP", pod.value("status", Json::object()).value("podIP", "")}}}}};
+      // Most pod updates (conditions, container states) change nothing a plan reads: no pass.
+      auto [entry, added] = pod_cache_.try_emplace(key, std::move(fresh));
+      if (!added) {
+        if (entry->second == fresh) return;
+        entry->second = std::move(fresh);
+      }
     }
   }
   changed();

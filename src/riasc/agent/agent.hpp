@@ -84,6 +84,7 @@ class Agent {
     netem::PodInfo info;
     bool host_network = false;
     Json identity;  // uid, annotations and podIP: what the netns resolver reads
+    bool operator==(const CachedPod&) const = default;
   };
   std::mutex pods_mutex_;
   std::map<std::string, CachedPod> pod_cache_;

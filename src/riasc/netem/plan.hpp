@@ -75,6 +75,7 @@ struct ContainerPort {
   std::string name;
   std::uint8_t protocol = 6;
   std::uint16_t port = 0;
+  bool operator==(const ContainerPort&) const = default;
 };
 
 struct PodInfo {
@@ -88,6 +89,7 @@ struct PodInfo {
 
   // From a Pod object (status.podIPs, else status.podIP; spec.containers[*].ports).
   static PodInfo from_object(const Json& pod);
+  bool operator==(const PodInfo&) const = default;
 };
 
 struct NamespaceInfo {
