@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -239,6 +240,38 @@ TEST_F(ObjectServiceTest, FinalizersKeepAnObjectUntilTheyAreRemoved) {
 
 // A controller writing the object while it is deleted does not make the delete fail; a
 // resourceVersion precondition still does.
+TEST_F(ObjectServiceTest, APodOnANodeIsMarkedForItsGracePeriodAndGoesWhenTheNodeDeletesItWithZero) {
+  create_namespace("lab");
+  auto pods = type("", "v1", "pods");
+  auto nodes = type("", "v1", "nodes");
+  const char* pod_on =
+      "{{apiVersion: v1, kind: Pod, metadata: {{name: {}}}, spec: {{nodeName: {}, "
+      "terminationGracePeriodSeconds: 20, containers: [{{name: c, image: i}}]}}}}";
+  ok(service_->create(nodes, {}, test::yaml("{apiVersion: v1, kind: Node, metadata: {name: n1}}")));
+  ok(service_->create(pods, "lab", test::yaml(fmt::format(fmt::runtime(pod_on), "running", "n1"))));
+  ok(service_->create(pods, "lab", test::yaml(fmt::format(fmt::runtime(pod_on), "nowhere", "absent"))));
+
+  Json terminating = ok(service_->remove(pods, "lab", "running"));
+  EXPECT_EQ(terminating["metadata"]["deletionGracePeriodSeconds"], 20);
+  EXPECT_EQ(terminating["metadata"]["deletionTimestamp"], "2025-11-24T16:00:20Z");  // now + grace
+  DeleteOptions shorter;
+  shorter.grace_period_seconds = 5;
+  EXPECT_EQ(ok(service_->remove(pods, "lab", "running", shorter))["metadata"]["deletionGracePeriodSeconds"],
+            5);
+  DeleteOptions longer;
+  longer.grace_period_seconds = 60;  // never lengthened
+  EXPECT_EQ(ok(service_->remove(pods, "lab", "running", longer))["metadata"]["deletionGracePeriodSeconds"],
+            5);
+  DeleteOptions now;
+  now.grace_period_seconds = 0;  // what the node sends once the containers are stopped
+  ok(service_->remove(pods, "lab", "running", now));
+  EXPECT_EQ(failed(service_->get(pods, "lab", "running")).code(), 404U);
+
+  // No Node object runs this one: nothing would finish a graceful deletion, so it goes at once.
+  ok(service_->remove(pods, "lab", "nowhere"));
+  EXPECT_EQ(failed(service_->get(pods, "lab", "nowhere")).code(), 404U);
+}
+
 TEST_F(ObjectServiceTest, ADeleteIsTriedAgainWhenAnotherWriteComesBetween) {
   create_namespace("lab");
   auto configmaps = type("", "v1", "configmaps");

@@ -33,3 +33,16 @@ TEST(DurationTest, RejectsWhatIsNotADuration) {
 
 }  // namespace
 }  // namespace riasc
+
+TEST(Quantity, ReadsKubernetesSuffixes) {
+  EXPECT_DOUBLE_EQ(*riasc::parse_quantity("500m"), 0.5);
+  EXPECT_DOUBLE_EQ(*riasc::parse_quantity("2"), 2.0);
+  EXPECT_DOUBLE_EQ(*riasc::parse_quantity("128Mi"), 134217728.0);
+  EXPECT_DOUBLE_EQ(*riasc::parse_quantity("1G"), 1e9);
+  EXPECT_DOUBLE_EQ(*riasc::parse_quantity("1.5Gi"), 1.5 * 1073741824.0);
+  EXPECT_DOUBLE_EQ(*riasc::parse_quantity("1e3"), 1000.0);
+  EXPECT_DOUBLE_EQ(*riasc::parse_quantity("2E"), 2e18);
+  for (const char* bad : {"", "Mi", "-1", "+1", "1x", "1 Mi", "m"}) {
+    EXPECT_FALSE(riasc::parse_quantity(bad)) << bad;
+  }
+}

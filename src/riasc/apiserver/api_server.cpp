@@ -606,6 +606,9 @@ class ApiServer::Impl {
         for (const auto& value : body["dryRun"])
           dry_run.push_back(value.is_string() ? value.get<std::string>() : value.dump());
       }
+      if (body.contains("gracePeriodSeconds") && body["gracePeriodSeconds"].is_number_integer()) {
+        options.grace_period_seconds = body["gracePeriodSeconds"].get<std::int64_t>();
+      }
       const Json preconditions = body.value("preconditions", Json::object());
       if (preconditions.is_object()) {
         if (preconditions.contains("uid") && preconditions["uid"].is_string()) {
@@ -616,6 +619,7 @@ class ApiServer::Impl {
         }
       }
     }
+    if (query.grace_period_seconds) options.grace_period_seconds = query.grace_period_seconds;
     if (auto error = check_dry_run(dry_run)) return *error;
     options.dry_run = !dry_run.empty();
     options.user = user_of(request);

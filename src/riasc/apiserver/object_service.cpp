@@ -628,6 +628,25 @@ Outcome<Json> ObjectService::remove(const ResourceType& type, std::string_view n
   }
 }
 
+std::optional<std::int64_t> ObjectService::termination_grace(const ResourceType& type, const Json& pod,
+                                                             const DeleteOptions& options) const {
+  if (!type.group.empty() || type.resource != "pods") return std::nullopt;
+  const Json spec = pod.value("spec", Json::object());
+  const Json node = spec.value("nodeName", Json());
+  const std::string phase = pod.value("status", Json::object()).value("phase", "");
+  if (!node.is_string() || node.get<std::string>().empty() || phase == "Succeeded" || phase == "Failed")
+    return std::nullopt;
+  // Without a Node object no node runs the pod, and nothing would ever finish its deletion.
+  const auto nodes = registry_.find("", "v1", "nodes");
+  if (!nodes || !store_.get(nodes->key("", node.get<std::string>()))) return std::nullopt;
+  const Json default_grace = spec.value("terminationGracePeriodSeconds", Json(30));
+  std::int64_t grace = options.grace_period_seconds.value_or(
+      default_grace.is_number_integer() ? default_grace.get<std::int64_t>() : 30);
+  if (grace < 0) grace = 1;  // as kube-apiserver: a negative period means "as soon as possible"
+  if (grace == 0) return std::nullopt;
+  return grace;
+}
+
 Outcome<Json> ObjectService::remove_once(const ResourceType& type, std::string_view namespace_name,
                                          std::string_view name, const DeleteOptions& options, bool& raced) {
   const std::string key = type.key(namespace_name, name);
@@ -663,6 +682,22 @@ Outcome<Json> ObjectService::remove_once(const ResourceType& type, std::string_v
     attributes.options["propagationPolicy"] = kPolicies.at(static_cast<std::size_t>(options.propagation));
     if (auto denied = admission_->mutate(attributes, nullptr, &current)) return *denied;
     if (auto denied = admission_->validate(attributes, nullptr, &current)) return *denied;
+  }
+  if (auto grace = termination_grace(type, current, options)) {
+    const Json& metadata = current["metadata"];
+    // A second delete may shorten the grace period, never lengthen it.
+    if (metadata.contains("deletionTimestamp") &&
+        metadata.value("deletionGracePeriodSeconds", std::numeric_limits<std::int64_t>::max()) <= *grace)
+      return current;
+    Json marked = current;
+    marked["metadata"]["deletionTimestamp"] = timestamp(clock_() + std::chrono::seconds(*grace));
+    marked["metadata"]["deletionGracePeriodSeconds"] = *grace;
+    if (options.dry_run) return marked;
+    marked["metadata"].erase("resourceVersion");
+    auto result = store_.update(key, marked.dump(), current_record->revision);
+    raced = result.status == store::WriteStatus::Conflict;
+    if (result.status != store::WriteStatus::Ok) return conflict(type, name);
+    return to_object(result.record);
   }
   const bool is_namespace = type.group.empty() && type.resource == "namespaces";
   const bool is_crd = type.group == kCrdGroup && type.resource == "customresourcedefinitions";

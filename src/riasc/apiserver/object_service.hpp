@@ -70,6 +70,9 @@ struct DeleteOptions {
   std::optional<std::string> expected_resource_version;  // preconditions.resourceVersion
   bool dry_run = false;
   std::optional<UserInfo> user;  // as in WriteOptions
+  // Pods only: how long the node may take to stop the containers (nullopt: the pod's
+  // spec.terminationGracePeriodSeconds, else 30; 0: at once).
+  std::optional<std::int64_t> grace_period_seconds;
 };
 
 // A random RFC 4122 version 4 UUID: metadata.uid, AdmissionReview request uids.
@@ -139,6 +142,10 @@ class ObjectService {
 
  private:
   // One try of remove(); `raced`: another write came between reading and deleting.
+  // For a pod that a node runs (spec.nodeName names a Node object, not finished): the seconds
+  // the node has to stop it; kubelet semantics, the node deletes the pod with grace 0 when done.
+  [[nodiscard]] std::optional<std::int64_t> termination_grace(const ResourceType& type, const Json& pod,
+                                                              const DeleteOptions& options) const;
   Outcome<Json> remove_once(const ResourceType& type, std::string_view namespace_name, std::string_view name,
                             const DeleteOptions& options, bool& raced);
   Outcome<Json> write_update(const ResourceType& type, const store::Record& current_record, Json current,

@@ -10,6 +10,8 @@ void add_validate_command(CLI::App& app);
 void add_crds_command(CLI::App& app);
 void add_server_command(CLI::App& app);
 void add_agent_command(CLI::App& app);
+void add_up_command(CLI::App& app);  // up and down
+void add_cosim_command(CLI::App& app);
 
 // Ends the program with `code` after the command has said why.
 [[noreturn]] void exit_with(int code);

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   riasc::cli::add_crds_command(app);
   riasc::cli::add_server_command(app);
   riasc::cli::add_agent_command(app);
+  riasc::cli::add_up_command(app);
+  riasc::cli::add_cosim_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& error) {

@@ -42,11 +42,21 @@ class Run {
       for (const auto& document : parsed[i]) collect(files[i], document, manifests);
     }
     report_.documents = manifests.size();
-    for (const auto& manifest : manifests) {
-      if (is_crd(manifest)) check_crd(manifest);
+    std::vector<bool> valid(manifests.size(), false);
+    auto checked = [&](std::size_t i, auto check) {
+      const std::size_t errors = report_.count(Diagnostic::Severity::Error);
+      check(manifests[i]);
+      valid[i] = report_.count(Diagnostic::Severity::Error) == errors;
+    };
+    for (std::size_t i = 0; i < manifests.size(); ++i) {
+      if (is_crd(manifests[i])) checked(i, [&](const Manifest& m) { check_crd(m); });
     }
-    for (const auto& manifest : manifests) {
-      if (!is_crd(manifest)) check_object(manifest);
+    for (std::size_t i = 0; i < manifests.size(); ++i) {
+      if (!is_crd(manifests[i])) checked(i, [&](const Manifest& m) { check_object(m); });
+    }
+    for (std::size_t i = 0; i < manifests.size(); ++i) {
+      const Manifest& m = manifests[i];
+      report_.objects.push_back({m.file->name, m.document->positions.locate(m.prefix), *m.object, valid[i]});
     }
     sort_diagnostics(files);
     return std::move(report_);

@@ -23,7 +23,16 @@ struct Diagnostic {
   [[nodiscard]] std::string to_string() const;
 };
 
+// One object of the input (a document, or an item of a List) and whether it passed.
+struct CheckedObject {
+  std::string file;
+  SourcePosition position;  // where the object begins
+  Json object;
+  bool valid = false;  // no error found (kinds without a known schema count as valid)
+};
+
 struct ValidationReport {
+  std::vector<CheckedObject> objects;   // in input order
   std::vector<Diagnostic> diagnostics;  // per file in input order, by position within a file
   std::size_t documents = 0;
   std::size_t checked = 0;                   // documents checked against a CRD

@@ -329,6 +329,54 @@ std::pair<int, int> Rtnetlink::create_veth(const std::string& name, const std::s
   return {first->index, second->index};
 }
 
+int Rtnetlink::create_veth_into(const std::string& name, const std::string& peer_name, int peer_netns_fd) {
+  Request request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, ifinfomsg{});
+  request.body.put_string(IFLA_IFNAME, name);
+  const auto info = request.body.begin_nest(IFLA_LINKINFO);
+  request.body.put_string(IFLA_INFO_KIND, "veth");
+  const auto data = request.body.begin_nest(IFLA_INFO_DATA);
+  const auto peer = request.body.begin_nest(VETH_INFO_PEER);
+  request.body.append(ifinfomsg{});
+  request.body.put_string(IFLA_IFNAME, peer_name);
+  request.body.put(IFLA_NET_NS_FD, static_cast<std::uint32_t>(peer_netns_fd));
+  request.body.end_nest(peer);
+  request.body.end_nest(data);
+  request.body.end_nest(info);
+  request.describe = [&] {
+    return fmt::format("creating veth pair {} / {} (in another namespace)", name, peer_name);
+  };
+  request.module = "veth";
+  execute(request);
+  const auto created = link(name);
+  if (!created) throw NetlinkError(fmt::format("looking up link {} after creating it", name), ENODEV, {});
+  return created->index;
+}
+
+int Rtnetlink::create_bridge(const std::string& name) {
+  Request request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, ifinfomsg{});
+  request.body.put_string(IFLA_IFNAME, name);
+  const auto info = request.body.begin_nest(IFLA_LINKINFO);
+  request.body.put_string(IFLA_INFO_KIND, "bridge");
+  request.body.end_nest(info);
+  request.describe = [&] { return fmt::format("creating link {} (bridge)", name); };
+  request.module = "bridge";
+  execute(request);
+  const auto created = link(name);
+  if (!created) throw NetlinkError(fmt::format("looking up link {} after creating it", name), ENODEV, {});
+  return created->index;
+}
+
+void Rtnetlink::set_master(int ifindex, int master_ifindex) {
+  ifinfomsg header{};
+  header.ifi_index = ifindex;
+  Request request(RTM_NEWLINK, 0, header);
+  request.body.put(IFLA_MASTER, static_cast<std::uint32_t>(master_ifindex));
+  request.describe = [&] {
+    return fmt::format("attaching link {} to {}", link_label(ifindex), link_label(master_ifindex));
+  };
+  execute(request);
+}
+
 void Rtnetlink::set_link_up(int ifindex, bool up) {
   ifinfomsg header{};
   header.ifi_index = ifindex;

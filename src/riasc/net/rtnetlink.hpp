@@ -101,6 +101,13 @@ class Rtnetlink {
   int create_ifb(const std::string& name);  // returns the ifindex; the link is set up
   // A veth pair; returns {ifindex of name, ifindex of peer_name}. Both start down.
   std::pair<int, int> create_veth(const std::string& name, const std::string& peer_name);
+  // A veth pair whose peer is made directly inside the namespace of `peer_netns_fd` (a pod's
+  // eth0, with no moment in which it exists here under a name that may clash); returns the
+  // ifindex of `name`, here. The peer starts down.
+  int create_veth_into(const std::string& name, const std::string& peer_name, int peer_netns_fd);
+  int create_bridge(const std::string& name);  // returns the ifindex; starts down
+  // Enslaves the link to a bridge (master_ifindex 0: releases it).
+  void set_master(int ifindex, int master_ifindex);
   void set_link_up(int ifindex, bool up = true);
   // Moves a link into the namespace at netns_path (it gets a new ifindex there).
   void move_link(int ifindex, const std::string& netns_path);

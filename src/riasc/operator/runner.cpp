@@ -37,9 +37,10 @@ std::string now_utc() {
   return fmt::format("{}.{:03}Z", text, millis);
 }
 
-void write_line(const std::string& line) {
+void write_line(std::FILE* out, const std::string& line) {
   // One write per line: lines of concurrent handlers do not interleave.
-  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fwrite(line.data(), 1, line.size(), out);
+  std::fflush(out);
 }
 
 }  // namespace
@@ -89,21 +90,21 @@ std::variant<RunnerOptions, int> parse_runner_flags(const std::string& program,
   return options;
 }
 
-LogSink runner_log_sink(const std::string& format, const std::string& logger, bool verbose) {
+LogSink runner_log_sink(const std::string& format, const std::string& logger, bool verbose, std::FILE* out) {
   if (format == "json") {
-    return [logger, verbose](LogLevel level, const std::string& object, const std::string& message) {
+    return [logger, verbose, out](LogLevel level, const std::string& object, const std::string& message) {
       if (level == LogLevel::Debug && !verbose) return;
       Json line = {{"time", now_utc()}, {"level", kLevelNames[static_cast<int>(level)]}, {"logger", logger}};
       if (!object.empty()) line["object"] = object;
       line["msg"] = message;
-      write_line(line.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
+      write_line(out, line.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
     };
   }
   if (format == "text") {
-    return [verbose](LogLevel level, const std::string& object, const std::string& message) {
+    return [verbose, out](LogLevel level, const std::string& object, const std::string& message) {
       if (level == LogLevel::Debug && !verbose) return;
-      write_line(fmt::format("{} {} {}{}{}\n", now_utc(), kLevelNames[static_cast<int>(level)], object,
-                             object.empty() ? "" : ": ", message));
+      write_line(out, fmt::format("{} {} {}{}{}\n", now_utc(), kLevelNames[static_cast<int>(level)], object,
+                                  object.empty() ? "" : ": ", message));
     };
   }
   throw std::invalid_argument(fmt::format("unknown log format \"{}\" (text or json)", format));

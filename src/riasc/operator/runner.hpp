@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <iosfwd>
 #include <string>
@@ -55,8 +56,10 @@ std::variant<RunnerOptions, int> parse_runner_flags(const std::string& program,
 
 // Log lines on standard error: "text" ("2026-12-04T19:00:00.123Z info ns/name: message") or
 // "json" ({"time":..., "level":..., "logger":..., "object":..., "msg":...}); debug lines only
-// when `verbose`. An unknown format is a std::invalid_argument.
-LogSink runner_log_sink(const std::string& format, const std::string& logger, bool verbose);
+// when `verbose`. An unknown format is a std::invalid_argument. `out` (default standard error)
+// stays open as long as the sink is used.
+LogSink runner_log_sink(const std::string& format, const std::string& logger, bool verbose,
+                        std::FILE* out = stderr);
 
 // Registers the handlers; the client is there for handlers that read or write other objects.
 using OperatorSetup = std::function<void(Operator& operator_, client::Client& api)>;
