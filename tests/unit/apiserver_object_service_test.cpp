@@ -262,6 +262,10 @@ TEST_F(ObjectServiceTest, APodOnANodeIsMarkedForItsGracePeriodAndGoesWhenTheNode
   longer.grace_period_seconds = 60;  // never lengthened
   EXPECT_EQ(ok(service_->remove(pods, "lab", "running", longer))["metadata"]["deletionGracePeriodSeconds"],
             5);
+  Json status_write = ok(service_->get(pods, "lab", "running"));
+  status_write["status"] = {{"phase", "Running"}};
+  ok(service_->update(pods, "lab", "running", status_write, true));  // the node reporting meanwhile
+  EXPECT_EQ(ok(service_->get(pods, "lab", "running"))["status"]["phase"], "Running");
   DeleteOptions now;
   now.grace_period_seconds = 0;  // what the node sends once the containers are stopped
   ok(service_->remove(pods, "lab", "running", now));

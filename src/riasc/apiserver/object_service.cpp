@@ -594,10 +594,12 @@ Outcome<Json> ObjectService::write_update(const ResourceType& type, const store:
     object["metadata"]["resourceVersion"] = std::to_string(current_record.revision);
     return object;
   }
-  // An object being deleted goes once its last finalizer is removed.
+  // An object being deleted goes once its last finalizer is removed; a pod in its grace period
+  // stays until its node deletes it (status writes meanwhile must not end it).
   const Json& metadata = object["metadata"];
-  const bool finalized =
-      metadata.contains("deletionTimestamp") && metadata.value("finalizers", Json::array()).empty();
+  const bool in_grace_period = metadata.value("deletionGracePeriodSeconds", Json(0)) != Json(0);
+  const bool finalized = metadata.contains("deletionTimestamp") && !in_grace_period &&
+                         metadata.value("finalizers", Json::array()).empty();
   if (finalized) {
     auto result = store_.remove(current_record.key, current_record.revision);
     if (result.status == store::WriteStatus::Conflict) return conflict(type, name);
