@@ -486,6 +486,40 @@ TEST(BuiltinTableTest, Nodes) {
   EXPECT_EQ(node_table().row(bare, at("2026-11-25T12:00:00Z")).cells[1], "NotReady");
 }
 
+TEST(BuiltinTableTest, DeploymentsAndDaemonSets) {
+  EXPECT_THAT(column_names(builtin_table("apps", "deployments")),
+              ::testing::ElementsAre("Name:string", "Ready:string", "Up-to-date:string", "Available:string",
+                                     "Age:string", "Containers (wide):string", "Images (wide):string",
+                                     "Selector (wide):string"));
+  Json deployment = Json::parse(R"({"metadata":{"name":"web","creationTimestamp":"2026-11-25T11:00:00Z"},
+      "spec":{"replicas":3,"selector":{"matchLabels":{"app":"web"}},
+              "template":{"spec":{"containers":[{"name":"a","image":"x:1"},{"name":"b","image":"y:2"}]}}},
+      "status":{"readyReplicas":2,"updatedReplicas":3,"availableReplicas":1}})");
+  EXPECT_EQ(Json(deployment_table().row(deployment, at("2026-11-25T11:00:45Z")).cells).dump(),
+            R"(["web","2/3",3,1,"45s","a,b","x:1,y:2","app=web"])");
+  // No status yet, replicas defaulted, a selector with expressions.
+  EXPECT_EQ(Json(deployment_table()
+                     .row(Json::parse(R"({"metadata":{"name":"new"},"spec":{"selector":{"matchExpressions":[
+                        {"key":"tier","operator":"In","values":["a","b"]},{"key":"x","operator":"DoesNotExist"}]}}})"),
+                          at("2026-11-25T11:00:45Z"))
+                     .cells)
+                .dump(),
+            R"(["new","0/1",0,0,"<unknown>","","","tier in (a,b),!x"])");
+
+  EXPECT_THAT(
+      column_names(builtin_table("apps", "daemonsets")),
+      ::testing::ElementsAre("Name:string", "Desired:integer", "Current:integer", "Ready:integer",
+                             "Up-to-date:integer", "Available:integer", "Node Selector:string", "Age:string",
+                             "Containers (wide):string", "Images (wide):string", "Selector (wide):string"));
+  Json daemonset = Json::parse(R"({"metadata":{"name":"agent"},
+      "spec":{"selector":{"matchLabels":{"app":"agent"}},
+              "template":{"spec":{"nodeSelector":{"role":"lab"},"containers":[{"name":"a","image":"x:1"}]}}},
+      "status":{"desiredNumberScheduled":2,"currentNumberScheduled":2,"numberReady":1,
+                "updatedNumberScheduled":2,"numberAvailable":1}})");
+  EXPECT_EQ(Json(daemonset_table().row(daemonset, at("2026-11-25T11:00:45Z")).cells).dump(),
+            R"(["agent",2,2,1,2,1,"role=lab","<unknown>","a","x:1","app=agent"])");
+}
+
 TEST(BuiltinTableTest, CustomResourceDefinitionsAndOthersGetTheDefaultTable) {
   auto layout = builtin_table("apiextensions.k8s.io", "customresourcedefinitions");
   EXPECT_THAT(column_names(layout), ::testing::ElementsAre("Name:string", "Created At:date"));

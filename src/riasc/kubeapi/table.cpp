@@ -784,6 +784,125 @@ TableLayout node_table() {
       node_row);
 }
 
+namespace {
+
+std::int64_t count_member(const Json& object, std::string_view key, std::int64_t fallback = 0) {
+  const Json& value = member(object, key);
+  return value.is_number_integer() ? value.get<std::int64_t>() : fallback;
+}
+
+// printers.go layoutContainerCells: the names and images of the template's containers.
+std::pair<std::string, std::string> containers_and_images(const Json& object) {
+  std::string names;
+  std::string images;
+  for (const Json& container :
+       member(member(member(member(object, "spec"), "template"), "spec"), "containers")) {
+    names += (names.empty() ? "" : ",") + string_member(container, "name");
+    images += (images.empty() ? "" : ",") + string_member(container, "image");
+  }
+  return {names, images};
+}
+
+// metav1.FormatLabelSelector of spec.selector: "<none>" when empty, as kubectl prints it.
+std::string selector_text(const Json& object) {
+  const Json& selector = member(member(object, "spec"), "selector");
+  std::string text;
+  for (const auto& [key, value] : member(selector, "matchLabels").items())
+    text += fmt::format("{}{}={}", text.empty() ? "" : ",", key,
+                        value.is_string() ? value.get<std::string>() : value.dump());
+  for (const Json& expression : member(selector, "matchExpressions")) {
+    std::string values;
+    for (const Json& value : member(expression, "values"))
+      values += (values.empty() ? "" : ",") + (value.is_string() ? value.get<std::string>() : value.dump());
+    const std::string op = string_member(expression, "operator");
+    const std::string key = string_member(expression, "key");
+    std::string term = op == "In"       ? fmt::format("{} in ({})", key, values)
+                       : op == "NotIn"  ? fmt::format("{} notin ({})", key, values)
+                       : op == "Exists" ? key
+                                        : "!" + key;
+    text += (text.empty() ? "" : ",") + term;
+  }
+  return text.empty() ? "<none>" : text;
+}
+
+TableColumn wide(std::string name, std::string description) {
+  return {std::move(name), "string", "", std::move(description), 1};
+}
+
+}  // namespace
+
+// printers.go printDeployment.
+TableLayout deployment_table() {
+  return TableLayout(
+      {name_column(),
+       {"Ready", "string", "", "Number of the pod with ready state", 0},
+       {"Up-to-date", "string", "",
+        "Total number of non-terminated pods targeted by this deployment that have the desired template "
+        "spec.",
+        0},
+       {"Available", "string", "",
+        "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+        0},
+       age_column(),
+       wide("Containers", "Names of each container in the template."),
+       wide("Images", "Images referenced by each container in the template."),
+       wide("Selector",
+            "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones "
+            "affected by this deployment.")},
+      [](const Json& object, Clock::time_point now) {
+        const Json& status = member(object, "status");
+        auto [containers, images] = containers_and_images(object);
+        return TableLayout::Row{
+            {name_of(object),
+             fmt::format("{}/{}", count_member(status, "readyReplicas"),
+                         count_member(member(object, "spec"), "replicas", 1)),
+             count_member(status, "updatedReplicas"), count_member(status, "availableReplicas"),
+             object_age(object, now), containers, images, selector_text(object)},
+            nullptr};
+      });
+}
+
+// printers.go printDaemonSet.
+TableLayout daemonset_table() {
+  return TableLayout(
+      {name_column(),
+       {"Desired", "integer", "", "The total number of nodes that should be running the daemon pod.", 0},
+       {"Current", "integer", "",
+        "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.",
+        0},
+       {"Ready", "integer", "",
+        "The number of nodes that should be running the daemon pod and have one or more of the daemon pod "
+        "running and ready.",
+        0},
+       {"Up-to-date", "integer", "", "The total number of nodes that are running updated daemon pod", 0},
+       {"Available", "integer", "",
+        "The number of nodes that should be running the daemon pod and have one or more of the daemon pod "
+        "running and available (ready for at least spec.minReadySeconds)",
+        0},
+       {"Node Selector", "string", "",
+        "NodeSelector is a selector which must be true for the pod to fit on a node.", 0},
+       age_column(),
+       wide("Containers", "Names of each container in the template."),
+       wide("Images", "Images referenced by each container in the template."),
+       wide("Selector", "A label query over pods that are managed by the daemon set.")},
+      [](const Json& object, Clock::time_point now) {
+        const Json& status = member(object, "status");
+        std::string node_selector;
+        for (const auto& [key, value] :
+             member(member(member(member(object, "spec"), "template"), "spec"), "nodeSelector").items())
+          node_selector += fmt::format("{}{}={}", node_selector.empty() ? "" : ",", key,
+                                       value.is_string() ? value.get<std::string>() : value.dump());
+        auto [containers, images] = containers_and_images(object);
+        return TableLayout::Row{
+            {name_of(object), count_member(status, "desiredNumberScheduled"),
+             count_member(status, "currentNumberScheduled"), count_member(status, "numberReady"),
+             count_member(status, "updatedNumberScheduled"), count_member(status, "numberAvailable"),
+             node_selector.empty() ? "<none>" : node_selector, object_age(object, now), containers, images,
+             selector_text(object)},
+            nullptr};
+      });
+}
+
 TableLayout builtin_table(std::string_view group, std::string_view resource) {
   if (group.empty()) {
     if (resource == "namespaces") return namespace_table();
@@ -791,6 +910,8 @@ TableLayout builtin_table(std::string_view group, std::string_view resource) {
     if (resource == "configmaps") return config_map_table();
     if (resource == "nodes") return node_table();
   }
+  if (group == "apps" && resource == "deployments") return deployment_table();
+  if (group == "apps" && resource == "daemonsets") return daemonset_table();
   return default_table();
 }
 

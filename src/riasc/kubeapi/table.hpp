@@ -121,9 +121,15 @@ TableLayout config_map_table();
 // NAME STATUS ROLES AGE VERSION; wide: INTERNAL-IP EXTERNAL-IP OS-IMAGE KERNEL-VERSION
 // CONTAINER-RUNTIME
 TableLayout node_table();
+// NAME READY UP-TO-DATE AVAILABLE AGE; wide: CONTAINERS IMAGES SELECTOR
+TableLayout deployment_table();
+// NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE; wide: CONTAINERS IMAGES
+// SELECTOR
+TableLayout daemonset_table();
 
 // The layout for a built-in resource: namespaces, pods, configmaps and nodes in the core group
-// have their own; every other resource gets default_table().
+// and apps/v1 deployments and daemonsets have their own; every other resource gets
+// default_table().
 TableLayout builtin_table(std::string_view group, std::string_view resource);
 
 }  // namespace riasc::kubeapi

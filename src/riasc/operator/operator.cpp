@@ -14,6 +14,7 @@
 #include "riasc/client/work_queue.hpp"
 #include "riasc/core/rfc3339.hpp"
 #include "riasc/operator/essence.hpp"
+#include "riasc/operator/events.hpp"
 
 namespace riasc::op {
 
@@ -277,7 +278,6 @@ class detail::OperatorImpl {
   std::mutex states_mutex_;
   std::map<std::string, std::shared_ptr<ObjectState>> states_;  // by queue key
   std::atomic<std::uint64_t> reconcile_failures_{0};
-  std::atomic<std::uint64_t> events_{0};
 };
 
 using detail::OperatorImpl;
@@ -906,36 +906,15 @@ Json OperatorImpl::write(const Watched& w, const Json& object, Json patch) {
 
 void OperatorImpl::event(const Json& object, std::string_view type, std::string_view reason,
                          std::string message) {
-  const Json& metadata = metadata_of(object);
-  std::string namespace_name = string_member(metadata, "namespace");
-  if (namespace_name.empty()) namespace_name = "default";  // cluster-scoped objects: as kubectl shows them
-  const std::string name = string_member(metadata, "name");
-  if (message.size() > 1024) message.resize(1024);  // Kubernetes' limit for event messages
-  const std::string now = format_time(SystemClock::now()).substr(0, 19) + "Z";
-  Json involved = {{"apiVersion", object.value("apiVersion", "")},
-                   {"kind", object.value("kind", "")},
-                   {"name", name},
-                   {"uid", string_member(metadata, "uid")},
-                   {"resourceVersion", string_member(metadata, "resourceVersion")}};
-  if (metadata.contains("namespace")) involved["namespace"] = namespace_name;
-  const auto unique = static_cast<std::uint64_t>(SystemClock::now().time_since_epoch().count()) + ++events_;
-  Json body = {{"apiVersion", "v1"},
-               {"kind", "Event"},
-               {"metadata", {{"name", fmt::format("{}.{:x}", name, unique)}, {"namespace", namespace_name}}},
-               {"involvedObject", std::move(involved)},
-               {"reason", reason},
-               {"message", message},
-               {"type", type},
-               {"source", {{"component", options_.name}}},
-               {"reportingComponent", options_.name},
-               {"firstTimestamp", now},
-               {"lastTimestamp", now},
-               {"count", 1}};
   try {
-    client_.resource(client::GroupVersionResource{"", "v1", "events"}, namespace_name).create(body);
+    post_event(client_, object, type, reason, std::move(message), options_.name);
   } catch (const std::exception& error) {
     // Events are for people; losing one must not fail or repeat the handler.
-    logger(namespace_name + "/" + name).warning("event not recorded: {}", error.what());
+    const Json& metadata = metadata_of(object);
+    std::string namespace_name = string_member(metadata, "namespace");
+    if (namespace_name.empty()) namespace_name = "default";
+    logger(namespace_name + "/" + string_member(metadata, "name"))
+        .warning("event not recorded: {}", error.what());
   }
 }
 
