@@ -148,7 +148,7 @@ fi
 stubborn_uid=$(kubectl get pod -n quickstart stubborn -o jsonpath='{.metadata.uid}')
 started=$(date +%s.%N)
 check "kubectl delete waits for the pod to stop" 'deleted' kubectl delete pod -n quickstart stubborn
-took=$(echo "$(date +%s.%N) - $started" | bc 2>/dev/null || echo 0)
+took=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 check "a container that ignores SIGTERM is killed after its 2 s grace period (took ${took} s)" '^ok$' \
   awk -v t="$took" 'BEGIN { print (t >= 1.8 && t < 8) ? "ok" : "off" }'
 check "it got SIGTERM first" 'got TERM' grep -rh "got TERM" "$data/logs/quickstart/stubborn/"
@@ -160,6 +160,24 @@ eventually "it runs again, as a new pod" '^Running [0-9a-f-]+$' \
   kubectl get pod -n quickstart simulator -o jsonpath='{.status.phase} {.metadata.uid}'
 check "a different pod than the deleted one" '^ok$' sh -c "[ \"\$(kubectl get pod -n quickstart stubborn -o name 2>/dev/null)\" = '' ] && echo ok"
 [ -n "$stubborn_uid" ] || fail "stubborn had no uid"
+
+# Deployments run on the runtime too.
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: sleepers, namespace: quickstart}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: sleepers}}
+  template:
+    metadata: {labels: {app: sleepers}}
+    spec:
+      containers: [{name: main, command: ["sleep", "1000"]}]
+YAML
+check "kubectl rollout status sees a Deployment's pods run" 'successfully rolled out'   kubectl rollout status -n quickstart deployment/sleepers --timeout=20s
+check "kubectl get deploy counts them" 'sleepers +2/2 +2 +2' kubectl get deploy -n quickstart
+check "kubectl scale" 'scaled' kubectl scale -n quickstart deployment/sleepers --replicas=1
+eventually "one pod is left" '^1$' sh -c "kubectl get pods -n quickstart -l app=sleepers -o name | wc -l"
 
 # Unschedulable: a node selector this node does not match.
 kubectl apply -f - >/dev/null <<'YAML'

@@ -28,6 +28,7 @@
 #include "riasc/netem/kernel_backend.hpp"
 #include "riasc/operator/runner.hpp"
 #include "riasc/runtime/runtime.hpp"
+#include "riasc/workloads/controllers.hpp"
 
 namespace riasc::cli {
 namespace {
@@ -345,6 +346,12 @@ int run_up(const UpFlags& flags) {
     return 1;
   }
   shaping.start();
+  workloads::Controllers controllers(api, {.log = log});
+  try {
+    controllers.start();
+  } catch (const std::exception& error) {
+    say(fmt::format("riasc up: the Deployment and DaemonSet controllers did not start: {}", error.what()));
+  }
   say(fmt::format("riasc up: ready in {:.2f} s; node {}; export KUBECONFIG={}",
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), node,
                   std::filesystem::absolute(server.kubeconfig_path()).string()));
@@ -371,6 +378,7 @@ int run_up(const UpFlags& flags) {
   }
   say(fmt::format("riasc up: stopping ({}): containers get SIGTERM, then SIGKILL after 10 s",
                   received == SIGINT ? "SIGINT" : "SIGTERM"));
+  controllers.stop();
   shaping.stop();
   pods.stop();
   server.stop();
