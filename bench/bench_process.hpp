@@ -45,13 +45,15 @@ inline double process_cpu_seconds() {
 // A program started with posix_spawn, its standard error going to `log`; SIGTERM when destroyed.
 class ChildProcess {
  public:
-  ChildProcess(std::vector<std::string> arguments, const std::filesystem::path& log) {
+  // `quiet`: standard output goes to /dev/null too (programs that print progress).
+  ChildProcess(std::vector<std::string> arguments, const std::filesystem::path& log, bool quiet = false) {
     std::vector<char*> argv;
     for (auto& argument : arguments) argv.push_back(argument.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (quiet) posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     const int failed = posix_spawn(&pid_, arguments.front().c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (failed != 0) throw std::runtime_error("cannot start " + arguments.front());

@@ -61,7 +61,10 @@ spec:
   restartPolicy: Never
   containers:
     - name: probe
-      command: ["sh", "-c", "getent hosts controller && ping -c 3 -i 0.2 -W 2 controller"]
+      command: ["sh", "-c", "getent hosts controller && ping -c 3 -i 0.2 -W 2 controller && ping -c 2 -W 2 $HOST"]
+      env:
+        - name: HOST
+          valueFrom: {fieldRef: {fieldPath: status.hostIP}}
 ---
 apiVersion: v1
 kind: Pod
@@ -110,11 +113,8 @@ spec:
 YAML
 
 start_up "$work/experiment"
-if [ "${RIASC_E2E_EXPECT_SHAPING:-0}" = 1 ]; then  # the VM emulates its CPUs: slower
-  check "riasc up is ready" 'ready in [0-9.]+ s' cat "$work/up.err"
-else
-  check "riasc up is ready within a second" 'ready in 0\.[0-9]+ s' cat "$work/up.err"
-fi
+# How fast is a benchmark's business (bench/up_bench.cpp), not this test's.
+check "riasc up says it is ready" 'ready in [0-9.]+ s' cat "$work/up.err"
 check "a bad manifest is reported with file, line and field" '04-bad.yaml:9:[0-9]+: .*loss_ratio' cat "$work/up.out"
 check "the valid objects are applied" 'applied Pod quickstart/simulator' cat "$work/up.out"
 check "riasc up says what it left out" '1 of 9 object\(s\) not applied' cat "$work/up.out"
@@ -131,6 +131,7 @@ check "kubectl logs -f follows" 'sample' timeout 2 kubectl logs -f --tail=1 -n q
 eventually "a pod resolves another by name and pings it" '^Succeeded$' \
   kubectl get pod -n quickstart prober -o jsonpath='{.status.phase}'
 check "the ping went through" '3 received' kubectl logs -n quickstart prober
+check "the pod reaches the host too" "2 received" kubectl logs -n quickstart prober
 check "a container without a command waits with a clear reason" 'imageonly +0/1 +NoCommand' kubectl get pods -n quickstart
 check "the reason says what to do" 'cannot pull images.*give the container a command' \
   kubectl get pod -n quickstart imageonly -o jsonpath='{.status.containerStatuses[0].state.waiting.message}'
@@ -146,6 +147,7 @@ if [ "${RIASC_E2E_EXPECT_SHAPING:-0}" = 1 ]; then
   sleep 4
   mean=$(kubectl logs -n quickstart controller --tail=15 | sed -n 's/.*round trip \([0-9.]*\) ms/\1/p' |
     awk '{ s += $1; n += 1 } END { if (n) printf "%.1f", s / n }')
+  echo "the controller's mean round trip over its last 15 samples: $mean ms"
   check "the controller's round trips show the profile's 50 ms delay (mean $mean ms)" '^ok$' \
     awk -v m="$mean" 'BEGIN { print (m >= 45 && m <= 70) ? "ok" : "off" }'
 else
@@ -188,6 +190,35 @@ check "kubectl rollout status sees a Deployment's pods run" 'successfully rolled
 check "kubectl get deploy counts them" 'sleepers +2/2 +2 +2' kubectl get deploy -n quickstart
 check "kubectl scale" 'scaled' kubectl scale -n quickstart deployment/sleepers --replicas=1
 eventually "one pod is left" '^1$' sh -c "kubectl get pods -n quickstart -l app=sleepers -o name | wc -l"
+
+# A DaemonSet puts one pod on this node; limits go to cgroup v2 where the machine has it.
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: node-daemon, namespace: quickstart}
+spec:
+  selector: {matchLabels: {app: node-daemon}}
+  template:
+    metadata: {labels: {app: node-daemon}}
+    spec:
+      containers:
+        - name: main
+          command: ["sleep", "1000"]
+          resources: {limits: {cpu: 250m, memory: 64Mi}}
+YAML
+check "kubectl rollout status sees the DaemonSet's pod run" 'successfully rolled out' \
+  kubectl rollout status -n quickstart daemonset/node-daemon --timeout=20s
+check "one pod, on this node" '^e2e-node Running$' \
+  kubectl get pods -n quickstart -l app=node-daemon -o jsonpath='{.items[*].spec.nodeName} {.items[*].status.phase}'
+if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
+  daemon_uid=$(kubectl get pods -n quickstart -l app=node-daemon -o jsonpath='{.items[0].metadata.uid}')
+  cgroup=$(ls -d /sys/fs/cgroup/riasc/quickstart_node-daemon-*_"${daemon_uid:0:8}"_main 2>/dev/null | head -1)
+  check "the memory limit is the container's cgroup's memory.max" '^67108864$' cat "$cgroup/memory.max"
+  check "the CPU limit is its cpu.max" '^25000 100000$' cat "$cgroup/cpu.max"
+  check "the process is in it" 'sleep' sh -c "cat $cgroup/cgroup.procs | xargs -r -n1 -I{} cat /proc/{}/comm"
+else
+  check "without cgroup v2 riasc up says limits are not enforced" 'limits are not enforced' cat "$work/up.err"
+fi
 
 # Unschedulable: a node selector this node does not match.
 kubectl apply -f - >/dev/null <<'YAML'

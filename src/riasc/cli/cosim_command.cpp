@@ -1,7 +1,7 @@
 // `riasc cosim`: the two programs of examples/quickstart, a tiny co-simulation over UDP. The
 // simulator sends a grid measurement every interval; the controller answers each with a
 // setpoint; the simulator reports the round-trip time of each exchange in its next sample, so
-// both logs show what the network between them does (docs/quickstart.md).
+// both logs show what the network between them does (docs/riasc-up.md).
 
 #include <netdb.h>
 #include <poll.h>

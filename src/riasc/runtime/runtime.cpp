@@ -457,6 +457,26 @@ void Runtime::admit(const Json& object) {
   }
   prepare_log_folder(options_.log_root, pod.namespace_name, pod.name, pod.uid);
   write_hosts();
+  const Json spec = object.value("spec", Json::object());
+  if (!spec.value("initContainers", Json::array()).empty()) {
+    // Running the main containers without their init containers could do harm (a schema not
+    // migrated, a file not fetched): the pod waits, saying why.
+    for (auto& container : pod.containers) {
+      container.state = {{"waiting",
+                          {{"reason", "InitContainersNotSupported"},
+                           {"message",
+                            "riasc's local runtime does not run initContainers yet; run them as a "
+                            "separate pod or fold them into the container's command"}}}};
+    }
+    log_.warning("{}: has initContainers, which this runtime does not run; the pod waits", pod.key());
+    return;
+  }
+  for (const auto& container : spec.value("containers", Json::array())) {
+    if (!container.value("volumeMounts", Json::array()).empty()) {
+      log_.warning("{}: container {}: volumeMounts are not mounted (containers see this machine's files)",
+                   pod.key(), container.value("name", ""));
+    }
+  }
   for (auto& container : pod.containers) start_container(pod, container);
   log_.info("{}: started on {} ({} container(s))", pod.key(), pod.sandbox->ip.to_string(),
             pod.containers.size());
