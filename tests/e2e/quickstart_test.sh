@@ -115,9 +115,9 @@ YAML
 start_up "$work/experiment"
 # How fast is a benchmark's business (bench/up_bench.cpp), not this test's.
 check "riasc up says it is ready" 'ready in [0-9.]+ s' cat "$work/up.err"
-check "a bad manifest is reported with file, line and field" '04-bad.yaml:9:[0-9]+: .*loss_ratio' cat "$work/up.out"
-check "the valid objects are applied" 'applied Pod quickstart/simulator' cat "$work/up.out"
-check "riasc up says what it left out" '1 of 9 object\(s\) not applied' cat "$work/up.out"
+eventually "a bad manifest is reported with file, line and field" '04-bad.yaml:9:[0-9]+: .*loss_ratio' cat "$work/up.out"
+eventually "the valid objects are applied" 'applied Pod quickstart/simulator' cat "$work/up.out"
+eventually "riasc up says what it left out" '1 of 9 object\(s\) not applied' cat "$work/up.out"
 eventually "the quickstart pods run" '^Running Running$' \
   kubectl get pods -n quickstart controller simulator -o jsonpath='{.items[*].status.phase}'
 check "kubectl get pods -o wide shows their addresses and the node" 'controller +1/1 +Running .*10\.78\.0\.[0-9]+ +e2e-node' \

@@ -364,6 +364,7 @@ int run_up(const UpFlags& flags) {
       std::cout << fmt::format("{} of {} object(s) not applied (see above); the rest runs\n",
                                failed + invalid, objects.size());
     }
+    std::cout << std::flush;  // a log file or pipe sees what was applied now, not at the first redraw
   }
 
   int received = 0;
