@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
@@ -14,6 +15,8 @@
 #include <linux/tc_act/tc_mirred.h>
 #include <linux/veth.h>
 #include <unistd.h>
+#include <array>
+#include <functional>
 
 #include <cerrno>
 #include <cstring>
@@ -355,6 +358,17 @@ int Rtnetlink::create_veth_into(const std::string& name, const std::string& peer
 int Rtnetlink::create_bridge(const std::string& name) {
   Request request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, ifinfomsg{});
   request.body.put_string(IFLA_IFNAME, name);
+  // A bridge without an address of its own takes the lowest of its ports' and changes it as
+  // ports come and go; neighbours that cached the old one (pods, for their gateway) then lose
+  // the host. A fixed, locally administered address (02:52:49 = "RI", then a hash of the name).
+  const std::size_t hash = std::hash<std::string>{}(name);
+  const std::array<std::uint8_t, 6> mac{0x02,
+                                        0x52,
+                                        0x49,
+                                        static_cast<std::uint8_t>(hash >> 16),
+                                        static_cast<std::uint8_t>(hash >> 8),
+                                        static_cast<std::uint8_t>(hash)};
+  request.body.put(IFLA_ADDRESS, mac);
   const auto info = request.body.begin_nest(IFLA_LINKINFO);
   request.body.put_string(IFLA_INFO_KIND, "bridge");
   request.body.end_nest(info);
