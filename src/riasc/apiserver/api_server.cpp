@@ -744,16 +744,23 @@ class ApiServer::Impl {
                                        {{FieldError::Type::Invalid, FieldPath::parse_dotted("spec.replicas"),
                                          replicas, "must be greater than or equal to 0"}})};
       }
-      const std::string expected =
-          wanted.is_object() ? string_member(wanted.value("metadata", Json::object()), "resourceVersion")
-                             : "";
+      std::string expected = wanted.is_object()
+                                 ? string_member(wanted.value("metadata", Json::object()), "resourceVersion")
+                                 : "";
+      // A patch is applied to the current Scale, which carries the current resourceVersion: only a
+      // patch that sets another one asks for optimistic concurrency (else a concurrent status
+      // write made `kubectl scale` fail with 409).
+      if (request.method == "PATCH" &&
+          expected == string_member(before.value("metadata", Json::object()), "resourceVersion")) {
+        expected.clear();
+      }
       object["spec"]["replicas"] = replicas;
       if (!expected.empty()) object["metadata"]["resourceVersion"] = expected;
       auto result = objects_->update(type, namespace_name, name, std::move(object), false, options);
       auto* error = std::get_if<ApiError>(&result);
       if (!error) return to_scale(std::get<Json>(result));
       // Without a resourceVersion of the caller's, a concurrent write is retried on the newer object.
-      if (error->code() != 409 || !expected.empty() || attempt >= 3) return result;
+      if (error->code() != 409 || !expected.empty() || attempt >= 10) return result;
     }
   }
 
