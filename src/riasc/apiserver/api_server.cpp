@@ -11,6 +11,7 @@
 
 #include "riasc/apiserver/garbage_collector.hpp"
 #include "riasc/apiserver/pod_logs.hpp"
+#include "riasc/apiserver/service_account_tokens.hpp"
 #include "riasc/apiserver/token_authenticator.hpp"
 #include "riasc/apiserver/webhook_admission.hpp"
 #include "riasc/core/base64.hpp"
@@ -135,6 +136,8 @@ class ApiServer::Impl {
     collector_->start();
     if (options_.compaction_interval.count() > 0)
       compactor_ = std::thread([this] { compact_periodically(); });
+    service_account_tokens_.emplace(
+        http::SigningKey::load_or_create(options_.data_dir / "pki" / "service-account.key"));
     certificates_ = http::load_or_create_server_certificates(options_.data_dir / "pki", {"localhost"},
                                                              {"127.0.0.1", options_.host});
     http::ServerOptions server_options;
@@ -393,6 +396,14 @@ class ApiServer::Impl {
       co_await send(exchange, std::move(response));
       co_return;
     }
+    if (path.subresource == "token" && type->group.empty() && type->resource == "serviceaccounts" &&
+        !path.is_collection()) {
+      auto answer = request_token(*type, namespace_name, path.name, request);
+      http::Response response = std::holds_alternative<ApiError>(answer) ? json(std::get<ApiError>(answer))
+                                                                         : json(201, std::get<Json>(answer));
+      co_await send(exchange, std::move(response));
+      co_return;
+    }
     if (path.subresource == "log" && type->group.empty() && type->resource == "pods" &&
         request.method == "GET") {
       co_await pod_log(exchange, *type, namespace_name, path.name, target.query.log);
@@ -422,6 +433,24 @@ class ApiServer::Impl {
         http::Response response = json(201, review);
         co_await send(exchange, std::move(response));
       }
+      co_return;
+    }
+    if (type->resource == "selfsubjectreviews" && method == "POST") {
+      // `kubectl auth whoami`: who the server takes the caller for.
+      auto body = decode_body(request);
+      http::Response response;
+      if (auto* error = std::get_if<ApiError>(&body)) {
+        response = json(*error);
+      } else {
+        const std::optional<UserInfo> user = user_of(request);
+        Json review = std::get<Json>(std::move(body));
+        if (!review.is_object()) review = Json::object();
+        review["apiVersion"] = "authentication.k8s.io/v1";
+        review["kind"] = "SelfSubjectReview";
+        review["status"] = {{"userInfo", {{"username", user->username}, {"groups", user->groups}}}};
+        response = json(201, review);
+      }
+      co_await send(exchange, std::move(response));
       co_return;
     }
     if (method == "GET" && path.is_collection()) {
@@ -581,12 +610,33 @@ class ApiServer::Impl {
     std::optional<UserInfo> user;
     if (request.client_user) {
       user = UserInfo{*request.client_user, request.client_groups};
+    } else if (auto account = service_account_of(request.header("authorization"))) {
+      user = UserInfo{account->username(), account->groups()};
     } else if (tokens_) {
       if (auto known = tokens_->authenticate(request.header("authorization")))
         user = UserInfo{known->name, known->groups};
     }
     if (user) user->groups.emplace_back("system:authenticated");
     return user;
+  }
+
+  // A ServiceAccount token's claims, when it is valid and its ServiceAccount still exists with the
+  // uid it was issued for (deleting the ServiceAccount revokes its tokens at once).
+  [[nodiscard]] std::optional<ServiceAccountClaims> service_account_of(std::string_view authorization) const {
+    constexpr std::string_view kScheme = "Bearer ";
+    if (!authorization.starts_with(kScheme)) return std::nullopt;
+    const std::string_view token = authorization.substr(kScheme.size());
+    if (!ServiceAccountTokens::looks_like_jwt(token)) return std::nullopt;
+    const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    auto verified = service_account_tokens_->verify(token, now);
+    auto* claims = std::get_if<ServiceAccountClaims>(&verified);
+    if (claims == nullptr) return std::nullopt;
+    auto accounts = registry_->find("", "v1", "serviceaccounts");
+    auto account = objects_->get(*accounts, claims->namespace_name, claims->name);
+    if (!std::holds_alternative<Json>(account) ||
+        string_member(std::get<Json>(account)["metadata"], "uid") != claims->uid)
+      return std::nullopt;
+    return *claims;
   }
 
   // DeleteOptions come in the query and in the body (kubectl and the Python client send a body).
@@ -712,6 +762,23 @@ class ApiServer::Impl {
             {"metadata", std::move(scale_metadata)},
             {"spec", {{"replicas", spec.value("replicas", 1)}}},
             {"status", {{"replicas", status.value("replicas", 0)}, {"selector", selector}}}};
+  }
+
+  // POST serviceaccounts/NAME/token (TokenRequest): a token for that ServiceAccount.
+  Outcome<Json> request_token(const ResourceType& type, const std::string& namespace_name,
+                              const std::string& name, const http::Request& request) {
+    if (request.method != "POST")
+      return ApiError{status_method_not_allowed({type.group, type.resource + "/token"}, request.method)};
+    auto body = decode_body(request);
+    if (auto* error = std::get_if<ApiError>(&body)) return *error;
+    auto account = objects_->get(type, namespace_name, name);
+    if (auto* error = std::get_if<ApiError>(&account)) return *error;
+    const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    auto answer =
+        answer_token_request(*service_account_tokens_, std::get<Json>(account), std::get<Json>(body), now);
+    if (auto* errors = std::get_if<FieldErrors>(&answer))
+      return ApiError{status_invalid({"authentication.k8s.io", "TokenRequest"}, name, *errors)};
+    return std::get<Json>(std::move(answer));
   }
 
   Outcome<Json> scale(const ResourceType& type, const std::string& namespace_name, const std::string& name,
@@ -1249,16 +1316,8 @@ class ApiServer::Impl {
   }
 
   void write_kubeconfig() {
-    const std::string server = fmt::format("https://{}:{}", options_.host, port());
-    std::string text = fmt::format(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: riasc\n  cluster:\n    server: {}\n"
-        "    certificate-authority-data: {}\nusers:\n- name: admin\n  user:\n    client-certificate-data: "
-        "{}\n"
-        "    client-key-data: {}\ncontexts:\n- name: riasc\n  context:\n    cluster: riasc\n    user: admin\n"
-        "current-context: riasc\n",
-        server, base64_encode(certificates_.ca.certificate_pem),
-        base64_encode(certificates_.admin.certificate_pem),
-        base64_encode(certificates_.admin.private_key_pem));
+    const std::string text = kubeconfig_text(fmt::format("https://{}:{}", options_.host, port()),
+                                             certificates_.ca.certificate_pem, "admin", certificates_.admin);
     // Written complete under a temporary name, then renamed: its appearance means "ready".
     auto temporary = kubeconfig_path();
     temporary += ".tmp";
@@ -1327,6 +1386,7 @@ class ApiServer::Impl {
   std::unique_ptr<ObjectService> objects_;
   std::unique_ptr<GarbageCollector> collector_;
   std::optional<TokenAuthenticator> tokens_;
+  std::optional<ServiceAccountTokens> service_account_tokens_;
   std::unique_ptr<PodLogs> pod_logs_;
   std::mutex encoded_mutex_;
   std::map<store::Revision, std::shared_ptr<const EncodedEvent>> encoded_;
@@ -1337,6 +1397,19 @@ class ApiServer::Impl {
   http::ServerCertificates certificates_;
   std::unique_ptr<http::Server> server_;
 };
+
+std::string kubeconfig_text(const std::string& server_url, const std::string& ca_pem, const std::string& user,
+                            const http::KeyPair& credentials) {
+  // User names may hold ':' or '@'; a JSON string is a YAML scalar that keeps them as they are.
+  const std::string quoted = Json(user).dump();
+  return fmt::format(
+      "apiVersion: v1\nkind: Config\nclusters:\n- name: riasc\n  cluster:\n    server: {}\n"
+      "    certificate-authority-data: {}\nusers:\n- name: {}\n  user:\n    client-certificate-data: {}\n"
+      "    client-key-data: {}\ncontexts:\n- name: riasc\n  context:\n    cluster: riasc\n    user: {}\n"
+      "current-context: riasc\n",
+      server_url, base64_encode(ca_pem), quoted, base64_encode(credentials.certificate_pem),
+      base64_encode(credentials.private_key_pem), quoted);
+}
 
 ApiServer::ApiServer(ApiServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 ApiServer::~ApiServer() { impl_->stop(); }

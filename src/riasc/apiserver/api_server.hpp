@@ -14,6 +14,7 @@
 #include "riasc/apiserver/object_service.hpp"
 #include "riasc/apiserver/resource_registry.hpp"
 #include "riasc/http/server.hpp"
+#include "riasc/http/tls_certificates.hpp"
 #include "riasc/store/store.hpp"
 
 namespace riasc::apiserver {
@@ -43,6 +44,11 @@ struct ApiServerOptions {
   // Watches with allowWatchBookmarks get a BOOKMARK this often (and when they time out).
   std::chrono::milliseconds bookmark_interval = std::chrono::minutes(1);
 };
+
+// A kubeconfig for `user`, who authenticates with the client certificate `credentials`, to the
+// server at `server_url` (https://host:port) whose CA is `ca_pem`.
+std::string kubeconfig_text(const std::string& server_url, const std::string& ca_pem, const std::string& user,
+                            const http::KeyPair& credentials);
 
 class ApiServer {
  public:

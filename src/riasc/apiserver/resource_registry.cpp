@@ -101,6 +101,10 @@ std::unique_ptr<ResourceRegistry> ResourceRegistry::with_builtins() {
                         "SelfSubjectAccessReview", false);
   review.verbs = {"create"};
   registry->add(std::move(review));
+  auto whoami = builtin("authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview",
+                        "SelfSubjectReview", false);
+  whoami.verbs = {"create"};
+  registry->add(std::move(whoami));
   return registry;
 }
 
@@ -221,6 +225,15 @@ std::optional<Json> ResourceRegistry::resource_list(std::string_view group, std:
                            {"kind", "Scale"},
                            {"verbs", {"get", "patch", "update"}}});
     }
+    if (type.group.empty() && type.resource == "serviceaccounts") {
+      resources.push_back({{"name", "serviceaccounts/token"},
+                           {"singularName", ""},
+                           {"namespaced", true},
+                           {"group", "authentication.k8s.io"},
+                           {"version", "v1"},
+                           {"kind", "TokenRequest"},
+                           {"verbs", {"create"}}});
+    }
     if (type.group.empty() && type.resource == "pods") {
       resources.push_back({{"name", "pods/log"},
                            {"singularName", ""},
@@ -273,6 +286,13 @@ Json ResourceRegistry::aggregated(bool core, std::string_view discovery_version)
           {{"subresource", "scale"},
            {"responseKind", {{"group", "autoscaling"}, {"version", "v1"}, {"kind", "Scale"}}},
            {"verbs", {"get", "patch", "update"}}});
+    }
+    if (type.group.empty() && type.resource == "serviceaccounts") {
+      resource["subresources"].push_back(
+          {{"subresource", "token"},
+           {"responseKind",
+            {{"group", "authentication.k8s.io"}, {"version", "v1"}, {"kind", "TokenRequest"}}},
+           {"verbs", {"create"}}});
     }
     if (resource["subresources"].empty()) resource.erase("subresources");
     (*version)["resources"].push_back(std::move(resource));

@@ -14,4 +14,8 @@ std::string base64_encode(std::string_view bytes);
 // often folded by hand); nullopt for any other character or a truncated group.
 std::optional<std::string> base64_decode(std::string_view text);
 
+// The URL-safe alphabet without padding (RFC 4648 §5), as JSON Web Tokens use it.
+std::string base64url_encode(std::string_view bytes);
+std::optional<std::string> base64url_decode(std::string_view text);
+
 }  // namespace riasc

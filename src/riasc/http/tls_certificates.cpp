@@ -11,11 +11,15 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <array>
+
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
+
+#include "riasc/core/base64.hpp"
 
 namespace riasc::http {
 
@@ -193,6 +197,91 @@ ServingIdentity create_serving_identity(const std::string& name, const std::stri
   if (host != "0.0.0.0" && host != "127.0.0.1" && host != "::") request.ip_addresses.push_back(host);
   request.server = true;
   return {issue_certificate(ca, request), ca.certificate_pem};
+}
+
+struct SigningKey::Key {
+  ::riasc::http::Key key;
+};
+
+SigningKey::SigningKey(std::shared_ptr<const Key> key) : key_(std::move(key)) {
+  unsigned char* der = nullptr;
+  const int size = i2d_PUBKEY(key_->key.get(), &der);
+  if (size <= 0) fail("cannot encode a public key");
+  std::array<unsigned char, 32> digest{};
+  unsigned int length = 0;
+  EVP_Digest(der, static_cast<std::size_t>(size), digest.data(), &length, EVP_sha256(), nullptr);
+  OPENSSL_free(der);
+  key_id_ = base64url_encode({reinterpret_cast<const char*>(digest.data()), length});
+}
+
+SigningKey SigningKey::load_or_create(const std::filesystem::path& file) {
+  if (!std::filesystem::exists(file)) {
+    std::filesystem::create_directories(file.parent_path());
+    write_file(file, to_pem(new_key()), true);
+  }
+  Key loaded;
+  try {
+    loaded.key = key_from_pem(read_file(file));
+  } catch (const std::exception& error) {
+    throw std::runtime_error(fmt::format("{}: {}", file.string(), error.what()));
+  }
+  if (EVP_PKEY_get_base_id(loaded.key.get()) != EVP_PKEY_EC || EVP_PKEY_get_bits(loaded.key.get()) != 256)
+    throw std::runtime_error(fmt::format("{}: not an EC P-256 private key", file.string()));
+  return SigningKey(std::make_shared<const Key>(std::move(loaded)));
+}
+
+namespace {
+
+using DigestContext = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
+using Signature = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG, ECDSA_SIG_free>>;
+constexpr std::size_t kCoordinate = 32;  // bytes of r and of s for P-256
+
+}  // namespace
+
+std::string SigningKey::sign(std::string_view data) const {
+  DigestContext context(EVP_MD_CTX_new());
+  std::size_t size = 0;
+  if (EVP_DigestSignInit(context.get(), nullptr, EVP_sha256(), nullptr, key_->key.get()) != 1 ||
+      EVP_DigestSign(context.get(), nullptr, &size, reinterpret_cast<const unsigned char*>(data.data()),
+                     data.size()) != 1)
+    fail("cannot sign");
+  std::string der(size, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(der.data());
+  if (EVP_DigestSign(context.get(), out, &size, reinterpret_cast<const unsigned char*>(data.data()),
+                     data.size()) != 1)
+    fail("cannot sign");
+  const auto* in = reinterpret_cast<const unsigned char*>(der.data());
+  Signature signature(d2i_ECDSA_SIG(nullptr, &in, static_cast<long>(size)));
+  if (!signature) fail("cannot read an ECDSA signature");
+  std::string raw(2 * kCoordinate, '\0');
+  auto* bytes = reinterpret_cast<unsigned char*>(raw.data());
+  BN_bn2binpad(ECDSA_SIG_get0_r(signature.get()), bytes, kCoordinate);
+  BN_bn2binpad(ECDSA_SIG_get0_s(signature.get()), bytes + kCoordinate, kCoordinate);
+  return raw;
+}
+
+bool SigningKey::verify(std::string_view data, std::string_view signature) const {
+  if (signature.size() != 2 * kCoordinate) return false;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(signature.data());
+  Signature parsed(ECDSA_SIG_new());
+  BIGNUM* r = BN_bin2bn(bytes, kCoordinate, nullptr);
+  BIGNUM* s = BN_bin2bn(bytes + kCoordinate, kCoordinate, nullptr);
+  if (ECDSA_SIG_set0(parsed.get(), r, s) != 1) {
+    BN_free(r);
+    BN_free(s);
+    return false;
+  }
+  unsigned char* der = nullptr;
+  const int size = i2d_ECDSA_SIG(parsed.get(), &der);
+  if (size <= 0) return false;
+  DigestContext context(EVP_MD_CTX_new());
+  const bool valid =
+      EVP_DigestVerifyInit(context.get(), nullptr, EVP_sha256(), nullptr, key_->key.get()) == 1 &&
+      EVP_DigestVerify(context.get(), der, static_cast<std::size_t>(size),
+                       reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
+  OPENSSL_free(der);
+  ERR_clear_error();  // a bad signature leaves an error on the thread's queue
+  return valid;
 }
 
 }  // namespace riasc::http

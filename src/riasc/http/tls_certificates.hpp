@@ -5,7 +5,9 @@
 // restart serves with the same identity and existing kubeconfigs stay valid.
 
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace riasc::http {
@@ -49,5 +51,25 @@ struct ServerCertificates {
 ServerCertificates load_or_create_server_certificates(const std::filesystem::path& directory,
                                                       const std::vector<std::string>& dns_names,
                                                       const std::vector<std::string>& ip_addresses);
+
+// An EC P-256 key that signs and verifies ES256 (ECDSA with SHA-256, the signature as the 64 bytes
+// r||s that JWS wants, not DER): the API server signs its ServiceAccount tokens with it. Kept as a
+// PEM file so tokens stay valid across restarts. Safe to use from many threads at once.
+class SigningKey {
+ public:
+  // Reads `file`, or creates it (mode 0600) when missing. std::runtime_error naming the file for
+  // one that is not an EC P-256 private key.
+  static SigningKey load_or_create(const std::filesystem::path& file);
+  [[nodiscard]] std::string sign(std::string_view data) const;
+  [[nodiscard]] bool verify(std::string_view data, std::string_view signature) const;
+  // The unpadded base64url SHA-256 of the public key's DER, as kube-apiserver's `kid`.
+  [[nodiscard]] const std::string& key_id() const { return key_id_; }
+
+ private:
+  struct Key;
+  explicit SigningKey(std::shared_ptr<const Key> key);
+  std::shared_ptr<const Key> key_;
+  std::string key_id_;
+};
 
 }  // namespace riasc::http

@@ -524,6 +524,17 @@ RIASC_PROTO_MESSAGE(kSelfSubjectAccessReview, "SelfSubjectAccessReview",
                     msg(2, "spec", kSelfSubjectAccessReviewSpec, kAlways),
                     msg(3, "status", kSubjectAccessReviewStatus, kAlways))
 
+// authentication.k8s.io/v1 TokenRequest (`kubectl create token`).
+RIASC_PROTO_MESSAGE(kBoundObjectReference, "BoundObjectReference", str(1, "kind"), str(2, "apiVersion"),
+                    str(3, "name"), str(4, "uid"))
+RIASC_PROTO_MESSAGE(kTokenRequestSpec, "TokenRequestSpec", str(1, "audiences", kRepeated | kAlways),
+                    i64(4, "expirationSeconds", kKeep),
+                    msg(3, "boundObjectRef", kBoundObjectReference, kKeep))
+RIASC_PROTO_MESSAGE(kTokenRequest, "TokenRequest", msg(1, "metadata", kObjectMeta, kAlways),
+                    msg(2, "spec", kTokenRequestSpec, kAlways))
+// authentication.k8s.io/v1 SelfSubjectReview (`kubectl auth whoami`): the server fills status.
+RIASC_PROTO_MESSAGE(kSelfSubjectReview, "SelfSubjectReview", msg(1, "metadata", kObjectMeta, kAlways))
+
 #undef RIASC_PROTO_MESSAGE
 
 struct KindSpec {
@@ -547,6 +558,8 @@ constexpr KindSpec kKinds[] = {
     {"rbac.authorization.k8s.io/v1", "ClusterRoleBinding", &kClusterRoleBinding},
     {"coordination.k8s.io/v1", "Lease", &kLease},
     {"authorization.k8s.io/v1", "SelfSubjectAccessReview", &kSelfSubjectAccessReview},
+    {"authentication.k8s.io/v1", "TokenRequest", &kTokenRequest},
+    {"authentication.k8s.io/v1", "SelfSubjectReview", &kSelfSubjectReview},
 };
 
 // --- decoding ------------------------------------------------------------------------------------

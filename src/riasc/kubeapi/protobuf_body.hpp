@@ -5,10 +5,10 @@
 // kubectl >= 1.32 sends typed-client requests as protobuf and has no JSON fallback: a 415 is fatal
 // (shared/reference/kube-api-surface.md §6.3). Measured with kubectl 1.32.4: `create namespace`,
 // `create configmap|secret|serviceaccount|deployment|role|clusterrole|rolebinding|
-// clusterrolebinding`, `auth can-i` and `debug --copy-to` (a Pod). These bodies are decoded here
-// into the JSON object the same command sends with kubectl <= 1.31, so the rest of the server sees
-// only JSON. Builder- and dynamic-client commands (apply, create -f, run, get, patch, delete, wait)
-// always send JSON.
+// clusterrolebinding`, `auth can-i`, `auth whoami`, `create token` and `debug --copy-to` (a Pod). These
+// bodies are decoded here into the JSON object the same command sends with kubectl <= 1.31, so the rest of
+// the server sees only JSON. Builder- and dynamic-client commands (apply, create -f, run, get, patch, delete,
+// wait) always send JSON.
 //
 // Responses do not need protobuf: those requests Accept
 // "application/vnd.kubernetes.protobuf,application/json" and kubectl takes a JSON answer. The one
