@@ -69,7 +69,8 @@ class ProjectOperatorTest : public client_test::ServerTest {
     options.log = sink();
     operator_ = std::make_unique<op::Operator>(client_, options);
     projects_ = std::make_unique<ProjectOperator>(
-        *operator_, client_, ProjectOperatorOptions{.log = sink(), .retry_delay = 200ms, .admission_hold = 30s});
+        *operator_, client_,
+        ProjectOperatorOptions{.log = sink(), .retry_delay = 200ms, .admission_hold = 30s});
     operator_->start();
   }
   void stop_operator() {
@@ -90,15 +91,22 @@ class ProjectOperatorTest : public client_test::ServerTest {
   client::Resource pods(const std::string& ns) { return client_.resource(kPods, ns); }
 
   Json create_project(const std::string& spec_yaml) {
-    return projects().create(
-        {{"apiVersion", "riasc.eu/v1"}, {"kind", "Project"}, {"metadata", {{"name", project_}}}, {"spec", test::yaml(spec_yaml)}});
+    return projects().create({{"apiVersion", "riasc.eu/v1"},
+                              {"kind", "Project"},
+                              {"metadata", {{"name", project_}}},
+                              {"spec", test::yaml(spec_yaml)}});
   }
-  void patch_spec(const Json& spec) { projects().patch(project_, client::PatchType::Merge, {{"spec", spec}}); }
+  void patch_spec(const Json& spec) {
+    projects().patch(project_, client::PatchType::Merge, {{"spec", spec}});
+  }
   std::string node(const std::string& suffix) { return fmt::format("{}-{}", namespace_, suffix); }
   void create_node(const std::string& name, const Json& node_labels = Json::object()) {
-    nodes().create({{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", name}, {"labels", node_labels}}}});
+    nodes().create(
+        {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", name}, {"labels", node_labels}}}});
   }
-  bool node_labelled(const std::string& name) { return labels(nodes().get(name)).contains(node_label(project_)); }
+  bool node_labelled(const std::string& name) {
+    return labels(nodes().get(name)).contains(node_label(project_));
+  }
   bool ready(const std::string& status = "True") {
     const Json c = condition(projects().get(project_), "Ready");
     return !c.is_null() && c["status"] == status;
@@ -142,13 +150,16 @@ TEST_F(ProjectOperatorTest, MakesTheNamespaceAndBindsUsersWithOddNames) {
   EXPECT_EQ(labels(ns)["app.kubernetes.io/managed-by"], "riasc");
 
   const Json plain = bindings().get("admin-steffen-vogel");
-  EXPECT_EQ(plain["roleRef"], Json({{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", "admin"}}));
+  EXPECT_EQ(plain["roleRef"],
+            Json({{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", "admin"}}));
   EXPECT_EQ(plain["subjects"],
-            Json::array({{{"kind", "User"}, {"apiGroup", "rbac.authorization.k8s.io"}, {"name", "steffen-vogel"}}}));
+            Json::array(
+                {{{"kind", "User"}, {"apiGroup", "rbac.authorization.k8s.io"}, {"name", "steffen-vogel"}}}));
   const Json odd = bindings().get(binding_name("oidc:Max"));
   EXPECT_EQ(odd["subjects"][0]["name"], "oidc:Max");
   EXPECT_EQ(odd["metadata"]["annotations"]["riasc.eu/user"], "oidc:Max");
-  EXPECT_EQ(bindings().get(binding_name("jane.doe@example.org"))["subjects"][0]["name"], "jane.doe@example.org");
+  EXPECT_EQ(bindings().get(binding_name("jane.doe@example.org"))["subjects"][0]["name"],
+            "jane.doe@example.org");
 
   const Json project = projects().get(project_);
   EXPECT_EQ(project["status"]["namespace"], project_);
@@ -163,11 +174,12 @@ TEST_F(ProjectOperatorTest, AddingAndRemovingUsersChangesOnlyTheirBindings) {
   create_project("{users: [ada, bob]}");
   ASSERT_TRUE(wait_until([&] { return ready(); }));
   // Someone else's binding in the namespace, with the same labels' absence: never touched.
-  bindings().create({{"apiVersion", "rbac.authorization.k8s.io/v1"},
-                     {"kind", "RoleBinding"},
-                     {"metadata", {{"name", "admin-carol"}}},
-                     {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", "view"}}},
-                     {"subjects", Json::array({{{"kind", "User"}, {"name", "carol"}}})}});
+  bindings().create(
+      {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+       {"kind", "RoleBinding"},
+       {"metadata", {{"name", "admin-carol"}}},
+       {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", "view"}}},
+       {"subjects", Json::array({{{"kind", "User"}, {"name", "carol"}}})}});
   const std::string ada_version = bindings().get("admin-ada")["metadata"]["resourceVersion"];
   patch_spec({{"users", {"ada", "dave"}}});
   ASSERT_TRUE(wait_until([&] {
@@ -208,7 +220,8 @@ TEST_F(ProjectOperatorTest, LabelsNodesIncludingOnesThatJoinLaterAndUnlabelsRemo
   EXPECT_TRUE(wait_until([&] { return projects().get(project_)["status"]["nodes"] == Json({node("b")}); }));
   EXPECT_TRUE(node_labelled(node("b")));
   EXPECT_TRUE(node_labelled(node("c")));  // not the operator's label: kept
-  EXPECT_FALSE(nodes().get(node("a"))["metadata"].value("annotations", Json::object()).contains(node_label(project_)));
+  EXPECT_FALSE(
+      nodes().get(node("a"))["metadata"].value("annotations", Json::object()).contains(node_label(project_)));
 }
 
 TEST_F(ProjectOperatorTest, DoesNotAdoptAForeignNamespaceUntilItIsHandedOver) {
@@ -217,13 +230,16 @@ TEST_F(ProjectOperatorTest, DoesNotAdoptAForeignNamespaceUntilItIsHandedOver) {
   ASSERT_TRUE(wait_until([&] { return ready("False"); }));
   const Json ready_condition = condition(projects().get(project_), "Ready");
   EXPECT_EQ(ready_condition["reason"], "NamespaceConflict");
-  EXPECT_NE(ready_condition["message"].get<std::string>().find("riasc.eu/project=" + project_), std::string::npos);
+  EXPECT_NE(ready_condition["message"].get<std::string>().find("riasc.eu/project=" + project_),
+            std::string::npos);
   std::this_thread::sleep_for(500ms);  // a few retries
   EXPECT_TRUE(binding_names().empty());
-  EXPECT_FALSE(labels(client_.resource(client_test::kNamespaces).get(project_)).contains("app.kubernetes.io/managed-by"));
+  EXPECT_FALSE(labels(client_.resource(client_test::kNamespaces).get(project_))
+                   .contains("app.kubernetes.io/managed-by"));
 
   client_.resource(client_test::kNamespaces)
-      .patch(project_, client::PatchType::Merge, {{"metadata", {{"labels", {{"riasc.eu/project", project_}}}}}});
+      .patch(project_, client::PatchType::Merge,
+             {{"metadata", {{"labels", {{"riasc.eu/project", project_}}}}}});
   ASSERT_TRUE(wait_until([&] { return ready(); }));
   EXPECT_EQ(binding_names(), std::vector<std::string>{"admin-ada"});
 }
@@ -273,9 +289,12 @@ TEST_F(ProjectOperatorTest, AdmissionMergesTheProjectsNodeSelector) {
   create_project(fmt::format("{{nodes: [{}], nodeSelector: {{lab: rwth}}}}", node("a")));
   ASSERT_TRUE(wait_until([&] { return ready(); }));
   const Json stored = pods(project_).create(pod("merged", {{"nodeSelector", {{"disk", "ssd"}}}}));
-  EXPECT_EQ(stored["spec"]["nodeSelector"], Json({{"disk", "ssd"}, {"lab", "rwth"}, {node_label(project_), ""}}));
+  EXPECT_EQ(stored["spec"]["nodeSelector"],
+            Json({{"disk", "ssd"}, {"lab", "rwth"}, {node_label(project_), ""}}));
   // Agreeing values are fine; nodeName on a project node is fine.
-  EXPECT_EQ(create_error(project_, pod("agreeing", {{"nodeSelector", {{"lab", "rwth"}}}, {"nodeName", node("a")}})), "");
+  EXPECT_EQ(
+      create_error(project_, pod("agreeing", {{"nodeSelector", {{"lab", "rwth"}}}, {"nodeName", node("a")}})),
+      "");
 }
 
 TEST_F(ProjectOperatorTest, AdmissionRejectsConflictsAndForeignNodes) {
@@ -284,12 +303,14 @@ TEST_F(ProjectOperatorTest, AdmissionRejectsConflictsAndForeignNodes) {
   ASSERT_TRUE(wait_until([&] { return ready(); }));
   const std::string conflict = create_error(project_, pod("conflict", {{"nodeSelector", {{"lab", "dtu"}}}}));
   EXPECT_NE(conflict.find("conflicting nodeSelector for project " + project_), std::string::npos) << conflict;
-  EXPECT_NE(conflict.find(R"(lab is "dtu" in the pod, the project requires "rwth")"), std::string::npos) << conflict;
+  EXPECT_NE(conflict.find(R"(lab is "dtu" in the pod, the project requires "rwth")"), std::string::npos)
+      << conflict;
   const std::string label_conflict =
       create_error(project_, pod("label", {{"nodeSelector", {{node_label(project_), "yes"}}}}));
   EXPECT_NE(label_conflict.find(node_label(project_)), std::string::npos) << label_conflict;
   const std::string elsewhere = create_error(project_, pod("elsewhere", {{"nodeName", "not-ours"}}));
-  EXPECT_NE(elsewhere.find("spec.nodeName not-ours is not one of the project's nodes"), std::string::npos) << elsewhere;
+  EXPECT_NE(elsewhere.find("spec.nodeName not-ours is not one of the project's nodes"), std::string::npos)
+      << elsewhere;
   EXPECT_TRUE(pods(project_).list().items.empty());
 }
 
@@ -297,7 +318,8 @@ TEST_F(ProjectOperatorTest, PodsOutsideProjectNamespacesAreUntouched) {
   create_node(node("a"));
   create_project(fmt::format("{{nodes: [{}], nodeSelector: {{lab: rwth}}, limits: {{pods: 0}}}}", node("a")));
   ASSERT_TRUE(wait_until([&] { return ready(); }));
-  const Json stored = pods(namespace_).create(pod("free", {{"nodeSelector", {{"lab", "dtu"}}}, {"nodeName", "anywhere"}}));
+  const Json stored =
+      pods(namespace_).create(pod("free", {{"nodeSelector", {{"lab", "dtu"}}}, {"nodeName", "anywhere"}}));
   EXPECT_EQ(stored["spec"]["nodeSelector"], Json({{"lab", "dtu"}}));
 }
 
@@ -326,7 +348,9 @@ TEST_F(ProjectOperatorTest, PodLimitHoldsUnderConcurrentCreates) {
   ASSERT_EQ(errors.size(), static_cast<std::size_t>(kCreates - 3));
   for (const std::string& error : errors) {
     EXPECT_TRUE(error.starts_with("403")) << error;
-    EXPECT_NE(error.find("would exceed spec.limits.pods of project " + project_ + ": 3 of 3"), std::string::npos) << error;
+    EXPECT_NE(error.find("would exceed spec.limits.pods of project " + project_ + ": 3 of 3"),
+              std::string::npos)
+        << error;
   }
   // A finished pod frees its place.
   const std::string name = pods(project_).list().items[0]["metadata"]["name"];

@@ -46,8 +46,9 @@ TEST(TenancyRbac, TheOperatorNeedsNoMoreThanItsClusterRole) {
   options.data_dir = directory.path() / "server";
   std::filesystem::create_directories(options.data_dir);
   options.token_auth_file = directory.path() / "tokens.csv";
-  std::ofstream(options.token_auth_file) << fmt::format("{},admin,admin-uid,\"system:masters\"\n{},{},operator-uid,\n",
-                                                         client_test::kAdminToken, kOperatorToken, kOperatorUser);
+  std::ofstream(options.token_auth_file)
+      << fmt::format("{},admin,admin-uid,\"system:masters\"\n{},{},operator-uid,\n", client_test::kAdminToken,
+                     kOperatorToken, kOperatorUser);
   apiserver::ApiServer server(options);
   server.start();
   client::Client admin(client::load_kubeconfig({server.kubeconfig_path()}));
@@ -74,7 +75,8 @@ TEST(TenancyRbac, TheOperatorNeedsNoMoreThanItsClusterRole) {
   ProjectOperator projects(operator_, as_operator, {.log = sink, .retry_delay = 200ms});
   operator_.start();
 
-  admin.resource({"", "v1", "nodes"}).create({{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "rbac-node"}}}});
+  admin.resource({"", "v1", "nodes"})
+      .create({{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "rbac-node"}}}});
   admin.resource(kProjects).create(test::yaml(R"(
 apiVersion: riasc.eu/v1
 kind: Project

@@ -20,7 +20,7 @@ TEST(TenancyRules, BindingNamesSanitiseOddUserNamesWithAHash) {
   EXPECT_EQ(email.size(), std::string("admin-jane-doe-example-org-").size() + 8);
   EXPECT_TRUE(binding_name("oidc:max").starts_with("admin-oidc-max-"));
   // Case and punctuation that sanitise alike still give distinct names.
-  const std::set<std::string> names{binding_name("Jane"), binding_name("jane"), binding_name("JANE"),
+  const std::set<std::string> names{binding_name("Jane"),   binding_name("jane"),   binding_name("JANE"),
                                     binding_name("jane@x"), binding_name("jane:x"), binding_name("jane+x")};
   EXPECT_EQ(names.size(), 6U);
   EXPECT_EQ(binding_name("Jane"), binding_name("Jane"));  // stable
@@ -29,12 +29,13 @@ TEST(TenancyRules, BindingNamesSanitiseOddUserNamesWithAHash) {
   EXPECT_LE(binding_name(long_user).size(), 253U);
   EXPECT_LE(binding_name(std::string(247, 'a')).size(), 253U);
   for (const std::string& name : names)
-    for (char c : name) EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.') << name;
+    for (char c : name)
+      EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.') << name;
 }
 
 TEST(TenancyRules, ReadsTheSpec) {
-  const ProjectSpec spec = read_project_spec(Json::parse(
-      R"({"users":["a","b@c"],"nodes":["n1"],"nodeSelector":{"lab":"x"},"limits":{"pods":3}})"));
+  const ProjectSpec spec = read_project_spec(
+      Json::parse(R"({"users":["a","b@c"],"nodes":["n1"],"nodeSelector":{"lab":"x"},"limits":{"pods":3}})"));
   EXPECT_EQ(spec.users, (std::vector<std::string>{"a", "b@c"}));
   EXPECT_EQ(spec.nodes, (std::vector<std::string>{"n1"}));
   EXPECT_EQ(spec.node_selector, Json({{"lab", "x"}}));
@@ -79,7 +80,8 @@ TEST(TenancyRules, FinishedAndDeletedPodsDoNotCount) {
   EXPECT_TRUE(counts_against_limit(Json::object()));
   EXPECT_FALSE(counts_against_limit(Json::parse(R"({"status":{"phase":"Succeeded"}})")));
   EXPECT_FALSE(counts_against_limit(Json::parse(R"({"status":{"phase":"Failed"}})")));
-  EXPECT_FALSE(counts_against_limit(Json::parse(R"({"metadata":{"deletionTimestamp":"2026-01-01T00:00:00Z"}})")));
+  EXPECT_FALSE(
+      counts_against_limit(Json::parse(R"({"metadata":{"deletionTimestamp":"2026-01-01T00:00:00Z"}})")));
 }
 
 }  // namespace

@@ -64,7 +64,8 @@ int run_operator(const WebhookFlags& webhook, const std::vector<std::string>& st
   auto projects = std::make_shared<std::unique_ptr<tenancy::ProjectOperator>>();
   const op::LogSink log = options.log;
   op::Runner runner_(runner, options, [projects, log](op::Operator& operator_, client::Client& api) {
-    *projects = std::make_unique<tenancy::ProjectOperator>(operator_, api, tenancy::ProjectOperatorOptions{.log = log});
+    *projects = std::make_unique<tenancy::ProjectOperator>(operator_, api,
+                                                           tenancy::ProjectOperatorOptions{.log = log});
   });
   return runner_.run();
 }
@@ -90,8 +91,9 @@ void add_operator_command(CLI::App& app) {
   command->add_option("--webhook-cert-file", webhook->cert_file,
                       "Serving certificate, PEM (default: one made at start with a CA of its own)");
   command->add_option("--webhook-key-file", webhook->key_file, "Private key of --webhook-cert-file, PEM");
-  command->add_option("--webhook-ca-file", webhook->ca_file,
-                      "CA of the serving certificate, the webhooks' caBundle (default: the certificate itself)");
+  command->add_option(
+      "--webhook-ca-file", webhook->ca_file,
+      "CA of the serving certificate, the webhooks' caBundle (default: the certificate itself)");
   command->add_option("--webhook-configuration-name", webhook->configuration_name,
                       "Name of the Mutating/ValidatingWebhookConfiguration (default: project.riasc.eu)");
   command->callback([webhook, command] {

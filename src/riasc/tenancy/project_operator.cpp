@@ -36,7 +36,9 @@ Json annotations_of(const Json& object) {
   const Json metadata = object.value("metadata", Json::object());
   return metadata.value("annotations", Json::object());
 }
-std::string name_of(const Json& object) { return string_member(object.value("metadata", Json::object()), "name"); }
+std::string name_of(const Json& object) {
+  return string_member(object.value("metadata", Json::object()), "name");
+}
 bool being_deleted(const Json& object) {
   const Json metadata = object.value("metadata", Json::object());
   return metadata.contains("deletionTimestamp") && !metadata["deletionTimestamp"].is_null();
@@ -164,9 +166,10 @@ class ProjectOperator::Impl {
             ctx.name(), project, key, value.dump()));
     const std::string node = string_member(ctx.spec(), "nodeName");
     if (!node.empty() && !spec.nodes.empty() && std::ranges::find(spec.nodes, node) == spec.nodes.end())
-      throw op::AdmissionError(fmt::format("pod {} in project {}: spec.nodeName {} is not one of the project's "
-                                           "nodes ({})",
-                                           ctx.name(), project, node, fmt::join(spec.nodes, ", ")));
+      throw op::AdmissionError(
+          fmt::format("pod {} in project {}: spec.nodeName {} is not one of the project's "
+                      "nodes ({})",
+                      ctx.name(), project, node, fmt::join(spec.nodes, ", ")));
     if (spec.pod_limit) admit_within_limit(ctx, project, *spec.pod_limit);
   }
 
@@ -184,11 +187,11 @@ class ProjectOperator::Impl {
     }
     if (ns.is_null()) {
       try {
-        namespaces.create({{"apiVersion", "v1"},
-                           {"kind", "Namespace"},
-                           {"metadata",
-                            {{"name", project},
-                             {"labels", {{kProjectLabel, project}, {kManagedByLabel, kManagedBy}}}}}});
+        namespaces.create(
+            {{"apiVersion", "v1"},
+             {"kind", "Namespace"},
+             {"metadata",
+              {{"name", project}, {"labels", {{kProjectLabel, project}, {kManagedByLabel, kManagedBy}}}}}});
         op::Logger(project, options_.log).info("created namespace {}", project);
         return true;
       } catch (const client::AlreadyExists&) {
@@ -196,11 +199,12 @@ class ProjectOperator::Impl {
       }
     }
     if (string_member(labels_of(ns), kProjectLabel) != project) {
-      outcome.fail("NamespaceConflict",
-                   fmt::format("namespace {} exists without the label {}={}; the operator does not take over a "
-                               "namespace it did not make (label it so to hand it over, or delete it)",
-                               project, kProjectLabel, project),
-                   true);
+      outcome.fail(
+          "NamespaceConflict",
+          fmt::format("namespace {} exists without the label {}={}; the operator does not take over a "
+                      "namespace it did not make (label it so to hand it over, or delete it)",
+                      project, kProjectLabel, project),
+          true);
       return false;
     }
     if (being_deleted(ns)) {
@@ -237,8 +241,8 @@ class ProjectOperator::Impl {
         outcome.users.push_back(user);
       } catch (const client::AlreadyExists&) {
         outcome.fail("BindingConflict",
-                     fmt::format("RoleBinding {}/{} for user {} exists and was not made by the operator", project,
-                                 name, user),
+                     fmt::format("RoleBinding {}/{} for user {} exists and was not made by the operator",
+                                 project, name, user),
                      true);
       }
     }
@@ -251,15 +255,17 @@ class ProjectOperator::Impl {
   }
 
   static Json admin_binding(const std::string& project, const std::string& name, const std::string& user) {
-    return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-            {"kind", "RoleBinding"},
-            {"metadata",
-             {{"name", name},
-              {"namespace", project},
-              {"labels", {{kProjectLabel, project}, {kManagedByLabel, kManagedBy}}},
-              {"annotations", {{kUserAnnotation, user}}}}},
-            {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", "admin"}}},
-            {"subjects", Json::array({{{"kind", "User"}, {"apiGroup", "rbac.authorization.k8s.io"}, {"name", user}}})}};
+    return {
+        {"apiVersion", "rbac.authorization.k8s.io/v1"},
+        {"kind", "RoleBinding"},
+        {"metadata",
+         {{"name", name},
+          {"namespace", project},
+          {"labels", {{kProjectLabel, project}, {kManagedByLabel, kManagedBy}}},
+          {"annotations", {{kUserAnnotation, user}}}}},
+        {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", "admin"}}},
+        {"subjects",
+         Json::array({{{"kind", "User"}, {"apiGroup", "rbac.authorization.k8s.io"}, {"name", user}}})}};
   }
 
   void ensure_node_labels(const std::string& project, const ProjectSpec& spec, Outcome& outcome) {
@@ -295,8 +301,9 @@ class ProjectOperator::Impl {
   void unlabel(const std::string& project, const std::string& node) {
     const std::string label = node_label(project);
     try {
-      client_.resource(kNodes).patch(node, client::PatchType::Merge,
-                                     {{"metadata", {{"labels", {{label, nullptr}}}, {"annotations", {{label, nullptr}}}}}});
+      client_.resource(kNodes).patch(
+          node, client::PatchType::Merge,
+          {{"metadata", {{"labels", {{label, nullptr}}}, {"annotations", {{label, nullptr}}}}}});
       op::Logger(project, options_.log).info("unlabelled node {}", node);
     } catch (const client::NotFound&) {
     }
@@ -315,13 +322,14 @@ class ProjectOperator::Impl {
     const Json metadata = project.value("metadata", Json::object());
     const Json old = project.value("status", Json::object());
     const std::int64_t generation = metadata.value("generation", std::int64_t{0});
-    Json ready = {{"type", "Ready"},
-                  {"status", outcome.ready ? "True" : "False"},
-                  {"reason", outcome.reason},
-                  {"message", outcome.message},
-                  {"lastTransitionTime", format_rfc3339(std::chrono::floor<std::chrono::seconds>(
-                                             std::chrono::system_clock::now()))},
-                  {"observedGeneration", generation}};
+    Json ready = {
+        {"type", "Ready"},
+        {"status", outcome.ready ? "True" : "False"},
+        {"reason", outcome.reason},
+        {"message", outcome.message},
+        {"lastTransitionTime",
+         format_rfc3339(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()))},
+        {"observedGeneration", generation}};
     Json conditions = Json::array();
     for (const Json& condition : old.value("conditions", Json::array())) {
       if (string_member(condition, "type") != "Ready") {
@@ -331,16 +339,17 @@ class ProjectOperator::Impl {
       }
     }
     conditions.push_back(std::move(ready));
-    const Json status = {{"namespace", name_of(project)},     {"observedGeneration", generation},
-                         {"users", outcome.users},             {"nodes", outcome.nodes},
-                         {"missingNodes", outcome.missing_nodes}, {"conditions", conditions}};
+    const Json status = {
+        {"namespace", name_of(project)}, {"observedGeneration", generation},      {"users", outcome.users},
+        {"nodes", outcome.nodes},        {"missingNodes", outcome.missing_nodes}, {"conditions", conditions}};
     bool same = true;
     for (const auto& [key, value] : status.items())
       if (!old.contains(key) || old[key] != value) same = false;
     if (same) return;  // a pass that changes nothing writes nothing
     client::PatchOptions options;
     options.subresource = "status";
-    client_.resource(kProjects).patch(name_of(project), client::PatchType::Merge, {{"status", status}}, options);
+    client_.resource(kProjects).patch(name_of(project), client::PatchType::Merge, {{"status", status}},
+                                      options);
   }
 
   // ---- the node watch: a node that joins after its project gets its label at once
@@ -479,7 +488,8 @@ op::OperatorOptions ProjectOperator::operator_options(op::OperatorOptions base) 
   return base;
 }
 
-ProjectOperator::ProjectOperator(op::Operator& operator_, const client::Client& api, ProjectOperatorOptions options)
+ProjectOperator::ProjectOperator(op::Operator& operator_, const client::Client& api,
+                                 ProjectOperatorOptions options)
     : impl_(std::make_shared<Impl>(api, std::move(options))) {
   Impl* impl = impl_.get();
   auto converge = [impl](op::Context& ctx) { impl->converge(ctx.name()); };
@@ -494,8 +504,9 @@ ProjectOperator::ProjectOperator(op::Operator& operator_, const client::Client& 
   // (failurePolicy Fail) rather than letting them run on any node.
   const Json project_namespaces = {
       {"matchExpressions", Json::array({{{"key", kProjectLabel}, {"operator", "Exists"}}})}};
-  operator_.on_mutate(kPods, [impl](op::AdmissionContext& ctx) { impl->mutate_pod(ctx); },
-                      {.id = "pod-node-selector", .operations = {"CREATE"}, .namespace_selector = project_namespaces});
+  operator_.on_mutate(
+      kPods, [impl](op::AdmissionContext& ctx) { impl->mutate_pod(ctx); },
+      {.id = "pod-node-selector", .operations = {"CREATE"}, .namespace_selector = project_namespaces});
   operator_.on_validate(kPods, [impl](op::AdmissionContext& ctx) { impl->validate_pod(ctx); },
                         {.id = "pod-placement",
                          .operations = {"CREATE"},

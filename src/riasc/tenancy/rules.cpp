@@ -40,7 +40,8 @@ std::uint32_t fnv1a(std::string_view text) {
 std::vector<std::string> string_list(const Json& spec, const char* field) {
   std::vector<std::string> values;
   if (!spec.contains(field) || spec[field].is_null()) return values;
-  if (!spec[field].is_array()) throw std::invalid_argument(fmt::format("spec.{}: must be a list of strings", field));
+  if (!spec[field].is_array())
+    throw std::invalid_argument(fmt::format("spec.{}: must be a list of strings", field));
   for (std::size_t i = 0; i < spec[field].size(); ++i) {
     const Json& value = spec[field][i];
     if (!value.is_string() || value.get<std::string>().empty())
@@ -83,7 +84,8 @@ ProjectSpec read_project_spec(const Json& spec) {
   result.users = string_list(spec, "users");
   result.nodes = string_list(spec, "nodes");
   if (spec.contains("nodeSelector") && !spec["nodeSelector"].is_null()) {
-    if (!spec["nodeSelector"].is_object()) throw std::invalid_argument("spec.nodeSelector: must be an object");
+    if (!spec["nodeSelector"].is_object())
+      throw std::invalid_argument("spec.nodeSelector: must be an object");
     for (const auto& [key, value] : spec["nodeSelector"].items()) {
       if (!value.is_string())
         throw std::invalid_argument(fmt::format("spec.nodeSelector.{}: must be a string", key));
@@ -93,7 +95,8 @@ ProjectSpec read_project_spec(const Json& spec) {
   if (spec.contains("limits") && spec["limits"].is_object() && spec["limits"].contains("pods")) {
     const Json& pods = spec["limits"]["pods"];
     if (!pods.is_number_integer() || pods.get<std::int64_t>() < 0)
-      throw std::invalid_argument(fmt::format("spec.limits.pods: must be an integer >= 0, not {}", pods.dump()));
+      throw std::invalid_argument(
+          fmt::format("spec.limits.pods: must be an integer >= 0, not {}", pods.dump()));
     result.pod_limit = pods.get<std::int64_t>();
   }
   return result;

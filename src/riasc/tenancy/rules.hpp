@@ -34,7 +34,7 @@ std::string binding_name(std::string_view user);
 struct ProjectSpec {
   std::vector<std::string> users;
   std::vector<std::string> nodes;
-  Json node_selector = Json::object();  // key → value
+  Json node_selector = Json::object();    // key → value
   std::optional<std::int64_t> pod_limit;  // spec.limits.pods
 };
 
