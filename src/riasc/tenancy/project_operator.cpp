@@ -83,6 +83,13 @@ class ProjectOperator::Impl {
   // looks again (and reports it as an event) until someone resolves it.
   void converge(const std::string& project) {
     start_node_watch();
+    pass(project);
+  }
+
+ private:
+  // One pass over a project (converge without starting the node watch: the watch's own
+  // callbacks call this, and must not wait for the watch's start, which waits for them).
+  void pass(const std::string& project) {
     std::lock_guard lock(project_mutex(project));
     Json object;
     try {
@@ -111,6 +118,7 @@ class ProjectOperator::Impl {
     if (outcome.retry) throw op::TemporaryError(outcome.message, options_.retry_delay);
   }
 
+ public:
   // Removes what the operator made for the project: bindings, node labels, the namespace.
   void remove(const std::string& project) {
     std::lock_guard lock(project_mutex(project));
@@ -399,7 +407,7 @@ class ProjectOperator::Impl {
     for (const std::string& project : projects_listing(name)) {
       if (!deleted && labels_of(node).contains(node_label(project))) continue;
       try {
-        converge(project);
+        pass(project);
       } catch (const op::TemporaryError&) {
         // Reported in the status; the project's own retry takes it up again.
       } catch (const std::exception& error) {
