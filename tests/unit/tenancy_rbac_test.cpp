@@ -21,6 +21,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
+const client::GroupVersionResource kNodes{"", "v1", "nodes"};
+const client::GroupVersionResource kPods{"", "v1", "pods"};
 constexpr const char* kOperatorToken = "operator-token-7d1e";
 constexpr const char* kOperatorUser = "system:serviceaccount:riasc-system:riasc-operator";
 
@@ -75,8 +77,8 @@ TEST(TenancyRbac, TheOperatorNeedsNoMoreThanItsClusterRole) {
   ProjectOperator projects(operator_, as_operator, {.log = sink, .retry_delay = 200ms});
   operator_.start();
 
-  admin.resource({"", "v1", "nodes"})
-      .create({{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "rbac-node"}}}});
+  admin.resource(kNodes).create(
+      {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "rbac-node"}}}});
   admin.resource(kProjects).create(test::yaml(R"(
 apiVersion: riasc.eu/v1
 kind: Project
@@ -96,7 +98,7 @@ kind: Pod
 metadata: {name: first}
 spec: {containers: [{name: main, image: "busybox:1"}]}
 )");
-  EXPECT_EQ(admin.resource({"", "v1", "pods"}, "rbac-project").create(pod)["spec"]["nodeSelector"],
+  EXPECT_EQ(admin.resource(kPods, "rbac-project").create(pod)["spec"]["nodeSelector"],
             Json({{node_label("rbac-project"), ""}}));
   admin.resource(kProjects).remove("rbac-project");
   EXPECT_TRUE(client_test::eventually([&] {
