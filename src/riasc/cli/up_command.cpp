@@ -28,6 +28,7 @@
 #include "riasc/netem/kernel_backend.hpp"
 #include "riasc/operator/runner.hpp"
 #include "riasc/runtime/runtime.hpp"
+#include "riasc/tenancy/project_operator.hpp"
 #include "riasc/workloads/controllers.hpp"
 
 namespace riasc::cli {
@@ -352,6 +353,17 @@ int run_up(const UpFlags& flags) {
   } catch (const std::exception& error) {
     say(fmt::format("riasc up: the Deployment and DaemonSet controllers did not start: {}", error.what()));
   }
+  // Projects: the webhook server on 127.0.0.1 (any free port), with a CA made at start that the
+  // webhook configurations carry; the embedded server calls it as kube-apiserver would.
+  op::OperatorOptions project_options = tenancy::ProjectOperator::operator_options();
+  project_options.log = log;
+  op::Operator project_operator(api, project_options);
+  tenancy::ProjectOperator projects(project_operator, api, {.log = log});
+  try {
+    project_operator.start();
+  } catch (const std::exception& error) {
+    say(fmt::format("riasc up: the Project operator did not start: {}", error.what()));
+  }
   say(fmt::format("riasc up: ready in {:.2f} s; node {}; export KUBECONFIG={}",
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), node,
                   std::filesystem::absolute(server.kubeconfig_path()).string()));
@@ -379,6 +391,7 @@ int run_up(const UpFlags& flags) {
   }
   say(fmt::format("riasc up: stopping ({}): containers get SIGTERM, then SIGKILL after 10 s",
                   received == SIGINT ? "SIGINT" : "SIGTERM"));
+  project_operator.stop();
   controllers.stop();
   shaping.stop();
   pods.stop();
