@@ -18,12 +18,12 @@
 namespace riasc::apiserver {
 namespace {
 
-using ::testing::HasSubstr;
 using rbac::Attributes;
 using rbac::PolicyRule;
+using ::testing::HasSubstr;
 
-Attributes resource(std::string verb, std::string group, std::string resource, std::string namespace_name = {},
-                    std::string name = {}, std::string subresource = {}) {
+Attributes resource(std::string verb, std::string group, std::string resource,
+                    std::string namespace_name = {}, std::string name = {}, std::string subresource = {}) {
   Attributes a;
   a.user = "alice";
   a.groups = {"dev", "system:authenticated"};
@@ -59,7 +59,8 @@ TEST(RbacRulesTest, VerbsGroupsAndResourcesWithWildcards) {
   EXPECT_TRUE(rule_allows(any_group, resource("get", "coordination.k8s.io", "leases", "a", "l")));
   const PolicyRule any_resource{{"get"}, {""}, {"*"}, {}, {}};
   EXPECT_TRUE(rule_allows(any_resource, resource("get", "", "secrets", "a", "s")));
-  EXPECT_TRUE(rule_allows(any_resource, resource("get", "", "pods", "a", "p", "log")));  // "*" has subresources
+  EXPECT_TRUE(
+      rule_allows(any_resource, resource("get", "", "pods", "a", "p", "log")));  // "*" has subresources
   EXPECT_FALSE(rule_allows(any_resource, resource("get", "apps", "deployments", "a", "d")));
 }
 
@@ -82,7 +83,8 @@ TEST(RbacRulesTest, SubresourcesByNameAndByStar) {
 }
 
 TEST(RbacRulesTest, ResourceNamesOnlyMatchRequestsWithThatName) {
-  const PolicyRule named{{"get", "list", "watch", "create", "update"}, {""}, {"configmaps"}, {"settings"}, {}};
+  const PolicyRule named{
+      {"get", "list", "watch", "create", "update"}, {""}, {"configmaps"}, {"settings"}, {}};
   EXPECT_TRUE(rule_allows(named, resource("get", "", "configmaps", "a", "settings")));
   EXPECT_TRUE(rule_allows(named, resource("update", "", "configmaps", "a", "settings")));
   EXPECT_FALSE(rule_allows(named, resource("get", "", "configmaps", "a", "other")));
@@ -127,17 +129,21 @@ Json binding(const std::string& kind, const std::string& namespace_name, const s
           {"subjects", std::move(subjects)}};
 }
 
-const Json kReadPods = Json::array({{{"verbs", {"get", "list"}}, {"apiGroups", {""}}, {"resources", {"pods"}}}});
+const Json kReadPods =
+    Json::array({{{"verbs", {"get", "list"}}, {"apiGroups", {""}}, {"resources", {"pods"}}}});
 
 TEST(RbacRulesTest, RoleBindingsGrantInTheirNamespaceOnly) {
   const auto policy = policy_with({
       role("Role", "a", "pod-reader", kReadPods),
       role("ClusterRole", "", "pod-reader", kReadPods),
-      binding("RoleBinding", "a", "alice-reads", "Role", "pod-reader", {{{"kind", "User"}, {"name", "alice"}}}),
-      binding("RoleBinding", "b", "dev-reads", "ClusterRole", "pod-reader", {{{"kind", "Group"}, {"name", "dev"}}}),
+      binding("RoleBinding", "a", "alice-reads", "Role", "pod-reader",
+              {{{"kind", "User"}, {"name", "alice"}}}),
+      binding("RoleBinding", "b", "dev-reads", "ClusterRole", "pod-reader",
+              {{{"kind", "Group"}, {"name", "dev"}}}),
   });
   EXPECT_TRUE(authorize(policy, resource("list", "", "pods", "a")).allowed);
-  EXPECT_TRUE(authorize(policy, resource("list", "", "pods", "b")).allowed);  // ClusterRole, namespaced effect
+  EXPECT_TRUE(
+      authorize(policy, resource("list", "", "pods", "b")).allowed);  // ClusterRole, namespaced effect
   EXPECT_FALSE(authorize(policy, resource("list", "", "pods", "c")).allowed);
   EXPECT_FALSE(authorize(policy, resource("list", "", "pods")).allowed);  // all namespaces: cluster scope
   EXPECT_EQ(authorize(policy, resource("get", "", "pods", "a", "p")).reason,
@@ -154,7 +160,8 @@ TEST(RbacRulesTest, ClusterRoleBindingsGrantEverywhere) {
       binding("ClusterRoleBinding", "", "all-read", "ClusterRole", "pod-reader",
               {{{"kind", "User"}, {"name", "alice"}}}),
       // A ClusterRoleBinding to a Role is meaningless: it grants nothing.
-      role("Role", "a", "writer", Json::array({{{"verbs", {"*"}}, {"apiGroups", {"*"}}, {"resources", {"*"}}}})),
+      role("Role", "a", "writer",
+           Json::array({{{"verbs", {"*"}}, {"apiGroups", {"*"}}, {"resources", {"*"}}}})),
       binding("ClusterRoleBinding", "", "odd", "Role", "writer", {{{"kind", "User"}, {"name", "alice"}}}),
   });
   EXPECT_TRUE(authorize(policy, resource("list", "", "pods")).allowed);
@@ -229,13 +236,15 @@ TEST(RbacRulesTest, UncoveredRulesAreBrokenDownAndCompacted) {
   EXPECT_TRUE(rbac::uncovered(held, {{{"get"}, {""}, {"configmaps"}, {"a"}, {}}}).empty());
   EXPECT_TRUE(rbac::uncovered(held, {{{"get"}, {"apps"}, {"deployments/status"}, {}, {}}}).empty());
   EXPECT_TRUE(rbac::uncovered(held, {{{"get"}, {}, {}, {}, {"/healthz/ping"}}}).empty());
-  const auto missing = rbac::uncovered(held, {{{"get", "delete", "watch"}, {""}, {"pods", "configmaps"}, {}, {}},
-                                              {{"get"}, {}, {}, {}, {"/metrics"}}});
+  const auto missing =
+      rbac::uncovered(held, {{{"get", "delete", "watch"}, {""}, {"pods", "configmaps"}, {}, {}},
+                             {{"get"}, {}, {}, {}, {"/metrics"}}});
   std::vector<std::string> texts;
   for (const auto& rule : missing) texts.push_back(rule.compact_string());
-  EXPECT_THAT(texts, ::testing::UnorderedElementsAre(R"({APIGroups:[""], Resources:["pods"], Verbs:["delete" "watch"]})",
-                                                     R"({APIGroups:[""], Resources:["configmaps"], Verbs:["get" "delete" "watch"]})",
-                                                     R"({NonResourceURLs:["/metrics"], Verbs:["get"]})"));
+  EXPECT_THAT(texts, ::testing::UnorderedElementsAre(
+                         R"({APIGroups:[""], Resources:["pods"], Verbs:["delete" "watch"]})",
+                         R"({APIGroups:[""], Resources:["configmaps"], Verbs:["get" "delete" "watch"]})",
+                         R"({NonResourceURLs:["/metrics"], Verbs:["get"]})"));
 }
 
 // --- the server ----------------------------------------------------------------------------------
@@ -244,7 +253,8 @@ const client::GroupVersionResource kPods{"", "v1", "pods"};
 const client::GroupVersionResource kRoles{"rbac.authorization.k8s.io", "v1", "roles"};
 const client::GroupVersionResource kRoleBindings{"rbac.authorization.k8s.io", "v1", "rolebindings"};
 const client::GroupVersionResource kClusterRoles{"rbac.authorization.k8s.io", "v1", "clusterroles"};
-const client::GroupVersionResource kClusterRoleBindings{"rbac.authorization.k8s.io", "v1", "clusterrolebindings"};
+const client::GroupVersionResource kClusterRoleBindings{"rbac.authorization.k8s.io", "v1",
+                                                        "clusterrolebindings"};
 const client::GroupVersionResource kAccessReviews{"authorization.k8s.io", "v1", "selfsubjectaccessreviews"};
 const client::GroupVersionResource kRulesReviews{"authorization.k8s.io", "v1", "selfsubjectrulesreviews"};
 
@@ -260,10 +270,11 @@ class RbacServerTest : public ::testing::Test {
     options.port = 0;
     options.compaction_interval = 0ms;
     options.token_auth_file = directory_ / "tokens.csv";
-    std::ofstream(options.token_auth_file) << "alice-token,alice,u1,dev\n"
-                                              "bob-token,bob,u2\n"
-                                              "robot-token,system:serviceaccount:team:robot,u3,\"system:serviceaccounts,"
-                                              "system:serviceaccounts:team\"\n";
+    std::ofstream(options.token_auth_file)
+        << "alice-token,alice,u1,dev\n"
+           "bob-token,bob,u2\n"
+           "robot-token,system:serviceaccount:team:robot,u3,\"system:serviceaccounts,"
+           "system:serviceaccounts:team\"\n";
     server_ = std::make_unique<ApiServer>(options);
     server_->start();
   }
@@ -296,12 +307,14 @@ class RbacServerTest : public ::testing::Test {
   }
   void bind(const std::string& name, const std::string& role_kind, const std::string& role_name, Json subject,
             const std::string& namespace_name) {
-    Json object = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-                   {"kind", namespace_name.empty() ? "ClusterRoleBinding" : "RoleBinding"},
-                   {"metadata", {{"name", name}}},
-                   {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", role_kind}, {"name", role_name}}},
-                   {"subjects", Json::array({std::move(subject)})}};
-    admin_.resource(namespace_name.empty() ? kClusterRoleBindings : kRoleBindings, namespace_name).create(object);
+    Json object = {
+        {"apiVersion", "rbac.authorization.k8s.io/v1"},
+        {"kind", namespace_name.empty() ? "ClusterRoleBinding" : "RoleBinding"},
+        {"metadata", {{"name", name}}},
+        {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", role_kind}, {"name", role_name}}},
+        {"subjects", Json::array({std::move(subject)})}};
+    admin_.resource(namespace_name.empty() ? kClusterRoleBindings : kRoleBindings, namespace_name)
+        .create(object);
   }
   static Json user(const std::string& name) {
     return {{"kind", "User"}, {"apiGroup", "rbac.authorization.k8s.io"}, {"name", name}};
@@ -313,9 +326,10 @@ class RbacServerTest : public ::testing::Test {
             {"spec", {{"containers", {{{"name", "c"}, {"image", "busybox"}}}}}}};
   }
   Json review(client::Client& as, Json attributes, bool non_resource = false) {
-    Json object = {{"apiVersion", "authorization.k8s.io/v1"},
-                   {"kind", "SelfSubjectAccessReview"},
-                   {"spec", {{non_resource ? "nonResourceAttributes" : "resourceAttributes", std::move(attributes)}}}};
+    Json object = {
+        {"apiVersion", "authorization.k8s.io/v1"},
+        {"kind", "SelfSubjectAccessReview"},
+        {"spec", {{non_resource ? "nonResourceAttributes" : "resourceAttributes", std::move(attributes)}}}};
     return as.resource(kAccessReviews).create(object)["status"];
   }
 
@@ -329,19 +343,26 @@ class RbacServerTest : public ::testing::Test {
 };
 
 TEST_F(RbacServerTest, DenialsAreWordedAsKubeApiserverWordsThem) {
-  EXPECT_EQ(forbidden([&] { (void)alice_.resource(kPods, namespace_).list(); }),
-            fmt::format(R"(pods is forbidden: User "alice" cannot list resource "pods" in API group "" in the namespace "{}")",
-                        namespace_));
-  EXPECT_EQ(forbidden([&] { (void)alice_.get_path("/api/v1/namespaces/" + namespace_); }),
-            fmt::format(R"(namespaces "{0}" is forbidden: User "alice" cannot get resource "namespaces" in API group "" in the namespace "{0}")",
-                        namespace_));
-  EXPECT_EQ(forbidden([&] { (void)alice_.get_path("/api/v1/nodes/n1"); }),
-            R"(nodes "n1" is forbidden: User "alice" cannot get resource "nodes" in API group "" at the cluster scope)");
+  EXPECT_EQ(
+      forbidden([&] { (void)alice_.resource(kPods, namespace_).list(); }),
+      fmt::format(
+          R"(pods is forbidden: User "alice" cannot list resource "pods" in API group "" in the namespace "{}")",
+          namespace_));
+  EXPECT_EQ(
+      forbidden([&] { (void)alice_.get_path("/api/v1/namespaces/" + namespace_); }),
+      fmt::format(
+          R"(namespaces "{0}" is forbidden: User "alice" cannot get resource "namespaces" in API group "" in the namespace "{0}")",
+          namespace_));
+  EXPECT_EQ(
+      forbidden([&] { (void)alice_.get_path("/api/v1/nodes/n1"); }),
+      R"(nodes "n1" is forbidden: User "alice" cannot get resource "nodes" in API group "" at the cluster scope)");
   EXPECT_EQ(forbidden([&] { (void)alice_.get_path("/metrics"); }),
             R"(forbidden: User "alice" cannot get path "/metrics")");
-  EXPECT_EQ(forbidden([&] { (void)alice_.get_path(fmt::format("/api/v1/namespaces/{}/pods/p/log", namespace_)); }),
-            fmt::format(R"(pods "p" is forbidden: User "alice" cannot get resource "pods/log" in API group "" in the namespace "{}")",
-                        namespace_));
+  EXPECT_EQ(
+      forbidden([&] { (void)alice_.get_path(fmt::format("/api/v1/namespaces/{}/pods/p/log", namespace_)); }),
+      fmt::format(
+          R"(pods "p" is forbidden: User "alice" cannot get resource "pods/log" in API group "" in the namespace "{}")",
+          namespace_));
   try {
     (void)alice_.resource(kPods, namespace_).get("p");
     FAIL() << "allowed";
@@ -372,32 +393,37 @@ TEST_F(RbacServerTest, RoleBindingGrantsItsNamespace) {
   EXPECT_THAT(forbidden([&] { (void)alice_.resource(kPods, "default").list(); }),
               HasSubstr(R"(in the namespace "default")"));
   EXPECT_THAT(forbidden([&] { (void)alice_.resource(kPods).list(); }), HasSubstr("at the cluster scope"));
-  EXPECT_THAT(forbidden([&] { (void)bob_.resource(kPods, namespace_).get("p"); }), HasSubstr(R"(User "bob")"));
+  EXPECT_THAT(forbidden([&] { (void)bob_.resource(kPods, namespace_).get("p"); }),
+              HasSubstr(R"(User "bob")"));
 }
 
 TEST_F(RbacServerTest, ServiceAccountAndGroupSubjects) {
   admin_.resource(kPods, namespace_).create(pod("p"));
-  EXPECT_THAT(forbidden([&] { (void)robot_.resource(kPods, namespace_).get("p"); }), HasSubstr("system:serviceaccount:team:robot"));
-  bind("robot-views", "ClusterRole", "view", {{"kind", "ServiceAccount"}, {"name", "robot"}, {"namespace", "team"}},
-       namespace_);
+  EXPECT_THAT(forbidden([&] { (void)robot_.resource(kPods, namespace_).get("p"); }),
+              HasSubstr("system:serviceaccount:team:robot"));
+  bind("robot-views", "ClusterRole", "view",
+       {{"kind", "ServiceAccount"}, {"name", "robot"}, {"namespace", "team"}}, namespace_);
   EXPECT_EQ(robot_.resource(kPods, namespace_).get("p")["metadata"]["name"], "p");
   EXPECT_THAT(forbidden([&] { (void)alice_.resource(kPods, namespace_).get("p"); }), HasSubstr("alice"));
-  bind("dev-views", "ClusterRole", "view", {{"kind", "Group"}, {"apiGroup", "rbac.authorization.k8s.io"}, {"name", "dev"}},
-       namespace_);
+  bind("dev-views", "ClusterRole", "view",
+       {{"kind", "Group"}, {"apiGroup", "rbac.authorization.k8s.io"}, {"name", "dev"}}, namespace_);
   EXPECT_EQ(alice_.resource(kPods, namespace_).get("p")["metadata"]["name"], "p");
 }
 
 TEST_F(RbacServerTest, BootstrapRolesHoldKubesRules) {
-  auto can = [&](client::Client& as, const std::string& verb, const std::string& group, const std::string& resource,
-                 const std::string& subresource = {}) {
-    return review(as, {{"namespace", namespace_}, {"verb", verb}, {"group", group}, {"resource", resource},
+  auto can = [&](client::Client& as, const std::string& verb, const std::string& group,
+                 const std::string& resource, const std::string& subresource = {}) {
+    return review(as, {{"namespace", namespace_},
+                       {"verb", verb},
+                       {"group", group},
+                       {"resource", resource},
                        {"subresource", subresource}})
         .value("allowed", false);
   };
   bind("alice-views", "ClusterRole", "view", user("alice"), namespace_);
   bind("bob-edits", "ClusterRole", "edit", user("bob"), namespace_);
-  bind("robot-admins", "ClusterRole", "admin", {{"kind", "ServiceAccount"}, {"name", "robot"}, {"namespace", "team"}},
-       namespace_);
+  bind("robot-admins", "ClusterRole", "admin",
+       {{"kind", "ServiceAccount"}, {"name", "robot"}, {"namespace", "team"}}, namespace_);
   EXPECT_TRUE(can(alice_, "list", "", "pods"));
   EXPECT_TRUE(can(alice_, "get", "", "pods", "log"));
   EXPECT_TRUE(can(alice_, "get", "apps", "deployments", "scale"));
@@ -421,10 +447,13 @@ TEST_F(RbacServerTest, BootstrapRolesHoldKubesRules) {
 }
 
 TEST_F(RbacServerTest, AggregationFollowsLabelledClusterRoles) {
-  Json widgets = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-                  {"kind", "ClusterRole"},
-                  {"metadata", {{"name", "widgets-view-" + namespace_}, {"labels", {{"rbac.authorization.k8s.io/aggregate-to-view", "true"}}}}},
-                  {"rules", {{{"verbs", {"get"}}, {"apiGroups", {"example.com"}}, {"resources", {"widgets"}}}}}};
+  Json widgets = {
+      {"apiVersion", "rbac.authorization.k8s.io/v1"},
+      {"kind", "ClusterRole"},
+      {"metadata",
+       {{"name", "widgets-view-" + namespace_},
+        {"labels", {{"rbac.authorization.k8s.io/aggregate-to-view", "true"}}}}},
+      {"rules", {{{"verbs", {"get"}}, {"apiGroups", {"example.com"}}, {"resources", {"widgets"}}}}}};
   const Json rule = widgets["rules"][0];
   auto has_rule = [&](const std::string& role) {
     const Json rules = admin_.resource(kClusterRoles).get(role)["rules"];
@@ -440,7 +469,8 @@ TEST_F(RbacServerTest, AggregationFollowsLabelledClusterRoles) {
                {"kind", "ClusterRole"},
                {"metadata", {{"name", "gathered-" + namespace_}}},
                {"aggregationRule",
-                {{"clusterRoleSelectors", {{{"matchLabels", {{"rbac.authorization.k8s.io/aggregate-to-view", "true"}}}}}}}}});
+                {{"clusterRoleSelectors",
+                  {{{"matchLabels", {{"rbac.authorization.k8s.io/aggregate-to-view", "true"}}}}}}}}});
   EXPECT_TRUE(has_rule("gathered-" + namespace_));
   widgets["rules"][0]["verbs"] = {"get", "list"};
   admin_.resource(kClusterRoles).update(widgets);
@@ -467,17 +497,20 @@ TEST_F(RbacServerTest, EscalationIsRefusedUnlessHeldOrEscalateOrBind) {
   Json greedy = modest;
   greedy["metadata"]["name"] = "greedy";
   greedy["rules"] = {{{"verbs", {"get", "list"}}, {"apiGroups", {""}}, {"resources", {"nodes", "pods"}}}};
-  EXPECT_EQ(forbidden([&] { roles.create(greedy); }),
-            R"(roles.rbac.authorization.k8s.io "greedy" is forbidden: user "alice" (groups=["dev" "system:authenticated"]) is attempting to grant RBAC permissions not currently held:)"
-            "\n"
-            R"({APIGroups:[""], Resources:["nodes"], Verbs:["get" "list"]})");
+  EXPECT_EQ(
+      forbidden([&] { roles.create(greedy); }),
+      R"(roles.rbac.authorization.k8s.io "greedy" is forbidden: user "alice" (groups=["dev" "system:authenticated"]) is attempting to grant RBAC permissions not currently held:)"
+      "\n"
+      R"({APIGroups:[""], Resources:["nodes"], Verbs:["get" "list"]})");
   // A binding to a role with more than alice holds.
   auto bindings = alice_.resource(kRoleBindings, namespace_);
-  Json to_cluster_admin = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-                           {"kind", "RoleBinding"},
-                           {"metadata", {{"name", "bob-all"}}},
-                           {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", "cluster-admin"}}},
-                           {"subjects", Json::array({user("bob")})}};
+  Json to_cluster_admin = {
+      {"apiVersion", "rbac.authorization.k8s.io/v1"},
+      {"kind", "RoleBinding"},
+      {"metadata", {{"name", "bob-all"}}},
+      {"roleRef",
+       {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", "cluster-admin"}}},
+      {"subjects", Json::array({user("bob")})}};
   EXPECT_THAT(forbidden([&] { bindings.create(to_cluster_admin); }),
               HasSubstr(R"(rolebindings.rbac.authorization.k8s.io "bob-all" is forbidden: user "alice")"));
   Json to_modest = to_cluster_admin;
@@ -490,7 +523,9 @@ TEST_F(RbacServerTest, EscalationIsRefusedUnlessHeldOrEscalateOrBind) {
                {"kind", "ClusterRole"},
                {"metadata", {{"name", "escalator-" + namespace_}}},
                {"rules",
-                {{{"verbs", {"escalate"}}, {"apiGroups", {"rbac.authorization.k8s.io"}}, {"resources", {"roles"}}},
+                {{{"verbs", {"escalate"}},
+                  {"apiGroups", {"rbac.authorization.k8s.io"}},
+                  {"resources", {"roles"}}},
                  {{"verbs", {"bind"}},
                   {"apiGroups", {"rbac.authorization.k8s.io"}},
                   {"resources", {"clusterroles"}},
@@ -509,13 +544,17 @@ TEST_F(RbacServerTest, ReviewsAnswerForTheCaller) {
   bind("alice-views", "ClusterRole", "view", user("alice"), namespace_);
   const Json yes = review(alice_, {{"namespace", namespace_}, {"verb", "list"}, {"resource", "pods"}});
   EXPECT_EQ(yes["allowed"], true);
-  EXPECT_EQ(yes["reason"], fmt::format(R"(RBAC: allowed by RoleBinding "alice-views/{}" of ClusterRole "view" to User "alice")",
-                                       namespace_));
+  EXPECT_EQ(
+      yes["reason"],
+      fmt::format(R"(RBAC: allowed by RoleBinding "alice-views/{}" of ClusterRole "view" to User "alice")",
+                  namespace_));
   EXPECT_EQ(review(alice_, {{"namespace", namespace_}, {"verb", "delete"}, {"resource", "pods"}}),
             (Json{{"allowed", false}}));
   EXPECT_EQ(review(admin_, {{"verb", "delete"}, {"resource", "nodes"}})["allowed"], true);
   EXPECT_THROW(alice_.resource(kAccessReviews)
-                   .create({{"apiVersion", "authorization.k8s.io/v1"}, {"kind", "SelfSubjectAccessReview"}, {"spec", Json::object()}}),
+                   .create({{"apiVersion", "authorization.k8s.io/v1"},
+                            {"kind", "SelfSubjectAccessReview"},
+                            {"spec", Json::object()}}),
                client::Invalid);
 
   const Json rules = alice_.resource(kRulesReviews)
@@ -526,7 +565,8 @@ TEST_F(RbacServerTest, ReviewsAnswerForTheCaller) {
   const Json review_rule = {{"verbs", {"create"}},
                             {"apiGroups", {"authorization.k8s.io"}},
                             {"resources", {"selfsubjectaccessreviews", "selfsubjectrulesreviews"}}};
-  EXPECT_NE(std::find(rules["resourceRules"].begin(), rules["resourceRules"].end(), review_rule), rules["resourceRules"].end());
+  EXPECT_NE(std::find(rules["resourceRules"].begin(), rules["resourceRules"].end(), review_rule),
+            rules["resourceRules"].end());
   bool pods_readable = false;
   for (const auto& rule : rules["resourceRules"]) {
     const auto& resources = rule["resources"];

@@ -537,7 +537,8 @@ class ApiServer::Impl {
     if (auto* error = std::get_if<ApiError>(&body)) return json(*error);
     Json review = std::get<Json>(std::move(body));
     if (!review.is_object()) return json(status_bad_request("the review must be an object"));
-    if (type.resource == "selfsubjectrulesreviews") return json(201, rbac_->rules_review(std::move(review), *user));
+    if (type.resource == "selfsubjectrulesreviews")
+      return json(201, rbac_->rules_review(std::move(review), *user));
     auto answered = rbac_->access_review(std::move(review), *user);
     if (auto* error = std::get_if<ApiError>(&answered)) return json(*error);
     return json(201, std::get<Json>(answered));
@@ -600,21 +601,23 @@ class ApiServer::Impl {
 
   // RBAC (rbac_authorizer.hpp): the 403 Status of a request the user may not make, else null. The
   // denial is logged with the user, verb and resource, never with the credentials.
-  std::optional<Json> forbidden(const http::Request& request, const RequestTarget& target, const UserInfo& user) {
+  std::optional<Json> forbidden(const http::Request& request, const RequestTarget& target,
+                                const UserInfo& user) {
     const std::string raw_path(std::string_view(request.target).substr(0, request.target.find('?')));
     const rbac::Attributes attributes =
         rbac::request_attributes(request.method, target, raw_path, user.username, user.groups);
     if (rbac_->authorize(attributes).allowed) return std::nullopt;
-    AccessAttributes access{user.username,          attributes.verb,           attributes.group,
-                            attributes.resource,    attributes.subresource,    attributes.namespace_name,
-                            attributes.name,        attributes.path};
+    AccessAttributes access{user.username,       attributes.verb,        attributes.group,
+                            attributes.resource, attributes.subresource, attributes.namespace_name,
+                            attributes.name,     attributes.path};
     fmt::print(stderr, "{}\n",
                Json{{"level", "info"},
                     {"msg", "forbidden"},
                     {"user", user.username},
                     {"verb", attributes.verb},
-                    {"resource", attributes.subresource.empty() ? attributes.resource
-                                                               : attributes.resource + "/" + attributes.subresource},
+                    {"resource", attributes.subresource.empty()
+                                     ? attributes.resource
+                                     : attributes.resource + "/" + attributes.subresource},
                     {"group", attributes.group},
                     {"namespace", attributes.namespace_name},
                     {"name", attributes.name},

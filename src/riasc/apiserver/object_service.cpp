@@ -307,7 +307,8 @@ std::optional<ApiError> ObjectService::validate(const ResourceType& type, Json& 
   std::string name = string_member(object["metadata"], "name");
   // RBAC objects are named by path segment only (kube's "system:discovery").
   const bool rbac_names = type.group == "rbac.authorization.k8s.io";
-  FieldErrors errors = schema::validate_object_meta(object["metadata"], FieldPath().child("metadata"), rbac_names);
+  FieldErrors errors =
+      schema::validate_object_meta(object["metadata"], FieldPath().child("metadata"), rbac_names);
   if (type.crd) {
     schema::ObjectCheckOptions check_options;
     check_options.reject_unknown_fields = false;  // pruned below, or refused with Strict
@@ -759,7 +760,7 @@ Outcome<Json> ObjectService::remove_once(const ResourceType& type, std::string_v
 }
 
 std::optional<ApiError> ObjectService::check_write(const ResourceType& type, std::string_view namespace_name,
-                                                  const Json& object, const WriteOptions& options) const {
+                                                   const Json& object, const WriteOptions& options) const {
   if (!write_check_ || !options.user) return std::nullopt;
   return write_check_(type, namespace_name, object, *options.user);
 }

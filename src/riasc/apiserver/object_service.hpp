@@ -95,8 +95,8 @@ class ObjectService {
   }
   // Asked before a user's create or update is admitted (RBAC's escalation check); the server's own
   // writes (no WriteOptions::user) are not asked.
-  using WriteCheck = std::function<std::optional<ApiError>(const ResourceType&, std::string_view namespace_name,
-                                                           const Json& object, const UserInfo& user)>;
+  using WriteCheck = std::function<std::optional<ApiError>(
+      const ResourceType&, std::string_view namespace_name, const Json& object, const UserInfo& user)>;
   void set_write_check(WriteCheck check) { write_check_ = std::move(check); }
 
   // Registers the resources of every CRD already stored (at start-up).

@@ -50,8 +50,9 @@ std::vector<rbac::PolicyRule> full_authority() {
 }  // namespace
 
 bool RbacAuthorizer::is_rbac(const ResourceType& type) {
-  return type.group == rbac::kGroup && (type.resource == "roles" || type.resource == "clusterroles" ||
-                                        type.resource == "rolebindings" || type.resource == "clusterrolebindings");
+  return type.group == rbac::kGroup &&
+         (type.resource == "roles" || type.resource == "clusterroles" || type.resource == "rolebindings" ||
+          type.resource == "clusterrolebindings");
 }
 
 RbacAuthorizer::RbacAuthorizer(store::Store& store, ResourceRegistry& registry, ObjectService& objects)
@@ -61,8 +62,9 @@ RbacAuthorizer::RbacAuthorizer(store::Store& store, ResourceRegistry& registry, 
     policy_.invalidate();
     if (type.resource == "clusterroles") aggregate();
   });
-  objects_.set_write_check([this](const ResourceType& type, std::string_view namespace_name, const Json& object,
-                                  const UserInfo& user) { return check_escalation(type, namespace_name, object, user); });
+  objects_.set_write_check(
+      [this](const ResourceType& type, std::string_view namespace_name, const Json& object,
+             const UserInfo& user) { return check_escalation(type, namespace_name, object, user); });
 }
 
 std::shared_ptr<const rbac::Policy> RbacAuthorizer::policy() {
@@ -89,8 +91,9 @@ rbac::Decision RbacAuthorizer::authorize(const rbac::Attributes& attributes) {
 
 // --- escalation ----------------------------------------------------------------------------------
 
-std::optional<ApiError> RbacAuthorizer::check_escalation(const ResourceType& type, std::string_view namespace_name,
-                                                         const Json& object, const UserInfo& user) {
+std::optional<ApiError> RbacAuthorizer::check_escalation(const ResourceType& type,
+                                                         std::string_view namespace_name, const Json& object,
+                                                         const UserInfo& user) {
   if (!is_rbac(type) || rbac::privileged(user.groups)) return std::nullopt;  // kube's EscalationAllowed
   const std::string name = string_member(object.value("metadata", Json::object()), "name");
   const std::string ns(namespace_name);
@@ -116,15 +119,16 @@ std::optional<ApiError> RbacAuthorizer::check_escalation(const ResourceType& typ
     if (missing.empty()) return std::nullopt;
     std::set<std::string> described;
     for (const auto& rule : missing) described.insert(rule.compact_string());
-    return refuse(fmt::format("user {} (groups={}) is attempting to grant RBAC permissions not currently held:\n{}",
-                              go_quote(user.username), quoted_list(user.groups), fmt::join(described, "\n")));
+    return refuse(
+        fmt::format("user {} (groups={}) is attempting to grant RBAC permissions not currently held:\n{}",
+                    go_quote(user.username), quoted_list(user.groups), fmt::join(described, "\n")));
   };
   if (type.resource == "roles" || type.resource == "clusterroles") {
     if (allowed("escalate", type.resource, name)) return std::nullopt;
     if (auto refused = confirm(rules_of(object))) return refused;
     // An aggregationRule can gather anything: kube asks for full authority to set one.
-    if (type.resource == "clusterroles" && object.contains("aggregationRule") && !object["aggregationRule"].is_null() &&
-        !rbac::uncovered(held, full_authority()).empty()) {
+    if (type.resource == "clusterroles" && object.contains("aggregationRule") &&
+        !object["aggregationRule"].is_null() && !rbac::uncovered(held, full_authority()).empty()) {
       return refuse("must have cluster-admin privileges to use the aggregationRule");
     }
     return std::nullopt;
@@ -191,8 +195,9 @@ Json RbacAuthorizer::rules_review(Json review, const UserInfo& user) {
     if (!rule.non_resource_urls.empty())
       non_resource_rules.push_back({{"verbs", rule.verbs}, {"nonResourceURLs", rule.non_resource_urls}});
   }
-  review["status"] = {
-      {"resourceRules", std::move(resource_rules)}, {"nonResourceRules", std::move(non_resource_rules)}, {"incomplete", false}};
+  review["status"] = {{"resourceRules", std::move(resource_rules)},
+                      {"nonResourceRules", std::move(non_resource_rules)},
+                      {"incomplete", false}};
   if (!review["metadata"].is_object()) review["metadata"] = Json::object();
   review["metadata"]["creationTimestamp"] = nullptr;
   return review;
@@ -206,7 +211,8 @@ void RbacAuthorizer::write_bootstrap_object(const ResourceType& type, Json wante
   if (std::holds_alternative<ApiError>(current)) {
     auto created = objects_.create(type, {}, std::move(wanted));
     if (auto* error = std::get_if<ApiError>(&created))
-      throw std::runtime_error(fmt::format("cannot create the bootstrap {} {}: {}", type.kind, name, error->message()));
+      throw std::runtime_error(
+          fmt::format("cannot create the bootstrap {} {}: {}", type.kind, name, error->message()));
     return;
   }
   Json object = std::get<Json>(std::move(current));
@@ -215,7 +221,8 @@ void RbacAuthorizer::write_bootstrap_object(const ResourceType& type, Json wante
   // kube's reconciliation adds what is missing and keeps what the admin added.
   bool changed = false;
   if (type.resource == "clusterroles") {
-    if (wanted.contains("aggregationRule") && object.value("aggregationRule", Json()) != wanted["aggregationRule"]) {
+    if (wanted.contains("aggregationRule") &&
+        object.value("aggregationRule", Json()) != wanted["aggregationRule"]) {
       object["aggregationRule"] = wanted["aggregationRule"];
       changed = true;
     }

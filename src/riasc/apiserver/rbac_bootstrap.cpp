@@ -55,18 +55,23 @@ const std::vector<Role>& roles() {
       {"system:aggregate-to-view",
        "view",
        "",
-       {{kRead, "core", "pods pods/log pods/status configmaps serviceaccounts events namespaces namespaces/status"},
+       {{kRead, "core",
+         "pods pods/log pods/status configmaps serviceaccounts events namespaces namespaces/status"},
         {kRead, "apps", "deployments deployments/scale deployments/status daemonsets daemonsets/status"}}},
       {"system:discovery",
        "",
        "",
-       {{"get", "", "", "/api /api/* /apis /apis/* /healthz /livez /openapi /openapi/* /readyz /version /version/"}}},
+       {{"get", "", "",
+         "/api /api/* /apis /apis/* /healthz /livez /openapi /openapi/* /readyz /version /version/"}}},
       {"system:basic-user",
        "",
        "",
        {{"create", "authorization.k8s.io", "selfsubjectaccessreviews selfsubjectrulesreviews"}}},
       {"system:public-info-viewer", "", "", {{"get", "", "", "/healthz /livez /readyz /version /version/"}}},
-      {"system:monitoring", "", "", {{"get", "", "", "/metrics /metrics/slis /healthz /healthz/* /livez /livez/* /readyz /readyz/*"}}},
+      {"system:monitoring",
+       "",
+       "",
+       {{"get", "", "", "/metrics /metrics/slis /healthz /healthz/* /livez /livez/* /readyz /readyz/*"}}},
   };
   return table;
 }
@@ -101,13 +106,17 @@ Json metadata(const char* name) {
 std::vector<Json> bootstrap_policy() {
   std::vector<Json> out;
   for (const auto& role : roles()) {
-    Json object = {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "ClusterRole"}, {"metadata", metadata(role.name)}};
+    Json object = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+                   {"kind", "ClusterRole"},
+                   {"metadata", metadata(role.name)}};
     if (*role.aggregate_to)
-      object["metadata"]["labels"][fmt::format("rbac.authorization.k8s.io/aggregate-to-{}", role.aggregate_to)] = "true";
+      object["metadata"]["labels"]
+            [fmt::format("rbac.authorization.k8s.io/aggregate-to-{}", role.aggregate_to)] = "true";
     if (*role.aggregated_from) {
       object["aggregationRule"] = {
           {"clusterRoleSelectors",
-           {{{"matchLabels", {{fmt::format("rbac.authorization.k8s.io/aggregate-to-{}", role.aggregated_from), "true"}}}}}}};
+           {{{"matchLabels",
+              {{fmt::format("rbac.authorization.k8s.io/aggregate-to-{}", role.aggregated_from), "true"}}}}}}};
     }
     Json rules = Json::array();
     for (const auto& rule : role.rules) {
@@ -126,11 +135,12 @@ std::vector<Json> bootstrap_policy() {
     Json subjects = Json::array();
     for (const char* group : groups)
       subjects.push_back({{"kind", "Group"}, {"apiGroup", "rbac.authorization.k8s.io"}, {"name", group}});
-    out.push_back({{"apiVersion", "rbac.authorization.k8s.io/v1"},
-                   {"kind", "ClusterRoleBinding"},
-                   {"metadata", metadata(name)},
-                   {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", name}}},
-                   {"subjects", std::move(subjects)}});
+    out.push_back(
+        {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+         {"kind", "ClusterRoleBinding"},
+         {"metadata", metadata(name)},
+         {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", name}}},
+         {"subjects", std::move(subjects)}});
   }
   return out;
 }

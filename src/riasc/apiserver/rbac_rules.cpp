@@ -70,12 +70,15 @@ bool rule_covers(const PolicyRule& owner, const PolicyRule& sub) {
       return slash != std::string::npos && has(owner.resources, "*/" + resource.substr(slash + 1));
     });
   }
-  const bool urls = std::all_of(sub.non_resource_urls.begin(), sub.non_resource_urls.end(), [&](const auto& path) {
-    return std::any_of(owner.non_resource_urls.begin(), owner.non_resource_urls.end(), [&](const auto& pattern) {
-      return pattern == path || (pattern.ends_with('*') &&
-                                 path.starts_with(std::string_view(pattern).substr(0, pattern.size() - 1)));
-    });
-  });
+  const bool urls =
+      std::all_of(sub.non_resource_urls.begin(), sub.non_resource_urls.end(), [&](const auto& path) {
+        return std::any_of(
+            owner.non_resource_urls.begin(), owner.non_resource_urls.end(), [&](const auto& pattern) {
+              return pattern == path ||
+                     (pattern.ends_with('*') &&
+                      path.starts_with(std::string_view(pattern).substr(0, pattern.size() - 1)));
+            });
+      });
   const bool names = owner.resource_names.empty() ||
                      (!sub.resource_names.empty() && has_all(owner.resource_names, sub.resource_names));
   return verbs && groups && resources && urls && names;
@@ -89,7 +92,8 @@ std::vector<PolicyRule> breakdown(const PolicyRule& rule) {
         if (rule.resource_names.empty()) {
           out.push_back({{verb}, {group}, {resource}, {}, {}});
         } else {
-          for (const auto& name : rule.resource_names) out.push_back({{verb}, {group}, {resource}, {name}, {}});
+          for (const auto& name : rule.resource_names)
+            out.push_back({{verb}, {group}, {resource}, {name}, {}});
         }
       }
     }
@@ -152,8 +156,8 @@ Binding Binding::from_json(const Json& binding) {
   if (subjects.is_array()) {
     for (const auto& subject : subjects) {
       if (!subject.is_object()) continue;
-      out.subjects.push_back(
-          {string_member(subject, "kind"), string_member(subject, "name"), string_member(subject, "namespace")});
+      out.subjects.push_back({string_member(subject, "kind"), string_member(subject, "name"),
+                              string_member(subject, "namespace")});
     }
   }
   return out;
@@ -199,7 +203,8 @@ bool subject_matches(const Subject& subject, const std::string& user, const std:
   if (subject.kind == "Group") return has(groups, subject.name);
   if (subject.kind == "ServiceAccount") {
     // kube defaults the namespace to the binding's, so RoleBindings may name their own SAs bare.
-    const std::string& namespace_name = subject.namespace_name.empty() ? binding_namespace : subject.namespace_name;
+    const std::string& namespace_name =
+        subject.namespace_name.empty() ? binding_namespace : subject.namespace_name;
     if (namespace_name.empty()) return false;
     return user == fmt::format("system:serviceaccount:{}:{}", namespace_name, subject.name);
   }
@@ -227,7 +232,8 @@ std::string describe_subject(const Subject& subject, const std::string& binding_
   if (subject.kind == "ServiceAccount") {
     return fmt::format(
         "{} {}", subject.kind,
-        go_quote(subject.name + "/" + (subject.namespace_name.empty() ? binding_namespace : subject.namespace_name)));
+        go_quote(subject.name + "/" +
+                 (subject.namespace_name.empty() ? binding_namespace : subject.namespace_name)));
   }
   return fmt::format("{} {}", subject.kind, go_quote(subject.name));
 }
@@ -245,7 +251,8 @@ void visit_rules(const Policy& policy, const std::string& user, const std::vecto
       auto source = [&] {
         const std::string name =
             binding.namespace_name.empty() ? binding.name : binding.name + "/" + binding.namespace_name;
-        return fmt::format("{} {} of {} {} to {}", binding.namespace_name.empty() ? "ClusterRoleBinding" : "RoleBinding",
+        return fmt::format("{} {} of {} {} to {}",
+                           binding.namespace_name.empty() ? "ClusterRoleBinding" : "RoleBinding",
                            go_quote(name), binding.role_kind, go_quote(binding.role_name),
                            describe_subject(subject, binding.namespace_name));
       };
@@ -293,12 +300,13 @@ std::vector<PolicyRule> rules_for(const Policy& policy, const std::string& user,
   return out;
 }
 
-std::vector<PolicyRule> uncovered(const std::vector<PolicyRule>& owner, const std::vector<PolicyRule>& requested) {
+std::vector<PolicyRule> uncovered(const std::vector<PolicyRule>& owner,
+                                  const std::vector<PolicyRule>& requested) {
   std::vector<PolicyRule> missing;
   for (const auto& rule : requested) {
     for (auto& sub : breakdown(rule)) {
-      const bool covered =
-          std::any_of(owner.begin(), owner.end(), [&](const PolicyRule& held) { return rule_covers(held, sub); });
+      const bool covered = std::any_of(owner.begin(), owner.end(),
+                                       [&](const PolicyRule& held) { return rule_covers(held, sub); });
       if (!covered) missing.push_back(std::move(sub));
     }
   }
@@ -323,7 +331,8 @@ std::vector<PolicyRule> uncovered(const std::vector<PolicyRule>& owner, const st
 }
 
 Attributes request_attributes(const std::string& method, const kubeapi::RequestTarget& target,
-                              const std::string& raw_path, std::string user, std::vector<std::string> groups) {
+                              const std::string& raw_path, std::string user,
+                              std::vector<std::string> groups) {
   Attributes a;
   a.user = std::move(user);
   a.groups = std::move(groups);
@@ -332,7 +341,8 @@ Attributes request_attributes(const std::string& method, const kubeapi::RequestT
     a.resource_request = false;
     a.path = raw_path;
     a.verb = method;
-    std::transform(a.verb.begin(), a.verb.end(), a.verb.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(a.verb.begin(), a.verb.end(), a.verb.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     return a;
   }
   a.group = path.group;
@@ -352,7 +362,8 @@ Attributes request_attributes(const std::string& method, const kubeapi::RequestT
     a.verb = "delete";
   } else {
     a.verb = method;
-    std::transform(a.verb.begin(), a.verb.end(), a.verb.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(a.verb.begin(), a.verb.end(), a.verb.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
   }
   if (path.watch_prefix) {
     a.verb = "watch";

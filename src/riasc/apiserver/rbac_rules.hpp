@@ -110,7 +110,8 @@ std::optional<std::vector<PolicyRule>> role_rules(const Policy& policy, const st
 
 // kube's validation.Covers: the parts of `requested` (broken down to one verb, group, resource,
 // name or URL each, then compacted) that no rule of `owner` covers. Empty: covered.
-std::vector<PolicyRule> uncovered(const std::vector<PolicyRule>& owner, const std::vector<PolicyRule>& requested);
+std::vector<PolicyRule> uncovered(const std::vector<PolicyRule>& owner,
+                                  const std::vector<PolicyRule>& requested);
 
 // The request attributes of an API request (kube's RequestInfoFactory plus the user).
 Attributes request_attributes(const std::string& method, const kubeapi::RequestTarget& target,

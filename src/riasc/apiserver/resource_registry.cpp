@@ -101,8 +101,8 @@ std::unique_ptr<ResourceRegistry> ResourceRegistry::with_builtins() {
                         "SelfSubjectAccessReview", false);
   review.verbs = {"create"};
   registry->add(std::move(review));
-  auto rules_review = builtin("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "selfsubjectrulesreview",
-                              "SelfSubjectRulesReview", false);
+  auto rules_review = builtin("authorization.k8s.io", "v1", "selfsubjectrulesreviews",
+                              "selfsubjectrulesreview", "SelfSubjectRulesReview", false);
   rules_review.verbs = {"create"};
   registry->add(std::move(rules_review));
   return registry;

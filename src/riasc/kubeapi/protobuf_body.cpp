@@ -523,6 +523,11 @@ RIASC_PROTO_MESSAGE(kSelfSubjectAccessReview, "SelfSubjectAccessReview",
                     msg(1, "metadata", kObjectMeta, kAlways),
                     msg(2, "spec", kSelfSubjectAccessReviewSpec, kAlways),
                     msg(3, "status", kSubjectAccessReviewStatus, kAlways))
+// authorization.k8s.io/v1 SelfSubjectRulesReview (kubectl auth can-i --list); kubectl sends no status.
+RIASC_PROTO_MESSAGE(kSelfSubjectRulesReviewSpec, "SelfSubjectRulesReviewSpec", str(1, "namespace"))
+RIASC_PROTO_MESSAGE(kSelfSubjectRulesReview, "SelfSubjectRulesReview",
+                    msg(1, "metadata", kObjectMeta, kAlways),
+                    msg(2, "spec", kSelfSubjectRulesReviewSpec, kAlways))
 
 #undef RIASC_PROTO_MESSAGE
 
@@ -547,6 +552,7 @@ constexpr KindSpec kKinds[] = {
     {"rbac.authorization.k8s.io/v1", "ClusterRoleBinding", &kClusterRoleBinding},
     {"coordination.k8s.io/v1", "Lease", &kLease},
     {"authorization.k8s.io/v1", "SelfSubjectAccessReview", &kSelfSubjectAccessReview},
+    {"authorization.k8s.io/v1", "SelfSubjectRulesReview", &kSelfSubjectRulesReview},
 };
 
 // --- decoding ------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ std::string check_path_segment_name(std::string_view value);
 
 // Checks metadata.name (or generateName), namespace, labels and annotations at `path`. Names are
 // RFC 1123 subdomains, or with `path_segment_names` only path segments.
-FieldErrors validate_object_meta(const Json& metadata, const FieldPath& path, bool path_segment_names = false);
+FieldErrors validate_object_meta(const Json& metadata, const FieldPath& path,
+                                 bool path_segment_names = false);
 
 }  // namespace riasc::schema
