@@ -6,8 +6,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <fstream>
-
 #include "client_test_support.hpp"
 #include "riasc/apiserver/api_server.hpp"
 #include "riasc/apiserver/rbac_authorizer.hpp"
@@ -258,35 +256,19 @@ const client::GroupVersionResource kClusterRoleBindings{"rbac.authorization.k8s.
 const client::GroupVersionResource kAccessReviews{"authorization.k8s.io", "v1", "selfsubjectaccessreviews"};
 const client::GroupVersionResource kRulesReviews{"authorization.k8s.io", "v1", "selfsubjectrulesreviews"};
 
-class RbacServerTest : public ::testing::Test {
+// The shared test server (client_test::ServerTest: the admin and a namespace per test) with three
+// more token users: alice (group dev), bob, and a service account's user.
+class RbacServerTest : public client_test::ServerTest {
  protected:
   static void SetUpTestSuite() {
     using namespace std::chrono_literals;
     directory_ = std::filesystem::temp_directory_path() / ("riasc-rbac-" + std::to_string(::getpid()));
     std::filesystem::remove_all(directory_);
-    std::filesystem::create_directories(directory_);
-    ApiServerOptions options;
-    options.data_dir = directory_;
-    options.port = 0;
-    options.compaction_interval = 0ms;
-    options.token_auth_file = directory_ / "tokens.csv";
-    std::ofstream(options.token_auth_file)
-        << "alice-token,alice,u1,dev\n"
-           "bob-token,bob,u2\n"
-           "robot-token,system:serviceaccount:team:robot,u3,\"system:serviceaccounts,"
-           "system:serviceaccounts:team\"\n";
-    server_ = std::make_unique<ApiServer>(options);
-    server_->start();
-  }
-  static void TearDownTestSuite() {
-    server_->stop();
-    server_.reset();
-    std::filesystem::remove_all(directory_);
-  }
-  void SetUp() override {
-    static int counter = 0;
-    namespace_ = "rbac-" + std::to_string(++counter);
-    client_test::create_namespace(admin_, namespace_);
+    server_ = client_test::start_server(directory_, 0ms, 0,
+                                        "alice-token,alice,u1,dev\n"
+                                        "bob-token,bob,u2\n"
+                                        "robot-token,system:serviceaccount:team:robot,u3,"
+                                        "\"system:serviceaccounts,system:serviceaccounts:team\"\n");
   }
 
   static client::Config config_for(const std::string& token) {
@@ -333,13 +315,10 @@ class RbacServerTest : public ::testing::Test {
     return as.resource(kAccessReviews).create(object)["status"];
   }
 
-  static inline std::filesystem::path directory_;
-  static inline std::unique_ptr<ApiServer> server_;
-  client::Client admin_{client::load_kubeconfig({server_->kubeconfig_path()})};
+  client::Client& admin_ = client_;
   client::Client alice_{config_for("alice-token")};
   client::Client bob_{config_for("bob-token")};
   client::Client robot_{config_for("robot-token")};
-  std::string namespace_;
 };
 
 TEST_F(RbacServerTest, DenialsAreWordedAsKubeApiserverWordsThem) {
