@@ -37,10 +37,10 @@ eventually() {  # eventually NAME EXPECTED_REGEX COMMAND...: polls for up to 20 
   printf '  command: %s\n  expected: /%s/\n  last output:\n%s\n' "$*" "$expected" "$output"
 }
 
-# start_riasc_server RIASC_BINARY: on loopback with its data in $work/data; returns once the
+# start_riasc_server RIASC_BINARY [SERVER_ARGS...]: on loopback with its data in $work/data; returns once the
 # kubeconfig is written, with KUBECONFIG set to it and HOME to $work (kubectl's cache).
 start_riasc_server() {
-  "$1" server --data-dir "$work/data" --listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
+  "$1" server --data-dir "$work/data" --listen 127.0.0.1:0 "${@:2}" >"$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do
     [ -f "$work/data/kubeconfig" ] && break

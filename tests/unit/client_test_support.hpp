@@ -92,16 +92,18 @@ bool eventually(Condition condition) {
 // The server's bearer token for the admin (tokens.csv in its data directory).
 inline constexpr const char* kAdminToken = "admin-token-3f9c2";
 
+// `more_tokens`: token file lines for users besides the admin.
 inline std::unique_ptr<apiserver::ApiServer> start_server(const std::filesystem::path& directory,
                                                           std::chrono::milliseconds compaction_interval,
-                                                          std::uint16_t port = 0) {
+                                                          std::uint16_t port = 0,
+                                                          const std::string& more_tokens = {}) {
   using namespace std::chrono_literals;
   apiserver::ApiServerOptions options;
   options.data_dir = directory;
   std::filesystem::create_directories(directory);
   options.token_auth_file = directory / "tokens.csv";
   std::ofstream(options.token_auth_file)
-      << fmt::format("{},admin,admin-uid,\"system:masters\"\n", kAdminToken);
+      << fmt::format("{},admin,admin-uid,\"system:masters\"\n{}", kAdminToken, more_tokens);
   options.port = port;
   options.bookmark_interval = 200ms;
   options.compaction_interval = compaction_interval;

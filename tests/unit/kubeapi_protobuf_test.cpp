@@ -241,6 +241,14 @@ TEST(ProtobufBodyTest, AccessReviewOfANonResourcePath) {
             R"("status":{"allowed":true,"reason":"RBAC: allowed"}})");
 }
 
+TEST(ProtobufBodyTest, RulesReviewOfANamespace) {
+  Proto raw;
+  raw.message(1, Proto()).message(2, Proto().bytes_field(1, "team"));
+  EXPECT_EQ(decode_protobuf_body(envelope("authorization.k8s.io/v1", "SelfSubjectRulesReview", raw)).dump(),
+            R"({"kind":"SelfSubjectRulesReview","apiVersion":"authorization.k8s.io/v1","metadata":{},)"
+            R"("spec":{"namespace":"team"}})");
+}
+
 TEST(ProtobufBodyTest, OtherKindsAreNamed) {
   std::string body = envelope("apps/v1", "StatefulSet", Proto().message(1, Proto().bytes_field(1, "db")));
   try {
@@ -254,7 +262,8 @@ TEST(ProtobufBodyTest, OtherKindsAreNamed) {
         "the server does not decode protobuf bodies of apps/v1 StatefulSet (it decodes v1 Namespace, "
         "ConfigMap, Secret, ServiceAccount, Pod, Event; apps/v1 Deployment; "
         "rbac.authorization.k8s.io/v1 Role, ClusterRole, RoleBinding, ClusterRoleBinding; "
-        "coordination.k8s.io/v1 Lease; authorization.k8s.io/v1 SelfSubjectAccessReview); send this "
+        "coordination.k8s.io/v1 Lease; authorization.k8s.io/v1 SelfSubjectAccessReview, "
+        "SelfSubjectRulesReview); send this "
         "request as JSON");
   }
   // The group matters, not just the kind.

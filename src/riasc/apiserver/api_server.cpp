@@ -12,6 +12,7 @@
 #include "riasc/apiserver/garbage_collector.hpp"
 #include "riasc/apiserver/pod_logs.hpp"
 #include "riasc/apiserver/service_account_tokens.hpp"
+#include "riasc/apiserver/rbac_authorizer.hpp"
 #include "riasc/apiserver/token_authenticator.hpp"
 #include "riasc/apiserver/webhook_admission.hpp"
 #include "riasc/core/base64.hpp"
@@ -128,9 +129,11 @@ class ApiServer::Impl {
     objects_ = std::make_unique<ObjectService>(*store_, *registry_);
     admission_ = std::make_unique<WebhookAdmission>(*store_, *registry_);
     objects_->set_admission(admission_.get());
+    rbac_ = std::make_unique<RbacAuthorizer>(*store_, *registry_, *objects_);
     objects_->load_crds();
     install_builtin_crds();
     ensure_namespace("default");
+    rbac_->reconcile_bootstrap_policy();
     pod_logs_ = std::make_unique<PodLogs>(options_.data_dir / "logs");
     collector_ = std::make_unique<GarbageCollector>(*store_, *objects_);
     collector_->start();
@@ -225,11 +228,17 @@ class ApiServer::Impl {
       default:
         break;
     }
-    if (!user_of(request)) {
+    const auto user = user_of(request);
+    if (!user) {
       {
         http::Response response = json(status_unauthorized());
         co_await send(exchange, std::move(response));
       }
+      co_return;
+    }
+    if (auto denial = forbidden(request, target, *user)) {
+      http::Response response = json(*denial);
+      co_await send(exchange, std::move(response));
       co_return;
     }
     co_await route(exchange, target);
@@ -417,22 +426,9 @@ class ApiServer::Impl {
       co_return;
     }
     const std::string& method = request.method;
-    if (type->resource == "selfsubjectaccessreviews" && method == "POST") {
-      // Every authenticated user is the admin until RBAC exists (issue 7).
-      auto body = decode_body(request);
-      if (auto* error = std::get_if<ApiError>(&body)) {
-        {
-          http::Response response = json(*error);
-          co_await send(exchange, std::move(response));
-        }
-        co_return;
-      }
-      Json review = std::get<Json>(body);
-      review["status"] = {{"allowed", true}, {"reason", "riasc: the admin may do anything"}};
-      {
-        http::Response response = json(201, review);
-        co_await send(exchange, std::move(response));
-      }
+    if (type->group == "authorization.k8s.io" && method == "POST") {
+      http::Response response = self_subject_review(*type, request);
+      co_await send(exchange, std::move(response));
       co_return;
     }
     if (type->resource == "selfsubjectreviews" && method == "POST") {
@@ -563,6 +559,20 @@ class ApiServer::Impl {
     co_await send(exchange, std::move(response));
   }
 
+  // SelfSubjectAccessReview and SelfSubjectRulesReview: answered by RBAC, never stored.
+  http::Response self_subject_review(const ResourceType& type, const http::Request& request) {
+    auto body = decode_body(request);
+    const auto user = user_of(request);
+    if (auto* error = std::get_if<ApiError>(&body)) return json(*error);
+    Json review = std::get<Json>(std::move(body));
+    if (!review.is_object()) return json(status_bad_request("the review must be an object"));
+    if (type.resource == "selfsubjectrulesreviews")
+      return json(201, rbac_->rules_review(std::move(review), *user));
+    auto answered = rbac_->access_review(std::move(review), *user);
+    if (auto* error = std::get_if<ApiError>(&answered)) return json(*error);
+    return json(201, std::get<Json>(answered));
+  }
+
   // --- request options -----------------------------------------------------------------------
 
   static std::optional<ApiError> check_dry_run(const std::vector<std::string>& values) {
@@ -637,6 +647,33 @@ class ApiServer::Impl {
         string_member(std::get<Json>(account)["metadata"], "uid") != claims->uid)
       return std::nullopt;
     return *claims;
+  }
+
+  // RBAC (rbac_authorizer.hpp): the 403 Status of a request the user may not make, else null. The
+  // denial is logged with the user, verb and resource, never with the credentials.
+  std::optional<Json> forbidden(const http::Request& request, const RequestTarget& target,
+                                const UserInfo& user) {
+    const std::string raw_path(std::string_view(request.target).substr(0, request.target.find('?')));
+    const rbac::Attributes attributes =
+        rbac::request_attributes(request.method, target, raw_path, user.username, user.groups);
+    if (rbac_->authorize(attributes).allowed) return std::nullopt;
+    AccessAttributes access{user.username,       attributes.verb,        attributes.group,
+                            attributes.resource, attributes.subresource, attributes.namespace_name,
+                            attributes.name,     attributes.path};
+    fmt::print(stderr, "{}\n",
+               Json{{"level", "info"},
+                    {"msg", "forbidden"},
+                    {"user", user.username},
+                    {"verb", attributes.verb},
+                    {"resource", attributes.subresource.empty()
+                                     ? attributes.resource
+                                     : attributes.resource + "/" + attributes.subresource},
+                    {"group", attributes.group},
+                    {"namespace", attributes.namespace_name},
+                    {"name", attributes.name},
+                    {"path", attributes.path}}
+                   .dump());
+    return status_forbidden(access);
   }
 
   // DeleteOptions come in the query and in the body (kubectl and the Python client send a body).
@@ -1384,6 +1421,7 @@ class ApiServer::Impl {
   std::unique_ptr<ResourceRegistry> registry_;
   std::unique_ptr<WebhookAdmission> admission_;  // used by objects_, so destroyed after it
   std::unique_ptr<ObjectService> objects_;
+  std::unique_ptr<RbacAuthorizer> rbac_;  // uses objects_, so destroyed before it
   std::unique_ptr<GarbageCollector> collector_;
   std::optional<TokenAuthenticator> tokens_;
   std::optional<ServiceAccountTokens> service_account_tokens_;

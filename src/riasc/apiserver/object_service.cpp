@@ -305,7 +305,10 @@ std::optional<ResourceType> ObjectService::type_of(const Json& object) const {
 std::optional<ApiError> ObjectService::validate(const ResourceType& type, Json& object,
                                                 const WriteOptions& options) const {
   std::string name = string_member(object["metadata"], "name");
-  FieldErrors errors = schema::validate_object_meta(object["metadata"], FieldPath().child("metadata"));
+  // RBAC objects are named by path segment only (kube's "system:discovery").
+  const bool rbac_names = type.group == "rbac.authorization.k8s.io";
+  FieldErrors errors =
+      schema::validate_object_meta(object["metadata"], FieldPath().child("metadata"), rbac_names);
   if (type.crd) {
     schema::ObjectCheckOptions check_options;
     check_options.reject_unknown_fields = false;  // pruned below, or refused with Strict
@@ -375,6 +378,7 @@ Outcome<Json> ObjectService::create(const ResourceType& type, std::string_view n
   } else {
     object["metadata"].erase("namespace");
   }
+  if (auto refused = check_write(type, namespace_name, object, options)) return *refused;
   // Mutating admission webhooks see the object as sent (a generateName not yet resolved, as in
   // kube-apiserver), and cannot set what the server owns (below).
   if (admission_) {
@@ -539,6 +543,7 @@ Outcome<Json> ObjectService::update(const ResourceType& type, std::string_view n
                              (*read_before)["metadata"].is_object() &&
                              string_member((*read_before)["metadata"], "resourceVersion") == current_version;
   Json current = still_current ? std::move(*read_before) : to_object(*current_record);
+  if (auto refused = check_write(type, namespace_name, object, options)) return *refused;
   // Mutating admission webhooks see the object as sent, before the status subresource keeps only
   // the status (kube-apiserver admits before its strategy's PrepareForUpdate).
   if (admission_) {
@@ -754,8 +759,15 @@ Outcome<Json> ObjectService::remove_once(const ResourceType& type, std::string_v
   return to_object(result.record);
 }
 
+std::optional<ApiError> ObjectService::check_write(const ResourceType& type, std::string_view namespace_name,
+                                                   const Json& object, const WriteOptions& options) const {
+  if (!write_check_ || !options.user) return std::nullopt;
+  return write_check_(type, namespace_name, object, *options.user);
+}
+
 void ObjectService::configuration_written(const ResourceType& type) {
   if (admission_ && is_webhook_configuration(type)) admission_->configurations_changed();
+  for (const auto& observer : write_observers_) observer(type);
 }
 
 bool ObjectService::delete_everything_under(const std::string& prefix) {
@@ -787,7 +799,9 @@ std::optional<Json> ObjectService::finish_namespace_deletion(std::string_view na
   // and the namespace with them (its deletion finishes when the last one goes).
   bool remaining = false;
   for (const auto& type : registry_.all()) {
-    if (type.namespaced && delete_everything_under(type.key_prefix(namespace_name))) remaining = true;
+    if (!type.namespaced) continue;
+    if (delete_everything_under(type.key_prefix(namespace_name))) remaining = true;
+    configuration_written(type);
   }
   if (remaining) return std::nullopt;
   auto removed = store_.remove(record->key, std::nullopt);

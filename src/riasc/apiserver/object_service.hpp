@@ -88,6 +88,17 @@ class ObjectService {
   // owned; must outlive this service.
   void set_admission(WebhookAdmission* admission) { admission_ = admission; }
 
+  // Called after every write with the type written (and for every namespaced type when a
+  // namespace deletion empties it): caches of stored objects (RBAC's) drop what they hold.
+  void on_written(std::function<void(const ResourceType&)> observer) {
+    write_observers_.push_back(std::move(observer));
+  }
+  // Asked before a user's create or update is admitted (RBAC's escalation check); the server's own
+  // writes (no WriteOptions::user) are not asked.
+  using WriteCheck = std::function<std::optional<ApiError>(
+      const ResourceType&, std::string_view namespace_name, const Json& object, const UserInfo& user)>;
+  void set_write_check(WriteCheck check) { write_check_ = std::move(check); }
+
   // Registers the resources of every CRD already stored (at start-up).
   void load_crds();
 
@@ -152,6 +163,8 @@ class ObjectService {
                              Json object, const WriteOptions& options, bool status);
   std::optional<ApiError> validate(const ResourceType& type, Json& object, const WriteOptions& options) const;
   void on_crd_written(const Json& crd);
+  std::optional<ApiError> check_write(const ResourceType& type, std::string_view namespace_name,
+                                      const Json& object, const WriteOptions& options) const;
   // After a write: tells the admission webhooks when it changed their configurations.
   void configuration_written(const ResourceType& type);
   // Deletes what a Terminating namespace still holds, then the namespace; the deleted namespace,
@@ -166,6 +179,8 @@ class ObjectService {
   ResourceRegistry& registry_;
   Clock clock_;
   WebhookAdmission* admission_ = nullptr;
+  std::vector<std::function<void(const ResourceType&)>> write_observers_;
+  WriteCheck write_check_;
 };
 
 }  // namespace riasc::apiserver

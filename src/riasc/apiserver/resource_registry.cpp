@@ -105,6 +105,10 @@ std::unique_ptr<ResourceRegistry> ResourceRegistry::with_builtins() {
                         "SelfSubjectReview", false);
   whoami.verbs = {"create"};
   registry->add(std::move(whoami));
+  auto rules_review = builtin("authorization.k8s.io", "v1", "selfsubjectrulesreviews",
+                              "selfsubjectrulesreview", "SelfSubjectRulesReview", false);
+  rules_review.verbs = {"create"};
+  registry->add(std::move(rules_review));
   return registry;
 }
 

@@ -295,7 +295,6 @@ Json review(const AdmissionAttributes& attributes, const Json* object, const Jso
 // --- WebhookAdmission ---------------------------------------------------------------------------
 
 struct WebhookAdmission::Snapshot {
-  std::uint64_t version = 0;
   std::vector<Webhook> mutating;
   std::vector<Webhook> validating;
 };
@@ -305,7 +304,7 @@ WebhookAdmission::WebhookAdmission(store::Store& store, const ResourceRegistry& 
 
 WebhookAdmission::~WebhookAdmission() = default;
 
-void WebhookAdmission::configurations_changed() { version_.fetch_add(1); }
+void WebhookAdmission::configurations_changed() { snapshot_.invalidate(); }
 
 bool WebhookAdmission::exempt(const ResourceType& type) {
   return type.group == kGroup &&
@@ -316,15 +315,11 @@ bool WebhookAdmission::exempt(const ResourceType& type) {
 }
 
 std::shared_ptr<const WebhookAdmission::Snapshot> WebhookAdmission::snapshot() {
-  // The version is read before the store: a configuration written meanwhile bumps it again, so
-  // the next request reads once more rather than keeping a set older than its version says.
-  const std::uint64_t version = version_.load();
-  {
-    std::lock_guard lock(mutex_);
-    if (snapshot_ && snapshot_->version == version) return snapshot_;
-  }
-  auto made = std::make_shared<Snapshot>();
-  made->version = version;
+  return snapshot_.get([this] { return read_configurations(); });
+}
+
+WebhookAdmission::Snapshot WebhookAdmission::read_configurations() const {
+  Snapshot made;
   for (const bool mutating : {true, false}) {
     auto type = registry_.find(kGroup, "v1", mutating ? kMutating : kValidating);
     if (!type) continue;
@@ -342,12 +337,10 @@ std::shared_ptr<const WebhookAdmission::Snapshot> WebhookAdmission::snapshot() {
           webhook.namespace_selector = LabelSelector::from_json(spec["namespaceSelector"], {}, ignored);
         if (spec.contains("objectSelector"))
           webhook.object_selector = LabelSelector::from_json(spec["objectSelector"], {}, ignored);
-        (mutating ? made->mutating : made->validating).push_back(std::move(webhook));
+        (mutating ? made.mutating : made.validating).push_back(std::move(webhook));
       }
     }
   }
-  std::lock_guard lock(mutex_);
-  if (!snapshot_ || snapshot_->version <= version) snapshot_ = made;
   return made;
 }
 

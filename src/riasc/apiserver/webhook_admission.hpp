@@ -18,9 +18,7 @@
 //   Equivalent select the same requests. reinvocationPolicy IfNeeded is not honoured (each
 //   mutating webhook is called once). Validating webhooks are called one after the other.
 
-#include <atomic>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +26,7 @@
 
 #include "riasc/apiserver/object_service.hpp"
 #include "riasc/apiserver/resource_registry.hpp"
+#include "riasc/apiserver/store_snapshot.hpp"
 #include "riasc/core/field_error.hpp"
 #include "riasc/core/json.hpp"
 #include "riasc/store/store.hpp"
@@ -78,15 +77,14 @@ class WebhookAdmission {
  private:
   struct Snapshot;
   std::shared_ptr<const Snapshot> snapshot();
+  [[nodiscard]] Snapshot read_configurations() const;
   // `patch_target` (the object itself, when mutating and there is one) takes the patches.
   std::optional<ApiError> run(bool mutating, const AdmissionAttributes& attributes, const Json* object,
                               const Json* old_object, Json* patch_target);
 
   store::Store& store_;
   const ResourceRegistry& registry_;
-  std::atomic<std::uint64_t> version_{1};
-  std::mutex mutex_;
-  std::shared_ptr<const Snapshot> snapshot_;
+  StoreSnapshot<Snapshot> snapshot_;
 };
 
 // Checks a MutatingWebhookConfiguration or ValidatingWebhookConfiguration (v1) as kube-apiserver

@@ -523,6 +523,11 @@ RIASC_PROTO_MESSAGE(kSelfSubjectAccessReview, "SelfSubjectAccessReview",
                     msg(1, "metadata", kObjectMeta, kAlways),
                     msg(2, "spec", kSelfSubjectAccessReviewSpec, kAlways),
                     msg(3, "status", kSubjectAccessReviewStatus, kAlways))
+// authorization.k8s.io/v1 SelfSubjectRulesReview (kubectl auth can-i --list); kubectl sends no status.
+RIASC_PROTO_MESSAGE(kSelfSubjectRulesReviewSpec, "SelfSubjectRulesReviewSpec", str(1, "namespace"))
+RIASC_PROTO_MESSAGE(kSelfSubjectRulesReview, "SelfSubjectRulesReview",
+                    msg(1, "metadata", kObjectMeta, kAlways),
+                    msg(2, "spec", kSelfSubjectRulesReviewSpec, kAlways))
 
 // authentication.k8s.io/v1 TokenRequest (`kubectl create token`).
 RIASC_PROTO_MESSAGE(kBoundObjectReference, "BoundObjectReference", str(1, "kind"), str(2, "apiVersion"),
@@ -560,6 +565,7 @@ constexpr KindSpec kKinds[] = {
     {"authorization.k8s.io/v1", "SelfSubjectAccessReview", &kSelfSubjectAccessReview},
     {"authentication.k8s.io/v1", "TokenRequest", &kTokenRequest},
     {"authentication.k8s.io/v1", "SelfSubjectReview", &kSelfSubjectReview},
+    {"authorization.k8s.io/v1", "SelfSubjectRulesReview", &kSelfSubjectRulesReview},
 };
 
 // --- decoding ------------------------------------------------------------------------------------

@@ -72,7 +72,15 @@ std::string check_dns_label(std::string_view value) {
 
 std::string check_dns_subdomain(std::string_view value) { return joined(dns1123_subdomain_errors(value)); }
 
-FieldErrors validate_object_meta(const Json& metadata, const FieldPath& path) {
+std::string check_path_segment_name(std::string_view value) {
+  if (value == "." || value == "..") return fmt::format("may not be '{}'", value);
+  for (const char* part : {"/", "%"}) {
+    if (value.find(part) != std::string_view::npos) return fmt::format("may not contain '{}'", part);
+  }
+  return {};
+}
+
+FieldErrors validate_object_meta(const Json& metadata, const FieldPath& path, bool path_segment_names) {
   FieldErrors errors;
   if (!metadata.is_object()) {
     errors.push_back({FieldError::Type::Invalid, path, metadata, "must be an object"});
@@ -87,7 +95,9 @@ FieldErrors validate_object_meta(const Json& metadata, const FieldPath& path) {
     }
   } else if (!name->is_string()) {
     errors.push_back({FieldError::Type::Invalid, path.child("name"), *name, "must be a string"});
-  } else if (auto why = check_dns_subdomain(name->get<std::string>()); !why.empty()) {
+  } else if (auto why = path_segment_names ? check_path_segment_name(name->get<std::string>())
+                                           : check_dns_subdomain(name->get<std::string>());
+             !why.empty()) {
     errors.push_back({FieldError::Type::Invalid, path.child("name"), *name, why});
   }
   if (auto ns = metadata.find("namespace"); ns != metadata.end() && !ns->is_null()) {
