@@ -263,7 +263,7 @@ TEST(ProtobufBodyTest, OtherKindsAreNamed) {
         "ConfigMap, Secret, ServiceAccount, Pod, Event; apps/v1 Deployment; "
         "rbac.authorization.k8s.io/v1 Role, ClusterRole, RoleBinding, ClusterRoleBinding; "
         "coordination.k8s.io/v1 Lease; authorization.k8s.io/v1 SelfSubjectAccessReview, "
-        "SelfSubjectRulesReview); send this "
+        "SelfSubjectRulesReview; authentication.k8s.io/v1 TokenRequest, SelfSubjectReview); send this "
         "request as JSON");
   }
   // The group matters, not just the kind.

@@ -236,7 +236,7 @@ TEST(ManifestCrdTest, CrdInTheFilesReplacesTheBuiltinOne) {
   EXPECT_THAT(
       lines(run({{"project.yaml", object}})),
       ElementsAre("project.yaml:4:8: spec.owner: Unknown field: not declared in the schema; known fields: "
-                  "users, nodes, nodeSelector"));
+                  "users, nodes, nodeSelector, limits"));
   EXPECT_THAT(lines(run({{"project.yaml", object}, {"crd.json", crd.dump(2)}})), IsEmpty());
 }
 

@@ -11,8 +11,8 @@
 
 #include "riasc/apiserver/garbage_collector.hpp"
 #include "riasc/apiserver/pod_logs.hpp"
-#include "riasc/apiserver/service_account_tokens.hpp"
 #include "riasc/apiserver/rbac_authorizer.hpp"
+#include "riasc/apiserver/service_account_tokens.hpp"
 #include "riasc/apiserver/token_authenticator.hpp"
 #include "riasc/apiserver/webhook_admission.hpp"
 #include "riasc/core/base64.hpp"

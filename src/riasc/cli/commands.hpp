@@ -12,7 +12,7 @@ void add_server_command(CLI::App& app);
 void add_agent_command(CLI::App& app);
 void add_up_command(CLI::App& app);  // up and down
 void add_cosim_command(CLI::App& app);
-void add_user_command(CLI::App& app);  // user add
+void add_user_command(CLI::App& app);      // user add
 void add_operator_command(CLI::App& app);  // the Project operator (docs/tenancy.md)
 
 // Ends the program with `code` after the command has said why.

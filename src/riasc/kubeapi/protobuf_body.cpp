@@ -563,9 +563,9 @@ constexpr KindSpec kKinds[] = {
     {"rbac.authorization.k8s.io/v1", "ClusterRoleBinding", &kClusterRoleBinding},
     {"coordination.k8s.io/v1", "Lease", &kLease},
     {"authorization.k8s.io/v1", "SelfSubjectAccessReview", &kSelfSubjectAccessReview},
+    {"authorization.k8s.io/v1", "SelfSubjectRulesReview", &kSelfSubjectRulesReview},
     {"authentication.k8s.io/v1", "TokenRequest", &kTokenRequest},
     {"authentication.k8s.io/v1", "SelfSubjectReview", &kSelfSubjectReview},
-    {"authorization.k8s.io/v1", "SelfSubjectRulesReview", &kSelfSubjectRulesReview},
 };
 
 // --- decoding ------------------------------------------------------------------------------------

@@ -108,6 +108,16 @@ Json NodeRegistration::status(bool ready, const std::string& reason, const std::
                 {"architecture", "amd64"}}}};
 }
 
+Json NodeRegistration::current_labels() const {
+  try {
+    const Json node = api_.resource(kNodes).get(description_.name);
+    const Json labels = node.value("metadata", Json::object()).value("labels", labels_);
+    return labels.is_object() ? labels : labels_;
+  } catch (const client::ApiError&) {
+    return labels_;
+  }
+}
+
 void NodeRegistration::register_node() {
   auto nodes = api_.resource(kNodes);
   const Json metadata{{"name", description_.name}, {"labels", labels_}};

@@ -31,6 +31,10 @@ class NodeRegistration {
   void mark_not_ready(const std::string& reason, const std::string& message);
 
   [[nodiscard]] const Json& labels() const { return labels_; }
+  // The Node object's labels now, as kube-scheduler reads them: others label nodes too (a
+  // Project's project.riasc.eu/<name>, `kubectl label node`). The registered ones when the Node
+  // cannot be read.
+  [[nodiscard]] Json current_labels() const;
   [[nodiscard]] const std::string& name() const { return description_.name; }
 
  private:

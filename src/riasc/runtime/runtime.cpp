@@ -376,7 +376,7 @@ void Runtime::schedule(const Json& object) {
   if (metadata.contains("deletionTimestamp")) return;
   auto pods = api_.resource(kPods, metadata.value("namespace", ""));
   const std::string name = metadata.value("name", "");
-  const NodeIdentity node{options_.node, internals_->registration->labels()};
+  const NodeIdentity node{options_.node, internals_->registration->current_labels()};
   const auto reason = unschedulable_reason(object, node);
   if (!reason) {
     // Binding: kube-scheduler writes spec.nodeName through pods/binding; one node needs no more.

@@ -76,7 +76,10 @@ class ProjectOperator::Impl {
  public:
   Impl(const client::Client& api, ProjectOperatorOptions options)
       : client_(api.config()), options_(std::move(options)) {}
-  ~Impl() { stop_node_watch(); }
+  ~Impl() {
+    stop_node_watch();
+    stop_admission_caches();
+  }
 
   // Makes the cluster match the project's spec and writes its status. A project that cannot be
   // made Ready for a reason outside the operator's hands throws TemporaryError, so that the SDK
@@ -147,8 +150,22 @@ class ProjectOperator::Impl {
     }
   }
 
-  // The pod webhooks. Both read the project from the API, not from a cache: they serve on every
-  // replica, leader or not, and a cache could be behind the Project a user just changed.
+  // The pod webhooks read Projects and pods from caches of their own, started with the operator on
+  // every replica (webhooks serve on all of them, leader or not). Not from the API: a webhook that
+  // calls the API server while that server waits for its answer ties up one of the server's
+  // request threads, and a burst of pod creates then deadlocks the embedded server until the
+  // webhook times out (docs/tenancy.md, "Admission").
+  void start_admission_caches() {
+    admission_projects_ = std::make_unique<client::Informer>(client_.resource(kProjects));
+    admission_pods_ = std::make_unique<client::Informer>(client_.resource(kPods));
+    admission_projects_->start();
+    admission_pods_->start();
+  }
+  void stop_admission_caches() {
+    if (admission_projects_) admission_projects_->stop();
+    if (admission_pods_) admission_pods_->stop();
+  }
+
   void mutate_pod(op::AdmissionContext& ctx) {
     const std::optional<Json> required = required_selector(ctx.namespace_name());
     if (!required) return;
@@ -230,7 +247,10 @@ class ProjectOperator::Impl {
     client::ListOptions selector;
     selector.label_selector = managed_selector(project);
     std::map<std::string, Json> ours;  // by name
-    for (Json& binding : bindings.list(selector).items) ours[name_of(binding)] = std::move(binding);
+    for (Json& binding : bindings.list(selector).items) {
+      std::string name = name_of(binding);  // not in the same expression as the move: g++ moves first
+      ours[std::move(name)] = std::move(binding);
+    }
     std::set<std::string> wanted;
     for (const std::string& user : spec.users) {
       const std::string name = binding_name(user);
@@ -279,7 +299,10 @@ class ProjectOperator::Impl {
   void ensure_node_labels(const std::string& project, const ProjectSpec& spec, Outcome& outcome) {
     const std::string label = node_label(project);
     std::map<std::string, Json> nodes;
-    for (Json& node : client_.resource(kNodes).list().items) nodes[name_of(node)] = std::move(node);
+    for (Json& node : client_.resource(kNodes).list().items) {
+      std::string name = name_of(node);
+      nodes[std::move(name)] = std::move(node);
+    }
     for (const std::string& name : spec.nodes) {
       auto found = nodes.find(name);
       if (found == nodes.end()) {
@@ -426,13 +449,15 @@ class ProjectOperator::Impl {
   // ---- admission
 
   std::optional<Json> project_of(const std::string& namespace_name) {
-    try {
-      Json project = client_.resource(kProjects).get(namespace_name);
-      if (being_deleted(project)) return std::nullopt;  // its namespace goes with it
-      return project;
-    } catch (const client::NotFound&) {
-      return std::nullopt;  // a namespace labelled by hand: no project to enforce
-    }
+    // Until both caches hold their first list, an answer could let a pod escape its project.
+    constexpr auto kSyncWait = std::chrono::seconds(5);
+    if (!admission_projects_->wait_for_sync(kSyncWait) || !admission_pods_->wait_for_sync(kSyncWait))
+      throw op::AdmissionError("the Project operator has not read the Projects and pods yet; try again", 503);
+    std::optional<Json> project = admission_projects_->store().get(namespace_name);
+    // None: a namespace labelled by hand, no project to enforce. One being deleted: its namespace
+    // goes with it.
+    if (!project || being_deleted(*project)) return std::nullopt;
+    return project;
   }
 
   std::optional<Json> required_selector(const std::string& namespace_name) {
@@ -448,15 +473,15 @@ class ProjectOperator::Impl {
           fmt::format("conflicting nodeSelector for project {}: {}", project, fmt::join(conflicts, "; ")));
   }
 
-  // Counts the namespace's live pods from the API plus the pods this process admitted that the
-  // API does not list yet, under one lock per namespace: concurrent creates through this replica
+  // Counts the namespace's live pods in the cache plus the pods this process admitted that the
+  // cache does not hold yet, under one lock per namespace: concurrent creates through this replica
   // cannot overshoot the limit (docs/tenancy.md says what several replicas give).
   void admit_within_limit(op::AdmissionContext& ctx, const std::string& project, std::int64_t limit) {
     std::mutex& lock_of_namespace = limit_mutex(project);
     std::lock_guard lock(lock_of_namespace);
     const auto now = std::chrono::steady_clock::now();
     std::set<std::string> live;
-    for (const Json& pod : client_.resource(kPods, project).list().items)
+    for (const Json& pod : admission_pods_->store().by_index(client::Store::kNamespaceIndex, project))
       if (counts_against_limit(pod)) live.insert(name_of(pod));
     std::map<std::string, std::chrono::steady_clock::time_point>& held = held_[project];
     std::erase_if(held, [&](const auto& entry) {
@@ -489,6 +514,8 @@ class ProjectOperator::Impl {
   std::map<std::string, std::set<std::string>> project_nodes_;
   std::once_flag node_watch_started_;
   std::unique_ptr<client::Informer> node_watch_;
+  std::unique_ptr<client::Informer> admission_projects_;
+  std::unique_ptr<client::Informer> admission_pods_;
 };
 
 op::OperatorOptions ProjectOperator::operator_options(op::OperatorOptions base) {
@@ -500,6 +527,7 @@ ProjectOperator::ProjectOperator(op::Operator& operator_, const client::Client& 
                                  ProjectOperatorOptions options)
     : impl_(std::make_shared<Impl>(api, std::move(options))) {
   Impl* impl = impl_.get();
+  impl->start_admission_caches();
   auto converge = [impl](op::Context& ctx) { impl->converge(ctx.name()); };
   // One level-triggered pass for every reason: each reads the project afresh and compares the
   // whole cluster state with it, so a re-run (restart, resume, retry) is harmless.
