@@ -180,6 +180,13 @@ check "an expired token gets 401" "Unauthorized" with-token "$expired" -n alpha 
 admin -n alpha delete serviceaccount robot >/dev/null
 check "deleting the ServiceAccount revokes its token" "Unauthorized" with-token "$token" -n alpha get pods
 
+# --- a node joins a project: the pods waiting for one start ------------------------------------
+check "bob creates a pod in beta" "pod/waiting created" bob -n beta create -f "$(pod waiting)"
+check "it waits: no runtime runs beta's node here" "Pending" bob -n beta get pod waiting -o 'jsonpath={.status.phase}'
+admin patch project beta --type merge -p '{"spec":{"nodes":["lab-b","lab-a"]}}' >/dev/null
+eventually "once lab-a joins beta, the waiting pod runs there" "Running lab-a" \
+  bob -n beta get pod waiting -o 'jsonpath={.status.phase} {.spec.nodeName}'
+
 # --- revocation ----------------------------------------------------------------------------------
 check "alice still works in alpha" "work" alice -n alpha get pods
 started=$(date +%s%N)

@@ -291,6 +291,7 @@ void Runtime::run_timers() {
     } catch (const std::exception& error) {
       log_.warning("node heartbeat: {}", error.what());
     }
+    retry_unscheduled();
   }
   for (auto& [uid, pod] : pods_by_uid_) {
     if (pod->kill_at && now >= *pod->kill_at) {
@@ -368,6 +369,21 @@ void Runtime::handle(const Event& event) {
     const auto grace = std::chrono::seconds(integer_or(metadata, "deletionGracePeriodSeconds", 30));
     begin_termination(pod, grace);
     finish_if_stopped(uid);
+  }
+}
+
+// Pods no node fitted are tried again with each heartbeat, as kube-scheduler retries its
+// unschedulable pods: a label given to the node since (a Project's node label, `kubectl label
+// node`) may fit them now, and no pod event would say so.
+void Runtime::retry_unscheduled() {
+  for (const Json& pod : pods_.store().list()) {
+    const Json& spec = pod.value("spec", Json::object());
+    if (!spec.value("nodeName", "").empty()) continue;
+    try {
+      schedule(pod);
+    } catch (const std::exception& error) {
+      log_.warning("{}: scheduling again: {}", client::Store::key_of(pod), error.what());
+    }
   }
 }
 

@@ -70,6 +70,7 @@ class Runtime {
   void run();
   void wake();
   void handle(const Event& event);
+  void retry_unscheduled();
   void schedule(const Json& pod);
   void admit(const Json& pod);
   void start_container(Pod& pod, Container& container);
