@@ -265,11 +265,16 @@ for _ in $(seq 300); do
 done
 shaped=$(date +%s.%N)
 took=$(python3 -c "print(round(($shaped - $added) * 1000))")
-if [ "$took" -lt 1000 ]; then
+# The target is a second. QEMU's TCG (the only accelerator the project's VM has) runs the API
+# server, the agent and every `nft list` of this loop several times slower, so the VM gets twice
+# that; the agent's own reaction time is measured by bench/netem_agent_bench (docs/benchmarks.md).
+budget=1000
+[ "${RIASC_VM:-0}" = 1 ] && budget=2000
+if [ "$took" -lt "$budget" ]; then
   passed=$((passed + 1))
-  echo "ok: a new peer is shaped ${took} ms after it got its IP"
+  echo "ok: a new peer is shaped ${took} ms after it got its IP (budget ${budget} ms)"
 else
-  fail "a new peer is shaped within a second (took ${took} ms)"
+  fail "a new peer is shaped within ${budget} ms (took ${took} ms)"
   echo "  IP given at $(date -u -d "@$added" +%T.%N); the agent's log:"
   tail -30 "$work/agent.log"
 fi
