@@ -1,0 +1,685 @@
+#include "riasc/shaper/shaper.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <map>
+#include <stdexcept>
+#include <utility>
+
+namespace riasc::shaper {
+
+namespace {
+
+using Distribution = net::NetemOptions::Distribution;
+
+constexpr Nanos kNever = std::numeric_limits<Nanos>::min();
+constexpr std::int64_t kDistScale = 8192;  // NETEM_DIST_SCALE: table entries are value * 8192
+constexpr std::size_t kEthernetHeader = 14;
+
+// xoshiro128** (Blackman and Vigna), seeded through splitmix64: fast, 32-bit output like the
+// kernel's prandom_u32_state, and a seed gives the same sequence on every platform.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) {
+    for (int i = 0; i < 4; i += 2) {
+      const std::uint64_t value = splitmix64(seed);
+      s_[i] = static_cast<std::uint32_t>(value);
+      s_[i + 1] = static_cast<std::uint32_t>(value >> 32);
+    }
+    if ((s_[0] | s_[1] | s_[2] | s_[3]) == 0) s_[0] = 1;  // the all-zero state is a fixed point
+  }
+
+  std::uint32_t operator()() {
+    const std::uint32_t result = rotl(s_[1] * 5, 7) * 9;
+    const std::uint32_t t = s_[1] << 9;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 11);
+    return result;
+  }
+
+  // Uniform in [0, n), as get_random_u32_below (multiply-shift; the bias is below 2^-32 * n).
+  std::uint32_t below(std::uint32_t n) {
+    return static_cast<std::uint32_t>((static_cast<std::uint64_t>((*this)()) * n) >> 32);
+  }
+
+ private:
+  static std::uint32_t rotl(std::uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+  static std::uint64_t splitmix64(std::uint64_t& x) {
+    std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  std::uint32_t s_[4]{};
+};
+
+// A probability as netem holds it: tc's rint(fraction * UINT32_MAX), compared with 32-bit
+// random numbers, so probabilities round exactly as they do in the kernel.
+std::uint32_t scaled(double fraction) {
+  return static_cast<std::uint32_t>(std::rint(fraction * std::numeric_limits<std::uint32_t>::max()));
+}
+
+void check_fraction(double value, const char* name) {
+  if (!(value >= 0 && value <= 1)) {
+    throw std::invalid_argument(fmt::format("shaper: {} {} is not a fraction in [0, 1]", name, value));
+  }
+}
+
+// netem's correlated generator: each number is a weighted mean of a fresh one and the previous
+// one, in 32-bit fixed point (rho scaled to 2^32). With rho 0 it is a plain random number.
+struct Correlated {
+  std::uint32_t rho = 0;
+  std::uint32_t last = 0;
+
+  std::uint32_t next(Rng& rng) {
+    const std::uint64_t fresh = rng();
+    if (rho == 0) return static_cast<std::uint32_t>(fresh);
+    const std::uint64_t weight = static_cast<std::uint64_t>(rho) + 1;
+    // fresh < 2^32 and weight <= 2^32, so neither product nor their sum overflows 64 bits
+    // (the sum is a convex combination scaled by 2^32).
+    last = static_cast<std::uint32_t>((fresh * ((std::uint64_t{1} << 32) - weight) + last * weight) >> 32);
+    return last;
+  }
+};
+
+// Bytes at an offset, big-endian, as the IP headers carry them.
+std::uint16_t be16(const std::vector<std::uint8_t>& frame, std::size_t at) {
+  return static_cast<std::uint16_t>((frame[at] << 8) | frame[at + 1]);
+}
+void put_be16(std::vector<std::uint8_t>& frame, std::size_t at, std::uint16_t value) {
+  frame[at] = static_cast<std::uint8_t>(value >> 8);
+  frame[at + 1] = static_cast<std::uint8_t>(value);
+}
+
+// INET_ECN_set_ce on an untagged Ethernet frame: true when the packet now carries CE (it was
+// ECT(0) or ECT(1), or already CE, which the kernel also counts as marked); false for Not-ECT
+// and for anything but IPv4/IPv6 (the kernel looks at skb->protocol, which is the VLAN type for
+// a tagged frame, so tagged frames are not marked there either).
+bool set_ce(std::vector<std::uint8_t>& frame) {
+  if (frame.size() < kEthernetHeader) return false;
+  const std::uint16_t type = be16(frame, 12);
+  const std::size_t ip = kEthernetHeader;
+  if (type == 0x0800) {
+    if (frame.size() < ip + 20 || (frame[ip] >> 4) != 4) return false;
+    const std::uint8_t ecn = frame[ip + 1] & 0x3;
+    if (ecn == 0) return false;
+    if (ecn == 3) return true;
+    // The header checksum, updated rather than recomputed (RFC 1624, eqn. 3), so that a header
+    // whose checksum was wrong stays wrong: HC' = ~(~HC + ~m + m') over the word holding TOS.
+    const std::uint16_t old_word = be16(frame, ip);
+    frame[ip + 1] |= 0x3;
+    const std::uint16_t new_word = be16(frame, ip);
+    std::uint32_t sum = static_cast<std::uint16_t>(~be16(frame, ip + 10));
+    sum += static_cast<std::uint16_t>(~old_word);
+    sum += new_word;
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    put_be16(frame, ip + 10, static_cast<std::uint16_t>(~sum));
+    return true;
+  }
+  if (type == 0x86dd) {
+    if (frame.size() < ip + 40 || (frame[ip] >> 4) != 6) return false;
+    // The traffic class straddles bytes 0 and 1; its ECN bits are 0x30 of byte 1. IPv6 has no
+    // header checksum (the transport checksums do not cover the traffic class).
+    const std::uint8_t ecn = (frame[ip + 1] >> 4) & 0x3;
+    if (ecn == 0) return false;
+    frame[ip + 1] |= 0x30;
+    return true;
+  }
+  return false;
+}
+
+struct Params {
+  Nanos latency = 0;
+  std::int32_t jitter = 0;  // netem caps it at INT_MAX: tabledist takes a 32-bit sigma
+  std::uint32_t loss = 0, duplicate = 0, corrupt = 0, reorder = 0;
+  std::uint32_t delay_rho = 0, loss_rho = 0, duplicate_rho = 0, reorder_rho = 0, corrupt_rho = 0;
+  std::uint32_t gap = 0;
+  std::uint32_t limit = 0;
+  std::uint64_t limit_bytes = 0;
+  std::uint64_t rate = 0;
+  std::int32_t packet_overhead = 0;
+  std::uint32_t cell_size = 0;
+  std::int32_t cell_overhead = 0;
+  bool ecn = false;
+  enum class Loss { Random, GilbertElliott, FourState } loss_model = Loss::Random;
+  // The loss model's transition and loss probabilities, as the kernel's clgstate a1..a5.
+  std::uint32_t a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0;
+  bool slots = false, slot_table = false;
+  Nanos slot_min = 0, slot_max = 0, slot_delay = 0;
+  std::int32_t slot_jitter = 0;
+  std::int32_t slot_packets = INT_MAX, slot_bytes = INT_MAX;
+};
+
+Nanos to_nanos(std::uint64_t ns, const char* name) {
+  if (ns > static_cast<std::uint64_t>(std::numeric_limits<Nanos>::max())) {
+    throw std::invalid_argument(fmt::format("shaper: {} {} ns is out of range", name, ns));
+  }
+  return static_cast<Nanos>(ns);
+}
+
+std::int32_t capped(Nanos ns) { return static_cast<std::int32_t>(std::min<Nanos>(ns, INT_MAX)); }
+
+// Checks what netem (or tc before it) rejects and turns the options into netem's units.
+Params compile(const ShaperOptions& options, const Tables& tables) {
+  const auto& o = options.netem;
+  check_fraction(o.delay_correlation, "delay correlation");
+  check_fraction(o.loss, "loss");
+  check_fraction(o.loss_correlation, "loss correlation");
+  check_fraction(o.duplicate, "duplicate");
+  check_fraction(o.duplicate_correlation, "duplicate correlation");
+  check_fraction(o.reorder, "reorder");
+  check_fraction(o.reorder_correlation, "reorder correlation");
+  check_fraction(o.corrupt, "corrupt");
+  check_fraction(o.corrupt_correlation, "corrupt correlation");
+  if (o.gap > 0 && o.reorder == 0) throw std::invalid_argument("shaper: gap without reorder");
+  if (o.reorder > 0 && o.latency_ns == 0) throw std::invalid_argument("shaper: reorder needs a latency");
+  if (options.gemodel && options.four_state) {
+    throw std::invalid_argument("shaper: gemodel and four_state loss models are exclusive");
+  }
+
+  Params p;
+  p.latency = to_nanos(o.latency_ns, "latency");
+  p.jitter = capped(to_nanos(o.jitter_ns, "jitter"));
+  if (p.jitter > 0 && o.distribution != Distribution::Uniform && tables.jitter.empty()) {
+    throw std::invalid_argument(fmt::format("shaper: the {} jitter distribution needs its table",
+                                            net::distribution_name(o.distribution)));
+  }
+  p.loss = scaled(o.loss);
+  p.delay_rho = scaled(o.delay_correlation);
+  p.loss_rho = scaled(o.loss_correlation);
+  p.duplicate_rho = scaled(o.duplicate_correlation);
+  p.reorder_rho = scaled(o.reorder_correlation);
+  p.corrupt_rho = scaled(o.corrupt_correlation);
+  p.duplicate = scaled(o.duplicate);
+  p.corrupt = scaled(o.corrupt);
+  // tc sends a gap of 0 with reorder as 1; the kernel then reorders with the given probability.
+  p.gap = o.reorder > 0 && o.gap == 0 ? 1 : o.gap;
+  p.reorder = scaled(o.reorder);
+  p.limit = o.limit;
+  p.limit_bytes = options.limit_bytes;
+  p.rate = o.rate_bytes_per_second;
+  p.packet_overhead = o.packet_overhead;
+  p.cell_size = o.cell_size;
+  p.cell_overhead = o.cell_overhead;
+  p.ecn = o.ecn;
+
+  if (const auto& ge = options.gemodel) {
+    check_fraction(ge->p, "gemodel p");
+    check_fraction(ge->r, "gemodel r");
+    check_fraction(ge->h, "gemodel h");
+    check_fraction(ge->k, "gemodel k");
+    p.loss_model = Params::Loss::GilbertElliott;
+    p.a1 = scaled(ge->p);
+    p.a2 = scaled(ge->r);
+    p.a3 = scaled(ge->h);
+    p.a4 = scaled(1 - ge->k);
+  } else if (const auto& fs = options.four_state) {
+    for (const auto& [value, name] :
+         {std::pair{fs->p13, "p13"}, std::pair{fs->p31, "p31"}, std::pair{fs->p32, "p32"},
+          std::pair{fs->p23, "p23"}, std::pair{fs->p14, "p14"}}) {
+      check_fraction(value, name);
+    }
+    p.loss_model = Params::Loss::FourState;
+    p.a1 = scaled(fs->p13);
+    p.a2 = scaled(fs->p31);
+    p.a3 = scaled(fs->p32);
+    p.a4 = scaled(fs->p14);
+    p.a5 = scaled(fs->p23);
+  }
+
+  if (o.slot_max_packets < 0 || o.slot_max_bytes < 0) {
+    throw std::invalid_argument("shaper: negative slot budget");
+  }
+  if (o.slot_delay_ns > 0) {
+    if (o.slot_distribution == Distribution::Uniform) {
+      throw std::invalid_argument("shaper: the slot distribution form needs a table (not uniform)");
+    }
+    if (o.slot_jitter_ns == 0) throw std::invalid_argument("shaper: the slot distribution needs a jitter");
+    if (tables.slot.empty()) {
+      throw std::invalid_argument(fmt::format("shaper: the {} slot distribution needs its table",
+                                              net::distribution_name(o.slot_distribution)));
+    }
+    p.slots = p.slot_table = true;
+    p.slot_delay = to_nanos(o.slot_delay_ns, "slot delay");
+    p.slot_jitter = capped(to_nanos(o.slot_jitter_ns, "slot jitter"));
+  } else if (o.slot_min_ns > 0) {
+    if (o.slot_max_ns != 0 && o.slot_max_ns < o.slot_min_ns) {
+      throw std::invalid_argument("shaper: slot_max_ns is below slot_min_ns");
+    }
+    p.slots = true;
+    p.slot_min = to_nanos(o.slot_min_ns, "slot min");
+    p.slot_max = o.slot_max_ns == 0 ? p.slot_min : to_nanos(o.slot_max_ns, "slot max");
+  }
+  if (o.slot_max_packets > 0) p.slot_packets = o.slot_max_packets;
+  if (o.slot_max_bytes > 0) p.slot_bytes = o.slot_max_bytes;
+  return p;
+}
+
+const char* verdict_name(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::Sent:
+      return "sent";
+    case Verdict::Lost:
+      return "lost";
+    case Verdict::LimitDrop:
+      return "limit";
+  }
+  return "?";
+}
+
+}  // namespace
+
+Tables Tables::load(const ShaperOptions& options) {
+  const auto& o = options.netem;
+  Tables tables;
+  if (o.jitter_ns > 0 && o.distribution != Distribution::Uniform) {
+    tables.jitter = net::load_distribution(o.distribution);
+  }
+  if (o.slot_delay_ns > 0 && o.slot_distribution != Distribution::Uniform) {
+    tables.slot = net::load_distribution(o.slot_distribution);
+  }
+  return tables;
+}
+
+std::string trace_csv_header() {
+  return "id,arrival_ns,departure_ns,bytes,verdict,duplicate,corrupted,reordered,ecn_marked";
+}
+
+std::string to_csv(const TraceRecord& r) {
+  return fmt::format("{},{},{},{},{},{:d},{:d},{:d},{:d}", r.id, r.arrival, r.departure, r.bytes,
+                     verdict_name(r.verdict), r.duplicate, r.corrupted, r.reordered, r.ecn_marked);
+}
+
+struct Shaper::State {
+  struct Change {
+    Nanos at;
+    Params params;
+    Tables tables;
+  };
+
+  Params params;
+  Tables tables;
+  Rng rng;
+  Correlated delay_cor, loss_cor, dup_cor, reorder_cor, corrupt_cor;
+  std::uint8_t chain_state = 1;  // the loss model's Markov state, numbered as the kernel's
+  std::uint32_t counter = 0;     // packets delayed since the last reordered one
+
+  Nanos slot_next = kNever;  // kNever: open since ever (netem: the time of the last change)
+  std::int32_t slot_packets_left = INT_MAX, slot_bytes_left = INT_MAX;
+
+  // netem's tfifo: ordered by time to send, equal times in arrival order (a multimap inserts
+  // an equal key after the ones already there). Packet::departure holds the time to send.
+  std::multimap<Nanos, Packet> tfifo;
+  // netem's own queue, where reordered packets go at the head: sent before the tfifo, slots or
+  // not.
+  std::deque<Packet> head_queue;
+  // Sent by netem (at their departure), not yet returned by dequeue().
+  std::deque<Packet> released;
+  // When netem's watchdog fires next: the time of its next dequeue attempt.
+  std::optional<Nanos> watchdog;
+  Nanos clock = kNever;         // the latest time seen
+  std::vector<Change> changes;  // by time
+
+  std::uint64_t next_id = 0;
+  std::uint64_t queued_bytes = 0;
+  Counters counters;
+  std::function<void(const TraceRecord&)> sink;
+
+  State(Params p, Tables t, std::uint64_t seed) : rng(seed) { apply(std::move(p), std::move(t), kNever); }
+
+  // netem_change with every attribute present (what riasc sends: NetemEncoding::Complete).
+  void apply(Params p, Tables t, Nanos at) {
+    params = std::move(p);
+    tables = std::move(t);
+    // init_crandom: the previous value starts random.
+    for (auto [cor, rho] :
+         {std::pair{&delay_cor, params.delay_rho}, std::pair{&loss_cor, params.loss_rho},
+          std::pair{&dup_cor, params.duplicate_rho}, std::pair{&reorder_cor, params.reorder_rho},
+          std::pair{&corrupt_cor, params.corrupt_rho}}) {
+      cor->rho = rho;
+      cor->last = rng();
+    }
+    counter = 0;
+    chain_state = 1;  // GOOD_STATE / TX_IN_GAP_PERIOD
+    if (params.slots) {
+      slot_next = at;
+      slot_packets_left = params.slot_packets;
+      slot_bytes_left = params.slot_bytes;
+    }
+  }
+
+  void trace(const Packet& packet, Verdict verdict) {
+    if (!sink) return;
+    sink(TraceRecord{.id = packet.id,
+                     .arrival = packet.arrival,
+                     .departure = verdict == Verdict::Sent ? packet.departure : -1,
+                     .bytes = static_cast<std::uint32_t>(packet.frame.size()),
+                     .verdict = verdict,
+                     .duplicate = packet.duplicate,
+                     .corrupted = packet.corrupted,
+                     .reordered = packet.reordered,
+                     .ecn_marked = packet.ecn_marked});
+  }
+
+  // tabledist: mu + sigma * (a table entry / 8192), in integers and rounded as the kernel
+  // rounds; uniform in [mu - sigma, mu + sigma) without a table.
+  Nanos tabledist(Nanos mu, std::int32_t sigma, Correlated* cor, const std::vector<std::int16_t>& table) {
+    if (sigma == 0) return mu;
+    const std::uint32_t rnd = cor != nullptr ? cor->next(rng) : rng();
+    if (table.empty()) return static_cast<Nanos>(rnd % (2 * static_cast<std::uint32_t>(sigma))) + mu - sigma;
+    const std::int64_t t = table[rnd % table.size()];
+    // Split sigma so that the product fits: the remainder's part rounded half away from zero.
+    std::int64_t x = (sigma % kDistScale) * t;
+    x += x >= 0 ? kDistScale / 2 : -kDistScale / 2;
+    return x / kDistScale + (sigma / kDistScale) * t + mu;
+  }
+
+  bool loss_event() {
+    const auto& p = params;
+    switch (p.loss_model) {
+      case Params::Loss::Random:
+        return p.loss != 0 && p.loss >= loss_cor.next(rng);
+      case Params::Loss::GilbertElliott:
+        // The loss is decided with the state the packet found, after the transition is drawn.
+        if (chain_state == 1) {
+          if (rng() < p.a1) chain_state = 2;
+          return rng() < p.a4;
+        } else {
+          if (rng() < p.a2) chain_state = 1;
+          return rng() > p.a3;
+        }
+      case Params::Loss::FourState: {
+        // States: 1 sent in a gap, 2 sent in a burst, 3 lost in a burst, 4 isolated loss. Sums in
+        // 64 bits (the kernel's u32 sums could wrap for probabilities adding up past 1).
+        const std::uint64_t rnd = rng();
+        switch (chain_state) {
+          case 1:
+            if (rnd < p.a4) {
+              chain_state = 4;
+              return true;
+            }
+            if (rnd < std::uint64_t{p.a1} + p.a4) {
+              chain_state = 3;
+              return true;
+            }
+            return false;
+          case 2:
+            if (rnd < p.a5) {
+              chain_state = 3;
+              return true;
+            }
+            return false;
+          case 3:
+            if (rnd < p.a3) {
+              chain_state = 2;
+              return false;
+            }
+            if (rnd < std::uint64_t{p.a2} + p.a3) {
+              chain_state = 1;
+              return false;
+            }
+            return true;
+          default:
+            chain_state = 1;
+            return false;
+        }
+      }
+    }
+    return false;
+  }
+
+  // Flips one random bit in one random byte after the Ethernet header. netem picks any byte of
+  // the linear data, MAC header included; on a veth a flipped destination MAC only makes the
+  // frame vanish (it reads as loss), while a flipped byte in the IP packet is what a receiver's
+  // checksum check sees. The frames come from a plain TAP with complete checksums (the kernel
+  // finishes them before the TAP), so there is no CHECKSUM_PARTIAL to complete first, as netem
+  // must.
+  bool corrupt(std::vector<std::uint8_t>& frame) {
+    if (frame.size() <= kEthernetHeader) return false;
+    const auto at = kEthernetHeader + rng.below(static_cast<std::uint32_t>(frame.size() - kEthernetHeader));
+    frame[at] ^= static_cast<std::uint8_t>(1u << rng.below(8));
+    return true;
+  }
+
+  // The latest time to send in the queue: the rate's reference point. netem looks at the tail
+  // of its own queue and the last of the tfifo (its linear list and rbtree).
+  std::optional<Nanos> last_time_to_send() const {
+    std::optional<Nanos> last;
+    if (!head_queue.empty()) last = head_queue.back().departure;
+    if (!tfifo.empty() && (!last || tfifo.rbegin()->first > *last)) last = tfifo.rbegin()->first;
+    return last;
+  }
+
+  // packet_time_ns: the time the frame takes at the rate, with the per-packet overhead and
+  // whole cells (ATM-like links) when a cell size is set.
+  Nanos packet_time(std::size_t bytes) const {
+    std::int64_t len = static_cast<std::int64_t>(bytes) + params.packet_overhead;
+    len = std::max<std::int64_t>(len, 0);
+    if (params.cell_size > 0) {
+      const std::int64_t cells = (len + params.cell_size - 1) / params.cell_size;
+      len = cells * (static_cast<std::int64_t>(params.cell_size) + params.cell_overhead);
+      len = std::max<std::int64_t>(len, 0);
+    }
+    // In 64 bits as the kernel's (overflows only past 18 GB per packet).
+    return static_cast<Nanos>(static_cast<std::uint64_t>(len) * 1'000'000'000u / params.rate);
+  }
+
+  std::size_t queued_packets() const { return tfifo.size() + head_queue.size(); }
+
+  // netem_enqueue for one packet; `copy` is true for the duplicate, which netem re-enqueues at
+  // the root with duplication off.
+  void enqueue(Packet packet, Nanos now, bool copy) {
+    const auto& p = params;
+    int count = 1;
+    if (!copy && p.duplicate != 0 && p.duplicate >= dup_cor.next(rng)) ++count;
+
+    if (loss_event()) {
+      if (p.ecn && set_ce(packet.frame)) {
+        packet.ecn_marked = true;
+        ++counters.ecn_marked;
+      } else {
+        // A lost packet that was to be duplicated still goes out once, as in netem.
+        --count;
+      }
+    }
+    if (count == 0) {
+      ++counters.lost;
+      trace(packet, Verdict::Lost);
+      return;
+    }
+
+    // The copy is taken before corruption, so only the original is corrupted.
+    std::optional<Packet> duplicate;
+    if (count > 1) {
+      duplicate =
+          Packet{.frame = packet.frame, .arrival = now, .duplicate = true, .ecn_marked = packet.ecn_marked};
+    }
+
+    if (p.corrupt != 0 && p.corrupt >= corrupt_cor.next(rng) && corrupt(packet.frame)) {
+      packet.corrupted = true;
+      ++counters.corrupted;
+    }
+
+    if (queued_packets() >= p.limit ||
+        (p.limit_bytes != 0 && queued_bytes + packet.frame.size() > p.limit_bytes)) {
+      // The copy goes with it, untraced: it never entered the queue.
+      ++counters.limit_drops;
+      trace(packet, Verdict::LimitDrop);
+      return;
+    }
+
+    if (duplicate) {
+      duplicate->id = next_id++;
+      ++counters.duplicated;
+      enqueue(std::move(*duplicate), now, true);
+    }
+
+    queued_bytes += packet.frame.size();
+    // Reorder: past the gap, a packet goes out at once with the reorder probability (the
+    // generator is drawn only then, as in netem, which matters with a correlation).
+    if (p.gap == 0 || counter < p.gap - 1 || p.reorder < reorder_cor.next(rng)) {
+      Nanos delay = tabledist(p.latency, p.jitter, &delay_cor, tables.jitter);
+      Nanos reference = now;
+      if (p.rate != 0) {
+        // The last packet in the queue is the reference point: the delay already spent waiting
+        // behind it counts against this packet's delay.
+        if (const auto last = last_time_to_send()) {
+          delay = std::max<Nanos>(delay - (*last - now), 0);
+          reference = *last;
+        }
+        delay += packet_time(packet.frame.size());
+      }
+      // netem lets a negative jitter draw send a packet "before" it arrived; it only changes the
+      // order among packets already due, and a departure before the arrival would confuse every
+      // consumer of the trace.
+      packet.departure = std::max(reference + delay, now);
+      ++counter;
+      tfifo.emplace(packet.departure, std::move(packet));
+    } else {
+      packet.departure = now;
+      packet.reordered = true;
+      ++counters.reordered;
+      counter = 0;
+      head_queue.push_front(std::move(packet));
+    }
+  }
+
+  // get_slot_next: the next slot opens a random delay after `now`, with fresh budgets.
+  void next_slot(Nanos now) {
+    Nanos delay;
+    if (!params.slot_table) {
+      const auto span = static_cast<std::uint64_t>(params.slot_max - params.slot_min);
+      // mul_u64_u32_shr(span, rnd, 32): span * rnd / 2^32 without a 128-bit product.
+      const std::uint64_t rnd = rng();
+      const std::uint64_t scaled_span = (span >> 32) * rnd + (((span & 0xffffffffu) * rnd) >> 32);
+      delay = params.slot_min + static_cast<Nanos>(scaled_span);
+    } else {
+      delay = tabledist(params.slot_delay, params.slot_jitter, nullptr, tables.slot);
+    }
+    slot_next = now + delay;
+    slot_packets_left = params.slot_packets;
+    slot_bytes_left = params.slot_bytes;
+  }
+
+  void release(Packet packet, Nanos at) {
+    packet.departure = at;
+    queued_bytes -= packet.frame.size();
+    released.push_back(std::move(packet));
+  }
+
+  // One netem_dequeue run at `now` (the kernel runs it after every enqueue and when its watchdog
+  // fires), repeated as the device asks for more: its queue first, then the tfifo's head when
+  // due and its slot open. A slot that opened before the head is due is redrawn from `now`.
+  void attempt(Nanos now) {
+    while (!head_queue.empty()) {
+      Packet packet = std::move(head_queue.front());
+      head_queue.pop_front();
+      release(std::move(packet), now);
+    }
+    watchdog.reset();
+    while (!tfifo.empty()) {
+      const auto head = tfifo.begin();
+      const Nanos time_to_send = head->first;
+      if (params.slots && slot_next < time_to_send) next_slot(now);
+      if (time_to_send > now || (params.slots && slot_next > now)) {
+        watchdog = params.slots ? std::max(time_to_send, slot_next) : time_to_send;
+        return;
+      }
+      Packet packet = std::move(head->second);
+      tfifo.erase(head);
+      if (params.slots) {
+        --slot_packets_left;
+        slot_bytes_left -= static_cast<std::int32_t>(std::min<std::size_t>(packet.frame.size(), INT_MAX));
+        if (slot_packets_left <= 0 || slot_bytes_left <= 0) next_slot(now);
+      }
+      release(std::move(packet), now);
+    }
+  }
+
+  // Runs what netem would have done up to `now`, in time order: option changes and watchdog
+  // attempts (a change first when both fall on the same nanosecond).
+  void advance(Nanos now) {
+    for (;;) {
+      const bool change_due = !changes.empty() && changes.front().at <= now;
+      const bool watchdog_due = watchdog && *watchdog <= now;
+      if (change_due && (!watchdog_due || changes.front().at <= *watchdog)) {
+        Change change = std::move(changes.front());
+        changes.erase(changes.begin());
+        clock = std::max(clock, change.at);
+        apply(std::move(change.params), std::move(change.tables), clock);
+      } else if (watchdog_due) {
+        clock = std::max(clock, *watchdog);
+        attempt(clock);
+      } else {
+        break;
+      }
+    }
+    clock = std::max(clock, now);
+  }
+};
+
+Shaper::Shaper(ShaperOptions options, Tables tables, std::uint64_t seed) {
+  Params params = compile(options, tables);
+  state_ = std::make_unique<State>(std::move(params), std::move(tables), seed);
+}
+
+Shaper::Shaper(Shaper&&) noexcept = default;
+Shaper& Shaper::operator=(Shaper&&) noexcept = default;
+Shaper::~Shaper() = default;
+
+void Shaper::set_options(ShaperOptions options, Tables tables, Nanos at) {
+  Params params = compile(options, tables);
+  auto& s = *state_;
+  at = std::max(at, s.clock);
+  const auto after = std::upper_bound(s.changes.begin(), s.changes.end(), at,
+                                      [](Nanos t, const State::Change& change) { return t < change.at; });
+  s.changes.insert(after, State::Change{at, std::move(params), std::move(tables)});
+}
+
+void Shaper::enqueue(std::vector<std::uint8_t> frame, Nanos now) {
+  auto& s = *state_;
+  s.advance(now);
+  now = s.clock;
+  ++s.counters.packets_in;
+  s.counters.bytes_in += frame.size();
+  Packet packet{.frame = std::move(frame), .id = s.next_id++, .arrival = now};
+  s.enqueue(std::move(packet), now, false);
+  s.attempt(now);
+}
+
+std::optional<Nanos> Shaper::next_departure() const {
+  const auto& s = *state_;
+  if (!s.released.empty()) return s.released.front().departure;
+  return s.watchdog;
+}
+
+std::vector<Packet> Shaper::dequeue(Nanos now) {
+  auto& s = *state_;
+  s.advance(now);
+  std::vector<Packet> out;
+  out.reserve(s.released.size());
+  for (auto& packet : s.released) {
+    ++s.counters.sent;
+    s.counters.bytes_sent += packet.frame.size();
+    s.trace(packet, Verdict::Sent);
+    out.push_back(std::move(packet));
+  }
+  s.released.clear();
+  return out;
+}
+
+void Shaper::set_trace(std::function<void(const TraceRecord&)> sink) { state_->sink = std::move(sink); }
+const Counters& Shaper::counters() const { return state_->counters; }
+std::size_t Shaper::queued_packets() const { return state_->queued_packets(); }
+std::uint64_t Shaper::queued_bytes() const { return state_->queued_bytes; }
+
+}  // namespace riasc::shaper

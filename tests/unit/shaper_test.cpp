@@ -1,0 +1,768 @@
+// The netem shaper against sch_netem's semantics: exact departure times and verdicts for fixed
+// parameters (worked out by hand from netem_enqueue/netem_dequeue), and with a fixed seed, the
+// statistics of the random decisions against their formulas.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <stdexcept>
+#include <vector>
+
+#include "riasc/shaper/shaper.hpp"
+
+namespace riasc::shaper {
+namespace {
+
+using Frame = std::vector<std::uint8_t>;
+constexpr Nanos kUs = 1'000;
+constexpr Nanos kMs = 1'000'000;
+
+void put16(Frame& frame, std::size_t at, unsigned value) {
+  frame[at] = static_cast<std::uint8_t>(value >> 8);
+  frame[at + 1] = static_cast<std::uint8_t>(value);
+}
+
+// The one's-complement sum of the IPv4 header: 0xffff when its checksum is right.
+unsigned ipv4_header_sum(const Frame& frame) {
+  std::uint32_t sum = 0;
+  for (std::size_t i = 14; i < 34; i += 2) sum += static_cast<unsigned>((frame[i] << 8) | frame[i + 1]);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return sum;
+}
+
+// An Ethernet + IPv4 + UDP frame of `size` bytes with a valid header checksum; `ecn` in the
+// TOS byte's low bits (0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE).
+Frame ipv4_frame(std::size_t size = 1000, unsigned ecn = 0) {
+  Frame frame(size);
+  for (std::size_t i = 0; i < size; ++i) frame[i] = static_cast<std::uint8_t>(i * 7 + 3);
+  put16(frame, 12, 0x0800);
+  frame[14] = 0x45;
+  frame[15] = static_cast<std::uint8_t>(0xb8 | ecn);  // DSCP EF, so marking must keep the DSCP
+  put16(frame, 16, static_cast<unsigned>(size - 14));
+  frame[22] = 64;
+  frame[23] = 17;
+  put16(frame, 24, 0);
+  put16(frame, 24, ~ipv4_header_sum(frame) & 0xffff);
+  return frame;
+}
+
+Frame ipv6_frame(std::size_t size = 1000, unsigned ecn = 0) {
+  Frame frame(size, 0x5a);
+  put16(frame, 12, 0x86dd);
+  // Version 6; the traffic class's high nibble 0xb, its low nibble (ECN in the two low bits)
+  // in the high nibble of the next byte.
+  frame[14] = 0x6b;
+  frame[15] = static_cast<std::uint8_t>((ecn << 4) | 0x01);
+  return frame;
+}
+
+ShaperOptions options() {
+  ShaperOptions o;
+  o.netem.limit = 1'000'000;
+  return o;
+}
+
+struct Outcome {
+  std::vector<Packet> packets;     // in send order
+  std::vector<TraceRecord> trace;  // in the order the sink saw them
+  std::map<std::uint64_t, Packet> by_id() const {
+    std::map<std::uint64_t, Packet> out;
+    for (const auto& p : packets) out.emplace(p.id, p);
+    return out;
+  }
+};
+
+// The caller's event loop: before each arrival, dequeue at every departure time up to it; at
+// the end, drain.
+class Driver {
+ public:
+  explicit Driver(Shaper& shaper) : shaper_(shaper) {
+    shaper_.set_trace([this](const TraceRecord& r) { run_.trace.push_back(r); });
+  }
+  ~Driver() { shaper_.set_trace(nullptr); }
+  Driver(const Driver&) = delete;
+  Driver& operator=(const Driver&) = delete;
+  void until(Nanos t) {
+    for (int guard = 0; guard < 10'000'000; ++guard) {
+      const auto next = shaper_.next_departure();
+      if (!next || *next > t) return;
+      for (auto& p : shaper_.dequeue(*next)) run_.packets.push_back(std::move(p));
+    }
+    FAIL() << "dequeue makes no progress";
+  }
+  void arrive(Frame frame, Nanos t) {
+    until(t);
+    shaper_.enqueue(std::move(frame), t);
+  }
+  Outcome finish() {
+    until(std::numeric_limits<Nanos>::max());
+    return std::move(run_);
+  }
+
+ private:
+  Shaper& shaper_;
+  Outcome run_;
+};
+
+// n frames of `size` bytes, `spacing` apart from `start`.
+Outcome run(Shaper& shaper, int n, Nanos spacing, std::size_t size = 1000, Nanos start = 0) {
+  Driver driver(shaper);
+  for (int i = 0; i < n; ++i) driver.arrive(ipv4_frame(size), start + i * spacing);
+  return driver.finish();
+}
+
+std::vector<Nanos> departures(const Outcome& r) {
+  std::vector<Nanos> out;
+  for (const auto& p : r.packets) out.push_back(p.departure);
+  return out;
+}
+std::vector<std::uint64_t> ids(const Outcome& r) {
+  std::vector<std::uint64_t> out;
+  for (const auto& p : r.packets) out.push_back(p.id);
+  return out;
+}
+
+TEST(ShaperTest, FixedDelayKeepsOrderAndArrivalPlusLatency) {
+  auto o = options();
+  o.netem.latency_ns = 10 * kMs;
+  Shaper shaper(o, {}, 1);
+  const Outcome r = run(shaper, 3, 1 * kMs);
+  EXPECT_EQ(departures(r), (std::vector<Nanos>{10 * kMs, 11 * kMs, 12 * kMs}));
+  EXPECT_EQ(ids(r), (std::vector<std::uint64_t>{0, 1, 2}));
+  EXPECT_EQ(r.packets[1].arrival, 1 * kMs);
+  EXPECT_EQ(r.packets[1].frame, ipv4_frame());
+}
+
+TEST(ShaperTest, NextDepartureAndALateDequeue) {
+  auto o = options();
+  o.netem.latency_ns = 10 * kMs;
+  Shaper shaper(o, {}, 1);
+  EXPECT_FALSE(shaper.next_departure());
+  shaper.enqueue(ipv4_frame(), 2 * kMs);
+  EXPECT_EQ(shaper.next_departure(), 12 * kMs);
+  EXPECT_EQ(shaper.queued_packets(), 1u);
+  EXPECT_EQ(shaper.queued_bytes(), 1000u);
+  EXPECT_TRUE(shaper.dequeue(11 * kMs).empty());
+  shaper.enqueue(ipv4_frame(), 13 * kMs);  // the first one is released at 12 ms on the way
+  EXPECT_EQ(shaper.queued_packets(), 1u);
+  EXPECT_EQ(shaper.next_departure(), 12 * kMs);
+  const auto out = shaper.dequeue(30 * kMs);  // late: both, each at its own time
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].departure, 12 * kMs);
+  EXPECT_EQ(out[1].departure, 23 * kMs);
+  EXPECT_FALSE(shaper.next_departure());
+  EXPECT_EQ(shaper.queued_bytes(), 0u);
+}
+
+TEST(ShaperTest, TfifoOrdersByDepartureAndKeepsArrivalOrderForEqualTimes) {
+  auto o = options();
+  o.netem.latency_ns = 10 * kMs;
+  Shaper shaper(o, {}, 1);
+  Driver driver(shaper);
+  driver.arrive(ipv4_frame(100), 0);  // id 0: 10 ms
+  o.netem.latency_ns = 9 * kMs;
+  shaper.set_options(o, {}, 1 * kMs);
+  driver.arrive(ipv4_frame(101), 1 * kMs);  // id 1: 10 ms too, after id 0
+  o.netem.latency_ns = 7 * kMs;
+  shaper.set_options(o, {}, 2 * kMs);
+  driver.arrive(ipv4_frame(102), 2 * kMs);  // id 2: 9 ms, first
+  driver.arrive(ipv4_frame(103), 3 * kMs);  // id 3: 10 ms, after ids 0 and 1
+  const Outcome r = driver.finish();
+  EXPECT_EQ(ids(r), (std::vector<std::uint64_t>{2, 0, 1, 3}));
+  EXPECT_EQ(departures(r), (std::vector<Nanos>{9 * kMs, 10 * kMs, 10 * kMs, 10 * kMs}));
+}
+
+TEST(ShaperTest, RateSpacesFramesByTheirSerializationTime) {
+  auto o = options();
+  o.netem.rate_bytes_per_second = 1'250'000;  // 10 Mbit/s: 1514 bytes take 1211.2 us
+  Shaper shaper(o, {}, 1);
+  Driver driver(shaper);
+  for (int i = 0; i < 4; ++i) driver.arrive(ipv4_frame(1514), 0);
+  driver.arrive(ipv4_frame(1514), 20 * kMs);  // the queue is empty again: no reference point
+  const Outcome r = driver.finish();
+  EXPECT_EQ(departures(r),
+            (std::vector<Nanos>{1'211'200, 2'422'400, 3'633'600, 4'844'800, 20 * kMs + 1'211'200}));
+}
+
+TEST(ShaperTest, RateTakesTheLastQueuedPacketAsReferencePoint) {
+  auto o = options();
+  o.netem.latency_ns = 1 * kMs;
+  o.netem.rate_bytes_per_second = 1'250'000;
+  Shaper shaper(o, {}, 1);
+  Driver driver(shaper);
+  driver.arrive(ipv4_frame(1514), 0);         // 1 ms + 1211.2 us
+  driver.arrive(ipv4_frame(1514), 0);         // the latency is spent behind the first
+  driver.arrive(ipv4_frame(1514), 3 * kMs);   // 1 ms - (3422.4 - 3000) us of bonus
+  driver.arrive(ipv4_frame(1514), 10 * kMs);  // empty queue again
+  const Outcome r = driver.finish();
+  EXPECT_EQ(departures(r), (std::vector<Nanos>{2'211'200, 3'422'400, 3'422'400 + 577'600 + 1'211'200,
+                                               11 * kMs + 1'211'200}));
+}
+
+TEST(ShaperTest, RateCountsPacketOverheadAndCells) {
+  auto o = options();
+  o.netem.rate_bytes_per_second = 1'000'000;  // 1 byte per us
+  o.netem.packet_overhead = 24;
+  o.netem.cell_size = 64;
+  o.netem.cell_overhead = 4;
+  Shaper shaper(o, {}, 1);
+  Driver driver(shaper);
+  driver.arrive(ipv4_frame(100), 0);        // 124 bytes: 2 cells of 68 = 136 us
+  driver.arrive(ipv4_frame(104), 1 * kMs);  // 128: still 2 cells
+  driver.arrive(ipv4_frame(105), 2 * kMs);  // 129: 3 cells = 204 us
+  const Outcome r = driver.finish();
+  EXPECT_EQ(departures(r), (std::vector<Nanos>{136 * kUs, 1 * kMs + 136 * kUs, 2 * kMs + 204 * kUs}));
+
+  o.netem.packet_overhead = -4;  // e.g. not counting the FCS some link adds
+  o.netem.cell_size = 0;
+  Shaper plain(o, {}, 1);
+  EXPECT_EQ(departures(run(plain, 1, 0, 104)), (std::vector<Nanos>{100 * kUs}));
+}
+
+TEST(ShaperTest, ReorderGapFiveSendsEveryFifthPacketAtOnce) {
+  auto o = options();
+  o.netem.latency_ns = 10 * kMs;
+  o.netem.reorder = 1;
+  o.netem.gap = 5;
+  Shaper shaper(o, {}, 1);
+  const Outcome r = run(shaper, 20, 1 * kMs);
+  ASSERT_EQ(r.packets.size(), 20u);
+  for (const auto& [id, p] : r.by_id()) {
+    const bool fifth = id % 5 == 4;
+    EXPECT_EQ(p.reordered, fifth) << id;
+    EXPECT_EQ(p.departure - p.arrival, fifth ? 0 : 10 * kMs) << id;
+  }
+  EXPECT_EQ(shaper.counters().reordered, 4u);
+  // The reordered packet overtakes the four delayed before it.
+  EXPECT_EQ(r.packets[0].id, 4u);
+}
+
+TEST(ShaperTest, LimitDropsWhenThePacketLimitIsReached) {
+  auto o = options();
+  o.netem.latency_ns = 10 * kMs;
+  o.netem.limit = 3;
+  Shaper shaper(o, {}, 1);
+  Driver driver(shaper);
+  for (int i = 0; i < 5; ++i) driver.arrive(ipv4_frame(), i * kMs);
+  driver.arrive(ipv4_frame(), 10 * kMs);  // the first left at 10 ms: room for one
+  driver.arrive(ipv4_frame(), 10 * kMs);
+  const Outcome r = driver.finish();
+  std::vector<Verdict> verdicts;
+  for (const auto& t : r.trace) {
+    if (t.verdict != Verdict::Sent) verdicts.push_back(t.verdict);
+  }
+  EXPECT_EQ(verdicts, (std::vector<Verdict>{Verdict::LimitDrop, Verdict::LimitDrop, Verdict::LimitDrop}));
+  EXPECT_EQ(ids(r), (std::vector<std::uint64_t>{0, 1, 2, 5}));
+  EXPECT_EQ(shaper.counters().limit_drops, 3u);
+}
+
+TEST(ShaperTest, LimitDropsWhenTheByteLimitWouldBeExceeded) {
+  auto o = options();
+  o.netem.latency_ns = 10 * kMs;
+  o.limit_bytes = 3000;
+  Shaper shaper(o, {}, 1);
+  Driver driver(shaper);
+  driver.arrive(ipv4_frame(1000), 0);
+  driver.arrive(ipv4_frame(1000), 0);
+  driver.arrive(ipv4_frame(1001), 0);  // 3001 > 3000
+  driver.arrive(ipv4_frame(1000), 0);  // exactly 3000 fits
+  driver.arrive(ipv4_frame(64), 0);
+  EXPECT_EQ(shaper.queued_bytes(), 3000u);
+  const Outcome r = driver.finish();
+  EXPECT_EQ(ids(r), (std::vector<std::uint64_t>{0, 1, 3}));
+  EXPECT_EQ(shaper.counters().limit_drops, 2u);
+}
+
+TEST(ShaperTest, DuplicationSendsTwoCopiesAndNeverACopyOfACopy) {
+  auto o = options();
+  o.netem.latency_ns = 10 * kMs;
+  o.netem.duplicate = 1;
+  Shaper shaper(o, {}, 1);
+  const Outcome r = run(shaper, 2, 1 * kMs);
+  ASSERT_EQ(r.packets.size(), 4u);
+  // The copy is enqueued first (netem re-enqueues it at the root before queueing the
+  // original), so with equal times it leaves first.
+  EXPECT_EQ(ids(r), (std::vector<std::uint64_t>{1, 0, 3, 2}));
+  EXPECT_EQ(departures(r), (std::vector<Nanos>{10 * kMs, 10 * kMs, 11 * kMs, 11 * kMs}));
+  EXPECT_TRUE(r.packets[0].duplicate);
+  EXPECT_FALSE(r.packets[1].duplicate);
+  EXPECT_EQ(r.packets[0].frame, r.packets[1].frame);
+  EXPECT_EQ(shaper.counters().duplicated, 2u);
+  EXPECT_EQ(shaper.counters().sent, 4u);
+  EXPECT_EQ(shaper.counters().packets_in, 2u);
+}
+
+TEST(ShaperTest, ALostPacketThatWasToBeDuplicatedGoesOutOnce) {
+  // netem counts copies: duplication makes two, the loss takes one away.
+  auto o = options();
+  o.netem.duplicate = 1;
+  o.netem.loss = 1;
+  Shaper shaper(o, {}, 1);
+  const Outcome r = run(shaper, 3, 1 * kMs);
+  EXPECT_EQ(r.packets.size(), 3u);
+  EXPECT_EQ(shaper.counters().lost, 0u);
+  EXPECT_EQ(shaper.counters().duplicated, 0u);
+}
+
+TEST(ShaperTest, CorruptionFlipsExactlyOneBitAfterTheEthernetHeader) {
+  auto o = options();
+  o.netem.corrupt = 1;
+  Shaper shaper(o, {}, 7);
+  const Outcome r = run(shaper, 2000, 10 * kUs, 100);
+  ASSERT_EQ(r.packets.size(), 2000u);
+  const Frame original = ipv4_frame(100);
+  std::size_t lowest = 100, highest = 0;
+  for (const auto& p : r.packets) {
+    ASSERT_TRUE(p.corrupted);
+    int bits = 0;
+    for (std::size_t i = 0; i < original.size(); ++i) {
+      const auto diff = static_cast<unsigned>(original[i] ^ p.frame[i]);
+      if (diff == 0) continue;
+      bits += std::popcount(diff);
+      lowest = std::min(lowest, i);
+      highest = std::max(highest, i);
+    }
+    EXPECT_EQ(bits, 1);
+  }
+  EXPECT_EQ(lowest, 14u);
+  EXPECT_EQ(highest, 99u);
+  EXPECT_EQ(shaper.counters().corrupted, 2000u);
+
+  // A frame that is all header is left alone.
+  Shaper small(o, {}, 7);
+  small.enqueue(Frame(14, 0xab), 0);
+  const auto out = small.dequeue(0);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].frame, Frame(14, 0xab));
+  EXPECT_FALSE(out[0].corrupted);
+}
+
+TEST(ShaperTest, EcnMarksCapablePacketsInsteadOfDroppingThem) {
+  auto o = options();
+  o.netem.loss = 1;
+  o.netem.ecn = true;
+  Shaper shaper(o, {}, 1);
+  Driver driver(shaper);
+  driver.arrive(ipv4_frame(200, 2), 0);  // ECT(0): marked
+  driver.arrive(ipv4_frame(200, 1), 0);  // ECT(1): marked
+  driver.arrive(ipv4_frame(200, 0), 0);  // Not-ECT: lost
+  driver.arrive(ipv4_frame(200, 3), 0);  // CE already: kept, as the kernel does
+  driver.arrive(ipv6_frame(200, 2), 0);  // IPv6 ECT(0): marked
+  driver.arrive(ipv6_frame(200, 0), 0);  // lost
+  Frame arp(60, 0);
+  put16(arp, 12, 0x0806);
+  driver.arrive(arp, 0);  // lost
+  const Outcome r = driver.finish();
+  EXPECT_EQ(ids(r), (std::vector<std::uint64_t>{0, 1, 3, 4}));
+  for (const auto& p : r.packets) EXPECT_TRUE(p.ecn_marked);
+  for (int i : {0, 1, 2}) {
+    const auto& frame = r.packets[static_cast<std::size_t>(i)].frame;
+    EXPECT_EQ(frame[15], 0xbb) << i;  // DSCP kept, CE set
+    EXPECT_EQ(ipv4_header_sum(frame), 0xffffu) << i;
+  }
+  EXPECT_EQ(r.packets[3].frame[15] & 0x30, 0x30);
+  EXPECT_EQ(r.packets[3].frame[14], 0x6b);
+  EXPECT_EQ(shaper.counters().lost, 3u);
+  EXPECT_EQ(shaper.counters().ecn_marked, 4u);
+
+  // Marking updates the checksum: a header whose checksum was wrong stays wrong by as much.
+  Frame bad = ipv4_frame(200, 2);
+  bad[25] ^= 0x10;
+  const unsigned before = ipv4_header_sum(bad);
+  Shaper again(o, {}, 1);
+  again.enqueue(bad, 0);
+  const auto out = again.dequeue(0);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(ipv4_header_sum(out[0].frame), before);
+}
+
+TEST(ShaperTest, SlotPacketBudget) {
+  auto o = options();
+  o.netem.slot_min_ns = 1 * kMs;  // slot_max 0: fixed 1 ms
+  o.netem.slot_max_packets = 2;
+  Shaper shaper(o, {}, 1);
+  Driver driver(shaper);
+  for (int i = 0; i < 6; ++i) driver.arrive(ipv4_frame(), 0);
+  // The first slot is drawn when the first packet arrives and opens 1 ms later; each slot takes
+  // two packets, and the next opens 1 ms after the slot's budget ran out.
+  EXPECT_EQ(departures(driver.finish()),
+            (std::vector<Nanos>{1 * kMs, 1 * kMs, 2 * kMs, 2 * kMs, 3 * kMs, 3 * kMs}));
+}
+
+TEST(ShaperTest, SlotByteBudgetLetsTheLastPacketOvershoot) {
+  auto o = options();
+  o.netem.slot_min_ns = 1 * kMs;
+  o.netem.slot_max_ns = 1 * kMs;
+  o.netem.slot_max_bytes = 2500;
+  Shaper shaper(o, {}, 1);
+  Driver driver(shaper);
+  for (int i = 0; i < 6; ++i) driver.arrive(ipv4_frame(1000), 0);
+  EXPECT_EQ(departures(driver.finish()),
+            (std::vector<Nanos>{1 * kMs, 1 * kMs, 1 * kMs, 2 * kMs, 2 * kMs, 2 * kMs}));
+}
+
+TEST(ShaperTest, SlotThatOpensBeforeThePacketIsDueIsRedrawnThen) {
+  auto o = options();
+  o.netem.latency_ns = 10 * kMs;
+  o.netem.slot_min_ns = 1 * kMs;
+  Shaper shaper(o, {}, 1);
+  shaper.enqueue(ipv4_frame(), 0);  // due at 10 ms; slot drawn at 0 opens at 1 ms
+  EXPECT_EQ(shaper.next_departure(), 10 * kMs);
+  EXPECT_TRUE(shaper.dequeue(10 * kMs).empty());  // netem draws a new slot from 10 ms
+  EXPECT_EQ(shaper.next_departure(), 11 * kMs);
+  const auto out = shaper.dequeue(11 * kMs);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].departure, 11 * kMs);
+}
+
+TEST(ShaperTest, SlotDistributionForm) {
+  auto o = options();
+  o.netem.slot_delay_ns = 2 * kMs;
+  o.netem.slot_jitter_ns = 1 * kMs;
+  o.netem.slot_distribution = net::NetemOptions::Distribution::Normal;
+  o.netem.slot_max_packets = 1;
+  Tables tables;
+  tables.slot = {8192};  // every slot: 2 ms + 1 ms
+  Shaper shaper(o, tables, 1);
+  Driver driver(shaper);
+  for (int i = 0; i < 3; ++i) driver.arrive(ipv4_frame(), 0);
+  EXPECT_EQ(departures(driver.finish()), (std::vector<Nanos>{3 * kMs, 6 * kMs, 9 * kMs}));
+}
+
+TEST(ShaperTest, ReorderedPacketsBypassSlots) {
+  auto o = options();
+  o.netem.latency_ns = 10 * kMs;
+  o.netem.reorder = 1;
+  o.netem.gap = 2;
+  o.netem.slot_min_ns = 5 * kMs;
+  Shaper shaper(o, {}, 1);
+  const Outcome r = run(shaper, 2, 1 * kMs);
+  EXPECT_EQ(ids(r), (std::vector<std::uint64_t>{1, 0}));
+  EXPECT_EQ(r.packets[0].departure, 1 * kMs);
+}
+
+TEST(ShaperTest, SetOptionsAppliesToArrivalsFromItsTimeAndKeepsQueuedTimes) {
+  auto o = options();
+  o.netem.latency_ns = 50 * kMs;
+  Shaper shaper(o, {}, 1);
+  auto faster = o;
+  faster.netem.latency_ns = 10 * kMs;
+  shaper.set_options(faster, {}, 5 * kMs);  // announced ahead of its time
+  Driver driver(shaper);
+  driver.arrive(ipv4_frame(), 0);
+  driver.arrive(ipv4_frame(), 4 * kMs + 999'999);
+  driver.arrive(ipv4_frame(), 5 * kMs);
+  driver.arrive(ipv4_frame(), 6 * kMs);
+  EXPECT_EQ(shaper.queued_packets(), 4u);
+  const Outcome r = driver.finish();
+  const auto p = r.by_id();
+  EXPECT_EQ(p.at(0).departure, 50 * kMs);
+  EXPECT_EQ(p.at(1).departure, 54 * kMs + 999'999);
+  EXPECT_EQ(p.at(2).departure, 15 * kMs);
+  EXPECT_EQ(p.at(3).departure, 16 * kMs);
+  EXPECT_EQ(shaper.counters().lost + shaper.counters().limit_drops, 0u);
+
+  // A change for a time already past applies from the latest time seen.
+  Shaper late(o, {}, 1);
+  late.enqueue(ipv4_frame(), 20 * kMs);
+  late.set_options(faster, {}, 1 * kMs);
+  late.enqueue(ipv4_frame(), 20 * kMs);
+  EXPECT_EQ(late.next_departure(), 30 * kMs);
+}
+
+TEST(ShaperTest, CountersAndTraceCoverEveryPacket) {
+  auto o = options();
+  o.netem.latency_ns = 5 * kMs;
+  o.netem.jitter_ns = 2 * kMs;
+  o.netem.loss = 0.2;
+  o.netem.duplicate = 0.1;
+  o.netem.corrupt = 0.1;
+  o.netem.reorder = 0.1;
+  o.netem.limit = 4;
+  Shaper shaper(o, {}, 3);
+  const Outcome r = run(shaper, 5000, 1 * kMs, 300);
+  const auto& c = shaper.counters();
+  EXPECT_EQ(c.packets_in, 5000u);
+  EXPECT_EQ(c.bytes_in, 5000u * 300);
+  EXPECT_EQ(c.packets_in + c.duplicated, c.sent + c.lost + c.limit_drops);
+  EXPECT_EQ(c.sent, r.packets.size());
+  EXPECT_EQ(c.bytes_sent, c.sent * 300);
+  EXPECT_GT(c.lost, 0u);
+  EXPECT_GT(c.limit_drops, 0u);
+  EXPECT_GT(c.duplicated, 0u);
+  EXPECT_GT(c.corrupted, 0u);
+  EXPECT_GT(c.reordered, 0u);
+  ASSERT_EQ(r.trace.size(), c.sent + c.lost + c.limit_drops);
+  std::uint64_t sent = 0, lost = 0, limit = 0, dup = 0;
+  std::vector<std::uint64_t> seen;
+  for (const auto& t : r.trace) {
+    seen.push_back(t.id);
+    EXPECT_EQ(t.bytes, 300u);
+    if (t.verdict == Verdict::Sent) {
+      ++sent;
+      EXPECT_GE(t.departure, t.arrival);
+    } else {
+      EXPECT_EQ(t.departure, -1);
+      (t.verdict == Verdict::Lost ? lost : limit)++;
+    }
+    dup += t.duplicate;
+  }
+  EXPECT_EQ(sent, c.sent);
+  EXPECT_EQ(lost, c.lost);
+  EXPECT_EQ(limit, c.limit_drops);
+  EXPECT_EQ(dup, c.duplicated);
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(std::adjacent_find(seen.begin(), seen.end()), seen.end());  // one record per packet
+  EXPECT_EQ(seen.back() + 1, c.packets_in + c.duplicated);              // every id has one
+  // In send order, the departures never go back.
+  EXPECT_TRUE(std::is_sorted(r.packets.begin(), r.packets.end(),
+                             [](const Packet& a, const Packet& b) { return a.departure < b.departure; }));
+}
+
+TEST(ShaperTest, TraceCsv) {
+  EXPECT_EQ(trace_csv_header(),
+            "id,arrival_ns,departure_ns,bytes,verdict,duplicate,corrupted,reordered,ecn_marked");
+  EXPECT_EQ(to_csv({.id = 7,
+                    .arrival = 1'000,
+                    .departure = 2'500,
+                    .bytes = 1514,
+                    .verdict = Verdict::Sent,
+                    .duplicate = true,
+                    .ecn_marked = true}),
+            "7,1000,2500,1514,sent,1,0,0,1");
+  EXPECT_EQ(to_csv({.id = 8, .arrival = 3, .departure = -1, .bytes = 60, .verdict = Verdict::LimitDrop}),
+            "8,3,-1,60,limit,0,0,0,0");
+  EXPECT_EQ(to_csv({.id = 9, .departure = -1, .verdict = Verdict::Lost}), "9,0,-1,0,lost,0,0,0,0");
+}
+
+TEST(ShaperTest, TheSeedDeterminesTheSequence) {
+  auto o = options();
+  o.netem.latency_ns = 10 * kMs;
+  o.netem.jitter_ns = 5 * kMs;
+  o.netem.loss = 0.3;
+  Shaper a(o, {}, 42), b(o, {}, 42), c(o, {}, 43);
+  const auto ra = run(a, 200, 100 * kUs), rb = run(b, 200, 100 * kUs), rc = run(c, 200, 100 * kUs);
+  EXPECT_EQ(ra.trace, rb.trace);
+  EXPECT_NE(ra.trace, rc.trace);
+}
+
+TEST(ShaperTest, RejectsWhatNetemRejects) {
+  const auto rejects = [](auto change, Tables tables = {}) {
+    auto o = options();
+    change(o);
+    EXPECT_THROW(Shaper(o, tables, 1), std::invalid_argument);
+  };
+  rejects([](ShaperOptions& o) { o.netem.loss = 1.5; });
+  rejects([](ShaperOptions& o) { o.netem.delay_correlation = -0.1; });
+  rejects([](ShaperOptions& o) {
+    o.netem.latency_ns = kMs;
+    o.netem.gap = 3;
+  });
+  rejects([](ShaperOptions& o) { o.netem.reorder = 0.5; });  // no latency
+  rejects([](ShaperOptions& o) {
+    o.netem.latency_ns = kMs;
+    o.netem.jitter_ns = kMs;
+    o.netem.distribution = net::NetemOptions::Distribution::Pareto;  // and no table
+  });
+  rejects([](ShaperOptions& o) {
+    o.gemodel = GilbertElliott{.p = 0.1};
+    o.four_state = FourStateLoss{};
+  });
+  rejects([](ShaperOptions& o) { o.gemodel = GilbertElliott{.p = 2}; });
+  rejects([](ShaperOptions& o) {
+    o.netem.slot_min_ns = 2 * kMs;
+    o.netem.slot_max_ns = 1 * kMs;
+  });
+  rejects([](ShaperOptions& o) {
+    o.netem.slot_delay_ns = kMs;
+    o.netem.slot_jitter_ns = kMs;
+  });  // Normal, no table
+  Shaper ok(options(), {}, 1);
+  auto o = options();
+  o.netem.loss = -1;
+  EXPECT_THROW(ok.set_options(o, {}, 0), std::invalid_argument);
+}
+
+// ---- statistics, fixed seeds ----
+
+// Within `sigmas` standard errors of a binomial proportion.
+void expect_proportion(std::uint64_t hits, std::uint64_t n, double p, double sigmas = 3) {
+  const double sd = std::sqrt(p * (1 - p) / static_cast<double>(n));
+  EXPECT_NEAR(static_cast<double>(hits) / static_cast<double>(n), p, sigmas * sd) << hits << " of " << n;
+}
+
+TEST(ShaperStatsTest, RandomLossTenPercent) {
+  auto o = options();
+  o.netem.loss = 0.1;
+  Shaper shaper(o, {}, 11);
+  run(shaper, 100'000, 10 * kUs, 64);
+  expect_proportion(shaper.counters().lost, 100'000, 0.1);
+}
+
+TEST(ShaperStatsTest, DuplicationAndCorruptionRates) {
+  auto o = options();
+  o.netem.duplicate = 0.05;
+  o.netem.corrupt = 0.02;
+  Shaper shaper(o, {}, 12);
+  run(shaper, 100'000, 10 * kUs, 64);
+  expect_proportion(shaper.counters().duplicated, 100'000, 0.05);
+  // The copies are not corrupted: only originals draw.
+  expect_proportion(shaper.counters().corrupted, 100'000, 0.02);
+}
+
+TEST(ShaperStatsTest, ReorderProbabilityWithGapOne) {
+  auto o = options();
+  o.netem.latency_ns = 10 * kMs;
+  o.netem.reorder = 0.25;  // gap 0 means 1, as tc sends it
+  Shaper shaper(o, {}, 13);
+  run(shaper, 20'000, 100 * kUs, 64);
+  expect_proportion(shaper.counters().reordered, 20'000, 0.25);
+}
+
+// Mean length of runs of consecutive losses, in arrival order.
+double mean_loss_burst(const Outcome& r) {
+  std::map<std::uint64_t, bool> lost;
+  for (const auto& t : r.trace) lost[t.id] = t.verdict == Verdict::Lost;
+  std::uint64_t bursts = 0, losses = 0;
+  bool previous = false;
+  for (const auto& [id, l] : lost) {
+    losses += l;
+    bursts += l && !previous;
+    previous = l;
+  }
+  return static_cast<double>(losses) / static_cast<double>(bursts);
+}
+
+TEST(ShaperStatsTest, CorrelatedLossLengthensBursts) {
+  auto o = options();
+  o.netem.loss = 0.3;
+  Shaper independent(o, {}, 14);
+  const double plain = mean_loss_burst(run(independent, 50'000, 10 * kUs, 64));
+  EXPECT_NEAR(plain, 1 / 0.7, 0.05);  // geometric: 1 / (1 - p)
+  o.netem.loss_correlation = 0.75;
+  Shaper correlated(o, {}, 14);
+  const double bursty = mean_loss_burst(run(correlated, 50'000, 10 * kUs, 64));
+  // netem's generator averages the fresh number with the last one, which lengthens bursts less
+  // than the name suggests (1.44 -> 1.67 here); each mean is known to about 0.01.
+  EXPECT_GT(bursty, plain + 0.15);
+}
+
+TEST(ShaperStatsTest, GilbertElliottStationaryLoss) {
+  auto o = options();
+  // tc: loss gemodel 5% 25% 70% 2%
+  o.gemodel = GilbertElliott{.p = 0.05, .r = 0.25, .h = 0.3, .k = 0.98};
+  o.netem.loss = 0.9;  // replaced by the model
+  Shaper shaper(o, {}, 15);
+  const Outcome r = run(shaper, 200'000, 10 * kUs, 64);
+  const double bad = 0.05 / (0.05 + 0.25);
+  const double expected = (1 - bad) * 0.02 + bad * 0.7;  // 0.1333
+  const double loss = static_cast<double>(shaper.counters().lost) / 200'000;
+  EXPECT_NEAR(loss, expected, 0.05 * expected);
+  EXPECT_GT(mean_loss_burst(r), 1.7);  // bursts in the bad state (memoryless loss: 1.15)
+}
+
+TEST(ShaperStatsTest, FourStateStationaryLoss) {
+  auto o = options();
+  // Bursts entered with p13 and left with p31, isolated losses with p14, no good packets in
+  // bursts (p32 0): the chain's stationary losses are pi1 * (p13 / p31 + p14).
+  o.four_state = FourStateLoss{.p13 = 0.02, .p31 = 0.4, .p32 = 0, .p23 = 1, .p14 = 0.05};
+  Shaper shaper(o, {}, 16);
+  run(shaper, 200'000, 10 * kUs, 64);
+  const double pi1 = 1 / (1 + 0.02 / 0.4 + 0.05);
+  const double expected = pi1 * (0.02 / 0.4 + 0.05);  // 0.0909
+  const double loss = static_cast<double>(shaper.counters().lost) / 200'000;
+  EXPECT_NEAR(loss, expected, 0.05 * expected);
+}
+
+struct Moments {
+  double mean = 0, sd = 0;
+  Nanos min = 0, max = 0;
+};
+Moments delays(const Outcome& r) {
+  std::vector<double> d;
+  for (const auto& p : r.packets) d.push_back(static_cast<double>(p.departure - p.arrival));
+  Moments m;
+  m.mean = std::accumulate(d.begin(), d.end(), 0.0) / static_cast<double>(d.size());
+  double sq = 0;
+  for (double x : d) sq += (x - m.mean) * (x - m.mean);
+  m.sd = std::sqrt(sq / static_cast<double>(d.size()));
+  m.min = static_cast<Nanos>(*std::min_element(d.begin(), d.end()));
+  m.max = static_cast<Nanos>(*std::max_element(d.begin(), d.end()));
+  return m;
+}
+
+ShaperOptions jittered(net::NetemOptions::Distribution distribution) {
+  auto o = options();
+  o.netem.latency_ns = 100 * kMs;
+  o.netem.jitter_ns = 10 * kMs;
+  o.netem.distribution = distribution;
+  return o;
+}
+
+TEST(ShaperStatsTest, TableEntriesScaleTheJitterExactly) {
+  auto o = jittered(net::NetemOptions::Distribution::Normal);
+  o.netem.jitter_ns = 5 * kMs;
+  Shaper up(o, Tables{.jitter = {8192}}, 1);  // +1 sigma
+  EXPECT_EQ(delays(run(up, 3, kMs)).min, 105 * kMs);
+  Shaper down(o, Tables{.jitter = {-4096}}, 1);  // -0.5 sigma
+  const auto m = delays(run(down, 3, kMs));
+  EXPECT_EQ(m.min, 97'500'000);
+  EXPECT_EQ(m.max, 97'500'000);
+  // 1234567 * 3000 / 8192 = 452111.4, but netem rounds only the part of sigma below 8192:
+  // (5767 * 3000 + 4096) / 8192 + 150 * 3000 = 2112 + 450000.
+  o.netem.jitter_ns = 1'234'567;
+  Shaper odd(o, Tables{.jitter = {3000}}, 1);
+  EXPECT_EQ(delays(run(odd, 1, kMs)).min, 100 * kMs + 452'112);
+}
+
+TEST(ShaperStatsTest, NormalJitterFromAHandMadeTable) {
+  // The normal distribution's quantiles at (i + 0.5) / 16, times 8192: sd 0.961.
+  const std::vector<std::int16_t> table = {-15259, -10797, -8274, -6360, -4744, -3295, -1943, -642,
+                                           642,    1943,   3295,  4744,  6360,  8274,  10797, 15259};
+  double sq = 0;
+  for (auto t : table) sq += (t / 8192.0) * (t / 8192.0);
+  const double expected_sd = 10e6 * std::sqrt(sq / 16);
+  Shaper shaper(jittered(net::NetemOptions::Distribution::Normal), Tables{.jitter = table}, 17);
+  const Outcome r = run(shaper, 20'000, 1 * kMs, 64);
+  ASSERT_EQ(r.packets.size(), 20'000u);
+  const auto m = delays(r);
+  EXPECT_NEAR(m.mean, 100e6, 4 * expected_sd / std::sqrt(20'000.0));
+  EXPECT_NEAR(m.sd, expected_sd, 0.03 * expected_sd);
+  EXPECT_EQ(m.min, 100 * kMs - 18'626'709);  // the extreme entries: 10 ms * 15259 / 8192
+  EXPECT_EQ(m.max, 100 * kMs + 18'626'709);
+}
+
+TEST(ShaperStatsTest, NormalJitterFromTcsTable) {
+  const char* path = "/usr/lib/x86_64-linux-gnu/tc/normal.dist";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is not installed";
+  const auto o = jittered(net::NetemOptions::Distribution::Normal);
+  Shaper shaper(o, Tables::load(o), 18);
+  const auto m = delays(run(shaper, 50'000, 1 * kMs, 64));
+  EXPECT_NEAR(m.mean, 100e6, 4 * 10e6 / std::sqrt(50'000.0));
+  EXPECT_NEAR(m.sd, 10e6, 0.03 * 10e6);
+}
+
+TEST(ShaperStatsTest, UniformJitterStaysWithinItsBounds) {
+  Shaper shaper(jittered(net::NetemOptions::Distribution::Uniform), {}, 19);
+  const Outcome r = run(shaper, 20'000, 1 * kMs, 64);
+  const auto m = delays(r);
+  EXPECT_GE(m.min, 90 * kMs);
+  EXPECT_LT(m.max, 110 * kMs);
+  EXPECT_LT(m.min, 90 * kMs + 10 * kUs);
+  EXPECT_GT(m.max, 110 * kMs - 10 * kUs);
+  EXPECT_NEAR(m.mean, 100e6, 4 * 20e6 / std::sqrt(12.0 * 20'000));
+  EXPECT_NEAR(m.sd, 20e6 / std::sqrt(12.0), 0.03 * 20e6 / std::sqrt(12.0));
+  // Jitter larger than the spacing reorders: the send order is by departure, not arrival.
+  EXPECT_FALSE(std::is_sorted(r.packets.begin(), r.packets.end(),
+                              [](const Packet& a, const Packet& b) { return a.id < b.id; }));
+}
+
+}  // namespace
+}  // namespace riasc::shaper
