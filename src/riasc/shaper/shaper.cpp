@@ -310,8 +310,10 @@ struct Shaper::State {
   Tables tables;
   Rng rng;
   Correlated delay_cor, loss_cor, dup_cor, reorder_cor, corrupt_cor;
-  std::uint8_t chain_state = 1;  // the loss model's Markov state, numbered as the kernel's
-  std::uint32_t counter = 0;     // packets delayed since the last reordered one
+  // The loss model's Markov state: Gilbert-Elliott 1 good, 2 bad; 4-state numbered as the GI
+  // model (and FourStateLoss) number them, where the kernel's enum swaps 3 and 4.
+  std::uint8_t chain_state = 1;
+  std::uint32_t counter = 0;  // packets delayed since the last reordered one
 
   Nanos slot_next = kNever;  // kNever: open since ever (netem: the time of the last change)
   std::int32_t slot_packets_left = INT_MAX, slot_bytes_left = INT_MAX;

@@ -116,9 +116,10 @@ struct Counters {
 
 class Shaper {
  public:
-  // Throws std::invalid_argument for options netem would reject (fractions outside [0, 1], gap
-  // without reorder, both loss models, slot_max_ns < slot_min_ns) or a table the options need
-  // missing from `tables`.
+  // Throws std::invalid_argument for options tc or netem would reject (fractions outside
+  // [0, 1], gap without reorder, reorder without latency, both loss models, slot_max_ns <
+  // slot_min_ns, a slot distribution that is Uniform or has no jitter) or for a table the options
+  // need missing from `tables`.
   Shaper(ShaperOptions options, Tables tables, std::uint64_t seed);
 
   // A live change, as `tc qdisc change` at time `at` (at or after the last time seen; an earlier
