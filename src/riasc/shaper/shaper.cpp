@@ -373,7 +373,9 @@ struct Shaper::State {
   }
 
   // tabledist: mu + sigma * (a table entry / 8192), in integers and rounded as the kernel
-  // rounds; uniform in [mu - sigma, mu + sigma) without a table.
+  // rounds; uniform in [mu - sigma, mu + sigma) without a table. The correlated number is
+  // reduced modulo 2 * sigma or the table size, as in netem, which leaves little of a delay
+  // correlation; kept so that profiles behave as they do on the kernel.
   Nanos tabledist(Nanos mu, std::int32_t sigma, Correlated* cor, const std::vector<std::int16_t>& table) {
     if (sigma == 0) return mu;
     const std::uint32_t rnd = cor != nullptr ? cor->next(rng) : rng();
