@@ -165,6 +165,7 @@ class RecordingBackend : public netem::Backend, public Observer {
     return outcome;
   }
   void forget(const std::string&) override {}
+  [[nodiscard]] std::string name() const override { return "kernel"; }
   bool has_delay(std::uint64_t latency_ns) override {
     std::lock_guard lock(mutex_);
     return !bands_.empty() && bands_.front().options.latency_ns == latency_ns;

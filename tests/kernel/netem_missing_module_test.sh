@@ -41,7 +41,7 @@ kubectl apply -f - >/dev/null <<'JSON'
               "annotations": {"riasc.eu/netns": "/run/netns/riasc-missing"}},
  "spec": {"nodeName": "node-a", "containers": [{"name": "main", "image": "lab/ctrl"}]}}
 JSON
-"$riasc" agent --node node-a --probe-port 19102 --probe-address 127.0.0.1 >"$work/agent.log" 2>&1 &
+"$riasc" agent --node node-a --backend kernel --probe-port 19102 --probe-address 127.0.0.1 >"$work/agent.log" 2>&1 &
 agent_pid=$!
 kubectl apply -f "$here/../../examples/trafficprofile-delay-jitter.yaml" >/dev/null
 

@@ -408,6 +408,7 @@ void Agent::report(const std::map<std::string, ProfileReport>& reports) {
     const Json current = object->value("status", Json::object());
 
     Json node{{"name", options_.node},
+              {"backend", backend_->name()},
               {"observedGeneration", report.generation},
               {"matchedPods", report.local.size()},
               {"appliedPods", std::count_if(report.local.begin(), report.local.end(),

@@ -7,8 +7,8 @@
 
 #include "riasc/agent/agent.hpp"
 #include "riasc/cli/commands.hpp"
+#include "riasc/cli/network_backend.hpp"
 #include "riasc/client/config.hpp"
-#include "riasc/netem/kernel_backend.hpp"
 #include "riasc/operator/probe_server.hpp"
 #include "riasc/operator/runner.hpp"
 
@@ -23,6 +23,8 @@ struct AgentFlags {
   std::string probe_address = "0.0.0.0";
   std::string log_format = "text";
   bool verbose = false;
+  std::string backend = "auto";
+  std::string trace_dir;
 };
 
 std::string host_name() {
@@ -65,8 +67,15 @@ int run_agent(const AgentFlags& flags) {
   }
 
   metrics::Registry registry;
-  agent::Agent agent(*api, {.node = node, .log = log, .registry = &registry},
-                     std::make_unique<netem::KernelBackend>());
+  netem::ChosenBackend chosen;
+  try {
+    chosen = start_network_backend(flags.backend, flags.trace_dir, log);
+  } catch (const std::exception& error) {
+    say(op::LogLevel::Error, fmt::format("cannot start the {} backend: {}", flags.backend, error.what()));
+    return 1;
+  }
+  say(op::LogLevel::Info, fmt::format("data plane: {} backend ({})", chosen.backend->name(), chosen.why));
+  agent::Agent agent(*api, {.node = node, .log = log, .registry = &registry}, std::move(chosen.backend));
   std::unique_ptr<op::ProbeServer> probes;
   if (flags.probe_port != 0) {
     probes = std::make_unique<op::ProbeServer>(op::ProbeServerOptions{
@@ -100,7 +109,8 @@ void add_agent_command(CLI::App& app) {
   auto* command = app.add_subcommand(
       "agent",
       "Run the node agent: shape the traffic of this node's pods as TrafficProfiles say (netem through "
-      "netlink). Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN for entering pod network namespaces).");
+      "netlink, or the userspace engine where the kernel lacks netem). Needs root (CAP_NET_ADMIN, "
+      "CAP_SYS_ADMIN for entering pod network namespaces).");
   command->add_option("--node", flags->node,
                       "Name of this node, as in the pods' spec.nodeName (default: the host name)");
   command->add_option("--kubeconfig", flags->kubeconfig,
@@ -114,6 +124,10 @@ void add_agent_command(CLI::App& app) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   command->add_flag("--verbose", flags->verbose, "Log debug lines too");
+  add_backend_option(*command, flags->backend);
+  command->add_option(
+      "--trace-dir", flags->trace_dir,
+      "Userspace backend: write a per-packet trace of every band to DIR/PROFILE/POD_DIRECTION.csv");
   command->callback([flags] {
     if (int code = run_agent(*flags); code != 0) exit_with(code);
   });

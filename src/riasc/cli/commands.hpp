@@ -10,7 +10,8 @@ void add_validate_command(CLI::App& app);
 void add_crds_command(CLI::App& app);
 void add_server_command(CLI::App& app);
 void add_agent_command(CLI::App& app);
-void add_up_command(CLI::App& app);  // up and down
+void add_engine_command(CLI::App& app);  // the userspace emulation engine, run by the agent
+void add_up_command(CLI::App& app);      // up and down
 void add_cosim_command(CLI::App& app);
 void add_user_command(CLI::App& app);      // user add
 void add_operator_command(CLI::App& app);  // the Project operator (docs/tenancy.md)

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   riasc::cli::add_crds_command(app);
   riasc::cli::add_server_command(app);
   riasc::cli::add_agent_command(app);
+  riasc::cli::add_engine_command(app);
   riasc::cli::add_up_command(app);
   riasc::cli::add_cosim_command(app);
   riasc::cli::add_user_command(app);

@@ -21,11 +21,11 @@
 #include "riasc/cli/commands.hpp"
 #include "riasc/cli/manifest_files.hpp"
 #include "riasc/cli/manifest_validation.hpp"
+#include "riasc/cli/network_backend.hpp"
 #include "riasc/client/config.hpp"
 #include "riasc/client/errors.hpp"
 #include "riasc/client/informer.hpp"
 #include "riasc/kinds/builtin_crds.hpp"
-#include "riasc/netem/kernel_backend.hpp"
 #include "riasc/operator/runner.hpp"
 #include "riasc/runtime/runtime.hpp"
 #include "riasc/tenancy/project_operator.hpp"
@@ -43,6 +43,7 @@ struct UpFlags {
   std::string bridge = "riasc0";
   std::string log_format = "text";
   bool verbose = false;
+  std::string backend = "auto";
 };
 
 const char* kFieldManager = "riasc-up";
@@ -338,7 +339,17 @@ int run_up(const UpFlags& flags) {
                               .hosts_root = data_dir / "hosts",
                               .network = network,
                               .log = log});
-  agent::Agent shaping(api, {.node = node, .log = log}, std::make_unique<netem::KernelBackend>());
+  netem::ChosenBackend chosen;
+  try {
+    chosen = start_network_backend(flags.backend, (data_dir / "traces").string(), log);
+  } catch (const std::exception& error) {
+    std::cerr << fmt::format("riasc up: cannot start the {} network-emulation backend: {}\n", flags.backend,
+                             error.what());
+    server.stop();
+    return 1;
+  }
+  say(fmt::format("riasc up: network emulation by the {} backend ({})", chosen.backend->name(), chosen.why));
+  agent::Agent shaping(api, {.node = node, .log = log}, std::move(chosen.backend));
   try {
     pods.start();
   } catch (const std::exception& error) {
@@ -451,6 +462,7 @@ void add_up_command(CLI::App& app) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   command->add_flag("--verbose", flags->verbose, "Log debug lines too");
+  add_backend_option(*command, flags->backend);
   command->callback([flags] {
     if (int code = run_up(*flags); code != 0) exit_with(code);
   });

@@ -9,6 +9,7 @@
 #include <linux/if_addr.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
+#include <linux/net_namespace.h>
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
@@ -24,6 +25,7 @@
 #include <span>
 #include <utility>
 
+#include "riasc/core/unique_fd.hpp"
 #include "riasc/net/attributes.hpp"
 
 namespace riasc::net {
@@ -239,6 +241,9 @@ std::optional<Link> parse_link(std::span<const std::uint8_t> payload) {
   link.up = (info->ifi_flags & IFF_UP) != 0;
   detail::for_each_attr(after(payload, sizeof(ifinfomsg)), [&](const Attr& attr) {
     if (attr.type == IFLA_IFNAME) link.name = attr.as_string();
+    if (attr.type == IFLA_MTU) link.mtu = static_cast<int>(attr.as<std::uint32_t>().value_or(0));
+    if (attr.type == IFLA_LINK) link.peer_index = static_cast<int>(attr.as<std::uint32_t>().value_or(0));
+    if (attr.type == IFLA_LINK_NETNSID) link.peer_netnsid = attr.as<std::int32_t>().value_or(-1);
     if (attr.type == IFLA_LINKINFO) {
       detail::for_each_attr(attr.payload, [&](const Attr& nested) {
         if (nested.type == IFLA_INFO_KIND) link.kind = nested.as_string();
@@ -404,8 +409,8 @@ void Rtnetlink::set_link_up(int ifindex, bool up) {
 }
 
 void Rtnetlink::move_link(int ifindex, const std::string& netns_path) {
-  const int fd = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  const UniqueFd netns(::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!netns) {
     throw NetlinkError(
         fmt::format("opening network namespace {} to move link {}", netns_path, link_label(ifindex)), errno,
         {});
@@ -413,15 +418,28 @@ void Rtnetlink::move_link(int ifindex, const std::string& netns_path) {
   ifinfomsg header{};
   header.ifi_index = ifindex;
   Request request(RTM_NEWLINK, 0, header);
-  request.body.put(IFLA_NET_NS_FD, static_cast<std::uint32_t>(fd));
+  request.body.put(IFLA_NET_NS_FD, static_cast<std::uint32_t>(netns.get()));
   request.describe = [&] { return fmt::format("moving link {} to {}", link_label(ifindex), netns_path); };
-  try {
-    execute(request);
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
+  execute(request);
+}
+
+int Rtnetlink::netnsid_of(const std::string& netns_path) {
+  const UniqueFd netns(::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!netns) throw NetlinkError(fmt::format("opening network namespace {}", netns_path), errno, {});
+  rtgenmsg header{};
+  header.rtgen_family = AF_UNSPEC;
+  Request request(RTM_GETNSID, 0, header);
+  request.body.put(NETNSA_FD, static_cast<std::uint32_t>(netns.get()));
+  request.describe = [&] { return fmt::format("asking the id of network namespace {}", netns_path); };
+  int id = -1;
+  request.on_reply = [&](std::uint16_t type, std::span<const std::uint8_t> payload) {
+    if (type != RTM_NEWNSID) return;
+    detail::for_each_attr(after(payload, detail::align4(sizeof(rtgenmsg))), [&](const Attr& attr) {
+      if (attr.type == NETNSA_NSID) id = attr.as<std::int32_t>().value_or(-1);
+    });
+  };
+  execute(request);
+  return id;
 }
 
 void Rtnetlink::delete_link(int ifindex) {

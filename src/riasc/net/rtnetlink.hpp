@@ -40,6 +40,11 @@ struct Link {
   std::string name;
   std::string kind;  // IFLA_INFO_KIND: "veth", "ifb", "bridge"...; "" for lo and physical devices
   bool up = false;   // IFF_UP (administratively up)
+  int mtu = 0;
+  // A veth's peer: its ifindex (IFLA_LINK) and, when it lives in another namespace, that
+  // namespace's id as this namespace knows it (IFLA_LINK_NETNSID; -1 when in this one).
+  int peer_index = 0;
+  int peer_netnsid = -1;
 };
 
 struct Address {
@@ -111,6 +116,9 @@ class Rtnetlink {
   void set_link_up(int ifindex, bool up = true);
   // Moves a link into the namespace at netns_path (it gets a new ifindex there).
   void move_link(int ifindex, const std::string& netns_path);
+  // The id this namespace gives the namespace at netns_path (RTM_GETNSID); -1 when it has none
+  // (no link connects them).
+  int netnsid_of(const std::string& netns_path);
   void delete_link(int ifindex);
 
   // --- addresses and routes

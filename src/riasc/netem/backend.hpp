@@ -39,6 +39,8 @@ class Backend {
   virtual ApplyOutcome apply(const PodTarget& target, const std::vector<Band>& bands) = 0;
   // The pod is gone (its namespace too): forget it without touching the kernel.
   virtual void forget(const std::string& key) = 0;
+  // "kernel" or "userspace", as TrafficProfile status reports it.
+  [[nodiscard]] virtual std::string name() const = 0;
 };
 
 }  // namespace riasc::netem

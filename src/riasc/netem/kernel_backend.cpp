@@ -1,7 +1,6 @@
 #include "riasc/netem/kernel_backend.hpp"
 
 #include <fmt/format.h>
-#include <re2/re2.h>
 
 #include <algorithm>
 #include <optional>
@@ -10,6 +9,7 @@
 #include "riasc/net/netns.hpp"
 #include "riasc/net/nftables.hpp"
 #include "riasc/net/rtnetlink.hpp"
+#include "riasc/netem/interfaces.hpp"
 #include "riasc/netem/nft_rules.hpp"
 
 namespace riasc::netem {
@@ -60,8 +60,9 @@ nft::DeviceRules rules_of(const Device& device, const std::vector<const Band*>& 
   nft::DeviceRules rules{device.interface,
                          device.direction,
                          device.direction == Direction::Ingress ? device.shaping_device : "",
-                         {}};
-  for (const Band* band : bands) rules.bands.push_back({band, device.slots.at(band_key(*band))});
+                         {},
+                         false};
+  for (const Band* band : bands) rules.bands.push_back({band, device.slots.at(band_key(*band)), ""});
   return rules;
 }
 
@@ -282,26 +283,7 @@ class Applier {
   }
 
   std::optional<std::string> choose_interface(const Band& band) {
-    std::vector<std::string> names;
-    for (const net::Link& link : links_) {
-      if (link.name == "lo" || link.kind == "ifb") continue;
-      names.push_back(link.name);
-    }
-    std::sort(names.begin(), names.end());
-    if (band.interface_filter) {
-      RE2 filter(*band.interface_filter, RE2::Quiet);
-      if (!filter.ok()) return std::nullopt;
-      for (const std::string& name : names) {
-        if (RE2::FullMatch(name, filter)) return name;
-      }
-      return std::nullopt;
-    }
-    auto index = state_.rtnl->default_route_interface();
-    if (!index) return std::nullopt;
-    for (const net::Link& link : links_) {
-      if (link.index == *index) return link.name;
-    }
-    return std::nullopt;
+    return netem::choose_interface(band, links_, *state_.rtnl);
   }
 
   const net::Link* link_named(const std::string& name) const {

@@ -31,6 +31,7 @@ class KernelBackend : public Backend {
   ~KernelBackend() override;
   ApplyOutcome apply(const PodTarget& target, const std::vector<Band>& bands) override;
   void forget(const std::string& key) override;
+  [[nodiscard]] std::string name() const override { return "kernel"; }
 
   // Handle and naming scheme, public for tests and tools.
   static constexpr std::uint32_t kRootHandle = 0x52490000;

@@ -1,5 +1,7 @@
 #include "riasc/netem/nft_rules.hpp"
 
+#include "riasc/engine/devices.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -64,10 +66,16 @@ ClassifierText render(const DeviceRules& device, const PlacedBand& placed, std::
     for (const PortRange& port : c.ports) elements.push_back(port_text(port));
     tail += fmt::format("meta l4proto . th dport @{} ", name);
   }
-  const std::string verdict =
-      device.direction == Direction::Egress ? "accept" : fmt::format("fwd to \"{}\"", device.ifb);
-  const std::string action = fmt::format("meta mark set {:#010x} {} comment \"{}/{}\"", mark_of(placed.slot),
-                                         verdict, placed.band->profile, to_string(placed.band->direction));
+  const std::string comment =
+      fmt::format("comment \"{}/{}\"", placed.band->profile, to_string(placed.band->direction));
+  std::string action;
+  if (device.diverted) {
+    action = fmt::format("fwd to \"{}\" {}", placed.divert_to, comment);
+  } else {
+    const std::string verdict =
+        device.direction == Direction::Egress ? "accept" : fmt::format("fwd to \"{}\"", device.ifb);
+    action = fmt::format("meta mark set {:#010x} {} {}", mark_of(placed.slot), verdict, comment);
+  }
   if (!c.peers) {
     out.rules.push_back(head + tail + action);
     return out;
@@ -94,10 +102,20 @@ std::vector<ClassifierText> render_all(const DeviceRules& device, std::uint32_t 
   return out;
 }
 
-std::string chain_declaration(const DeviceRules& device) {
-  return fmt::format(
-      "add chain netdev {} {} {{ type filter hook {} device \"{}\" priority 0; policy accept; }}\n", kTable,
-      chain_of(device), to_string(device.direction), device.interface);
+// The rule that keeps what the engine sends on out of the diversion (engine/devices.hpp).
+std::string engine_pass_rule() {
+  return fmt::format("meta mark {:#010x} accept comment \"sent on by the engine\"",
+                     engine::kSentByEngineMark);
+}
+
+std::string chain_declaration(const DeviceRules& device, const std::string& table) {
+  const Direction hook = device.diverted ? Direction::Egress : device.direction;
+  std::string out = fmt::format(
+      "add chain netdev {} {} {{ type filter hook {} device \"{}\" priority 0; policy accept; }}\n", table,
+      chain_of(device), to_string(hook), device.interface);
+  if (device.diverted)
+    out += fmt::format("add rule netdev {} {} {}\n", table, chain_of(device), engine_pass_rule());
+  return out;
 }
 
 }  // namespace
@@ -115,7 +133,7 @@ std::map<std::string, std::vector<std::string>> sets_of(const DeviceRules& devic
 }
 
 std::string structure_of(const DeviceRules& device) {
-  std::string out = chain_declaration(device);
+  std::string out = chain_declaration(device, kTable);
   for (const ClassifierText& text : render_all(device, 0)) {
     for (const auto& [name, body] : text.sets) out += fmt::format("set {} {}\n", name, body);
     for (const std::string& rule : text.rules) out += rule + "\n";
@@ -123,27 +141,29 @@ std::string structure_of(const DeviceRules& device) {
   return out;
 }
 
-std::string replace_table(const std::vector<DeviceRules>& devices, std::uint32_t generation) {
+std::string replace_table(const std::vector<DeviceRules>& devices, std::uint32_t generation,
+                          const std::string& table) {
   std::string out =
-      fmt::format("add table netdev {0}\ndelete table netdev {0}\nadd table netdev {0}\n", kTable);
+      fmt::format("add table netdev {0}\ndelete table netdev {0}\nadd table netdev {0}\n", table);
   for (const DeviceRules& device : devices) {
-    out += chain_declaration(device);
+    out += chain_declaration(device, table);
     for (const ClassifierText& text : render_all(device, generation)) {
       for (const auto& [name, body] : text.sets) {
-        out += fmt::format("add set netdev {} {} {{ {} }}\n", kTable, name, body);
+        out += fmt::format("add set netdev {} {} {{ {} }}\n", table, name, body);
         const auto& elements = text.elements.at(name);
         if (!elements.empty())
-          out += fmt::format("add element netdev {} {} {{ {} }}\n", kTable, name, joined(elements));
+          out += fmt::format("add element netdev {} {} {{ {} }}\n", table, name, joined(elements));
       }
       for (const std::string& rule : text.rules)
-        out += fmt::format("add rule netdev {} {} {}\n", kTable, chain_of(device), rule);
+        out += fmt::format("add rule netdev {} {} {}\n", table, chain_of(device), rule);
     }
   }
   return out;
 }
 
 std::string update_elements(const std::map<std::string, std::vector<std::string>>& before,
-                            const std::map<std::string, std::vector<std::string>>& after) {
+                            const std::map<std::string, std::vector<std::string>>& after,
+                            const std::string& table) {
   std::string removals;
   std::string additions;
   for (const auto& [name, now] : after) {
@@ -160,13 +180,15 @@ std::string update_elements(const std::map<std::string, std::vector<std::string>
                         std::back_inserter(added));
     // Removals first in the same transaction: a merged range replaces the ranges it covers.
     if (!gone.empty())
-      removals += fmt::format("delete element netdev {} {} {{ {} }}\n", kTable, name, joined(gone));
+      removals += fmt::format("delete element netdev {} {} {{ {} }}\n", table, name, joined(gone));
     if (!added.empty())
-      additions += fmt::format("add element netdev {} {} {{ {} }}\n", kTable, name, joined(added));
+      additions += fmt::format("add element netdev {} {} {{ {} }}\n", table, name, joined(added));
   }
   return removals + additions;
 }
 
-std::string delete_table() { return fmt::format("add table netdev {0}\ndelete table netdev {0}\n", kTable); }
+std::string delete_table(const std::string& table) {
+  return fmt::format("add table netdev {0}\ndelete table netdev {0}\n", table);
+}
 
 }  // namespace riasc::netem::nft

@@ -26,6 +26,7 @@ inline constexpr const char* kTable = "riasc";
 struct PlacedBand {
   const Band* band = nullptr;
   int slot = 0;
+  std::string divert_to;  // the userspace backend: the band's TAP (see DeviceRules::diverted)
 };
 
 // One direction of one interface: its chain, and for ingress the IFB that shapes.
@@ -34,6 +35,10 @@ struct DeviceRules {
   Direction direction = Direction::Egress;
   std::string ifb;                // ingress only
   std::vector<PlacedBand> bands;  // in precedence order
+  // The userspace backend: each band's packets are forwarded (`fwd to`) to its TAP, unmarked, for
+  // the engine to read. Its ingress chains sit on the egress hook of the device that faces the
+  // pod (`interface` is then that device), so peers are still matched by source address.
+  bool diverted = false;
 };
 
 // The chain of a direction of an interface ("egress_eth0").
@@ -48,16 +53,18 @@ std::map<std::string, std::vector<std::string>> sets_of(const DeviceRules& devic
 
 // The whole table, for one atomic transaction that replaces whatever the namespace had
 // (leftovers of an earlier agent included): `add table; delete table; add table ...`.
-std::string replace_table(const std::vector<DeviceRules>& devices, std::uint32_t generation);
+std::string replace_table(const std::vector<DeviceRules>& devices, std::uint32_t generation,
+                          const std::string& table = kTable);
 
 // Element updates between two set maps of the same structure (one transaction; empty when equal).
 std::string update_elements(const std::map<std::string, std::vector<std::string>>& before,
-                            const std::map<std::string, std::vector<std::string>>& after);
+                            const std::map<std::string, std::vector<std::string>>& after,
+                            const std::string& table = kTable);
 
 // The rules of a device without set contents: equal text means only elements changed.
 std::string structure_of(const DeviceRules& device);
 
 // Removes the table and all it holds.
-std::string delete_table();
+std::string delete_table(const std::string& table = kTable);
 
 }  // namespace riasc::netem::nft

@@ -1,0 +1,33 @@
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "riasc/cli/commands.hpp"
+#include "riasc/engine/engine.hpp"
+
+namespace riasc::cli {
+
+void add_engine_command(CLI::App& app) {
+  struct Flags {
+    int control_fd = -1;
+    int spin_us = 200;
+  };
+  auto flags = std::make_shared<Flags>();
+  auto* command = app.add_subcommand(
+      "engine",
+      "The userspace emulation engine, started by the node agent (riasc agent / riasc up) on a socket "
+      "pair; not run by hand (docs/userspace-engine.md)");
+  command->add_option("--control-fd", flags->control_fd, "The agent's end of the control socket pair")
+      ->required();
+  command
+      ->add_option("--spin-us", flags->spin_us,
+                   "Poll instead of sleeping for the last MICROSECONDS before each departure")
+      ->check(CLI::Range(0, 10000));
+  command->callback([flags] {
+    engine::EngineOptions options;
+    options.spin = std::chrono::microseconds(flags->spin_us);
+    if (int code = engine::run_engine(UniqueFd(flags->control_fd), options); code != 0) exit_with(code);
+  });
+}
+
+}  // namespace riasc::cli

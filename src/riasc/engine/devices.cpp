@@ -1,0 +1,115 @@
+#include "riasc/engine/devices.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/if.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+#include <net/ethernet.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <system_error>
+
+#include "riasc/net/rtnetlink.hpp"
+
+namespace riasc::engine {
+namespace {
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+ifreq request_for(const std::string& name) {
+  if (name.empty() || name.size() >= IFNAMSIZ)
+    throw std::invalid_argument(fmt::format("bad device name \"{}\"", name));
+  ifreq request{};
+  std::memcpy(request.ifr_name, name.data(), name.size());
+  return request;
+}
+
+// A fresh TAP runs IPv6 (router solicitations, MLD reports) before anyone asks; with IPv6 off it
+// is quiet from the moment it goes up. A kernel without IPv6 has no such file and nothing to say.
+void disable_ipv6(const std::string& name) {
+  std::ofstream file(fmt::format("/proc/sys/net/ipv6/conf/{}/disable_ipv6", name));
+  if (file) file << "1\n";
+}
+
+std::uint32_t fnv1a(const std::string& text) {
+  std::uint32_t hash = 2166136261u;
+  for (char c : text) hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+  return hash;
+}
+
+}  // namespace
+
+UniqueFd open_tap(const std::string& name, int mtu) {
+  UniqueFd tap(::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK));
+  if (!tap) fail("opening /dev/net/tun");
+  ifreq request = request_for(name);
+  request.ifr_flags = IFF_TAP | IFF_NO_PI;
+  if (::ioctl(tap.get(), TUNSETIFF, &request) < 0) fail(fmt::format("creating or attaching TAP {}", name));
+  if (::ioctl(tap.get(), TUNSETPERSIST, 1) < 0) fail(fmt::format("making TAP {} persistent", name));
+  disable_ipv6(name);
+  // Device ioctls on any socket act in the namespace the socket was made in: this thread's.
+  UniqueFd control(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!control) fail("opening a socket for device settings");
+  ifreq settings = request_for(name);
+  if (mtu > 0) {
+    settings.ifr_mtu = mtu;
+    if (::ioctl(control.get(), SIOCSIFMTU, &settings) < 0)
+      fail(fmt::format("setting the MTU of TAP {} to {}", name, mtu));
+  }
+  settings.ifr_qlen = 10000;
+  if (::ioctl(control.get(), SIOCSIFTXQLEN, &settings) < 0)
+    fail(fmt::format("setting the queue length of TAP {}", name));
+  if (::ioctl(control.get(), SIOCGIFFLAGS, &settings) < 0)
+    fail(fmt::format("reading the flags of TAP {}", name));
+  settings.ifr_flags = static_cast<short>(settings.ifr_flags | IFF_UP | IFF_NOARP);
+  if (::ioctl(control.get(), SIOCSIFFLAGS, &settings) < 0) fail(fmt::format("bringing TAP {} up", name));
+  return tap;
+}
+
+MacAddress tap_mac(int tap_fd) {
+  ifreq request{};
+  if (::ioctl(tap_fd, SIOCGIFHWADDR, &request) < 0) fail("reading a TAP's MAC address");
+  MacAddress mac{};
+  std::memcpy(mac.data(), request.ifr_hwaddr.sa_data, mac.size());
+  return mac;
+}
+
+void delete_tap(const std::string& name) {
+  net::Rtnetlink rtnl;
+  if (auto link = rtnl.link(name)) rtnl.delete_link(link->index);
+}
+
+UniqueFd open_sender(int ifindex) {
+  // Protocol 0: the socket receives nothing, so no frame is ever copied to it.
+  UniqueFd sender(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!sender) fail("opening a packet socket");
+  const int on = 1;
+  if (::setsockopt(sender.get(), SOL_PACKET, PACKET_QDISC_BYPASS, &on, sizeof on) < 0)
+    fail("setting PACKET_QDISC_BYPASS");
+  const std::uint32_t mark = kSentByEngineMark;
+  if (::setsockopt(sender.get(), SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0)
+    fail("marking the packet socket's frames (SO_MARK needs CAP_NET_ADMIN)");
+  const int buffer = 4 << 20;
+  (void)::setsockopt(sender.get(), SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
+  sockaddr_ll address{};
+  address.sll_family = AF_PACKET;
+  address.sll_ifindex = ifindex;
+  if (::bind(sender.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0)
+    fail(fmt::format("binding a packet socket to ifindex {}", ifindex));
+  return sender;
+}
+
+std::string tap_name(bool ingress, int slot, const std::string& device) {
+  const std::string prefix = fmt::format("{}{:x}-", ingress ? "rsi" : "rse", slot);
+  if (prefix.size() + device.size() < IFNAMSIZ) return prefix + device;
+  return fmt::format("{}{:08x}", prefix, fnv1a(device));
+}
+
+}  // namespace riasc::engine

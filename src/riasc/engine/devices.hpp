@@ -1,0 +1,47 @@
+#pragma once
+
+// The kernel ends of an engine attachment, made in the calling thread's network namespace (run
+// them inside net::in_netns for a pod's): the TAP that diversion rules forward selected packets
+// to, and the packet socket that sends them on after emulation. The descriptors keep working in
+// any thread and process they are passed to, which is how the engine needs no privileges.
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "riasc/core/unique_fd.hpp"
+
+namespace riasc::engine {
+
+using MacAddress = std::array<std::uint8_t, 6>;
+
+// Creates the persistent TAP `name`, or attaches to it when it exists (a restarted engine finds
+// its queue there), and silences it: IPv6 off and IFF_NOARP, so the TAP sends nothing of its own
+// into the diverted stream; up, with the MTU of the device it serves and a 10000-frame queue so
+// bursts wait rather than drop before the engine reads them. Returns a non-blocking descriptor.
+// Throws std::system_error naming the device.
+UniqueFd open_tap(const std::string& name, int mtu);
+
+// The TAP's own MAC address (frames from it are the TAP's, not diverted traffic).
+MacAddress tap_mac(int tap_fd);
+
+// Removes a TAP; nothing happens when it does not exist. Persistent TAPs outlive their
+// descriptors, so this is the only way they go.
+void delete_tap(const std::string& name);
+
+// The firewall mark of every frame the engine sends on. PACKET_QDISC_BYPASS skips the device's
+// qdiscs and tc hooks, but since Linux 5.17 not netfilter's egress hook, where the diversion rules
+// are; they let frames with this mark pass, so nothing the engine sends comes back to it.
+inline constexpr std::uint32_t kSentByEngineMark = 0x52490100;
+
+// A packet socket that sends whole Ethernet frames out of `ifindex`, past the device's qdiscs
+// (PACKET_QDISC_BYPASS, so no second queue adds its own delay), marked kSentByEngineMark (which
+// needs CAP_NET_ADMIN here, not in the engine). Receives nothing. Throws std::system_error.
+UniqueFd open_sender(int ifindex);
+
+// The TAP of one band on a device: "rse" (egress) or "rsi" (ingress), the band's slot (1-15, in
+// hex), '-' and the device's name ("rse1-eth0"), or a hash of the name where that would exceed
+// IFNAMSIZ.
+std::string tap_name(bool ingress, int slot, const std::string& device);
+
+}  // namespace riasc::engine

@@ -1,0 +1,433 @@
+#include "riasc/netem/userspace_backend.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "riasc/engine/devices.hpp"
+#include "riasc/net/netlink_error.hpp"
+#include "riasc/net/netns.hpp"
+#include "riasc/net/nftables.hpp"
+#include "riasc/net/rtnetlink.hpp"
+#include "riasc/netem/interfaces.hpp"
+#include "riasc/netem/nft_rules.hpp"
+
+namespace riasc::netem {
+namespace {
+
+constexpr int kMaxSlots = 15;
+
+std::string identifier(const std::string& text) {
+  std::string out;
+  for (char c : text) out.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  return out;
+}
+
+std::string host_table(const std::string& device) { return "riasc_in_" + identifier(device); }
+
+// Where one band's packets are diverted.
+struct Placement {
+  std::string profile;
+  Direction direction = Direction::Egress;
+  std::string interface;  // the pod's
+  std::string device;     // where the rules and the TAP are: the interface, or the device facing it
+  bool host_side = false;
+  int slot = 0;
+  std::string tap;
+  shaper::ShaperOptions options;
+  [[nodiscard]] std::string device_key() const { return fmt::format("{}:{}", to_string(direction), device); }
+};
+
+std::string band_key(const Band& band) {
+  return fmt::format("{}/{}", band.profile, to_string(band.direction));
+}
+
+// Removes this namespace's TAPs whose names start with `prefix` ("rse", "rsi").
+void delete_own_taps(const std::string& prefix) {
+  net::Rtnetlink rtnl;
+  for (const net::Link& link : rtnl.links()) {
+    if (link.kind == "tun" && link.name.starts_with(prefix)) rtnl.delete_link(link.index);
+  }
+}
+
+// The ingress side of an earlier agent that did not exit cleanly: its tables forward to TAPs that
+// no engine reads any more, so the pods behind them would receive nothing until re-applied.
+void remove_host_leftovers() {
+  net::Nftables nft;
+  const Json listing = Json::parse(nft.list_json("tables netdev"), nullptr, false);
+  std::string commands;
+  for (const Json& entry : listing.value("nftables", Json::array())) {
+    if (!entry.contains("table")) continue;
+    const std::string name = entry["table"].value("name", "");
+    if (name.starts_with("riasc_in_")) commands += nft::delete_table(name);
+  }
+  if (!commands.empty()) nft.run(commands);
+  delete_own_taps("rsi");
+}
+
+}  // namespace
+
+struct UserspaceBackend::PodState {
+  std::uint64_t netns = 0;
+  std::string netns_path;
+  std::map<std::string, Placement> placed;        // band key → placement
+  std::string pod_rules;                          // the pod table as last written ("" = none)
+  std::map<std::string, std::string> host_rules;  // host device → its table as last written
+  std::uint32_t generation = 0;
+
+  // nft resolves `fwd to` device names in the calling thread's namespace, so its commands run
+  // inside the pod's.
+  void run_nft(const std::string& commands) const {
+    net::in_netns(netns_path, [&] { net::Nftables().run(commands); });
+  }
+};
+
+UserspaceBackend::UserspaceBackend(UserspaceBackendOptions options) : options_(std::move(options)) {
+  host_netns_fd_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (host_netns_fd_ < 0)
+    throw std::system_error(errno, std::generic_category(), "opening /proc/self/ns/net");
+  host_netns_path_ = fmt::format("/proc/self/fd/{}", host_netns_fd_);
+  remove_host_leftovers();
+  engine_ = std::make_unique<engine::Supervisor>(options_.engine);
+}
+
+UserspaceBackend::~UserspaceBackend() {
+  std::lock_guard lock(mutex_);
+  for (auto& [key, state] : pods_) {
+    try {
+      tear_down(*state, true);
+    } catch (const std::exception&) {
+      // The pod may be gone already; what is left of it went with its namespace.
+    }
+  }
+  pods_.clear();
+  engine_.reset();
+  if (host_netns_fd_ >= 0) ::close(host_netns_fd_);
+}
+
+std::string UserspaceBackend::trace_path(const std::string& pod_key, const Band& band) const {
+  if (options_.trace_dir.empty()) return "";
+  std::string pod = pod_key;
+  std::replace(pod.begin(), pod.end(), '/', '_');
+  return fmt::format("{}/{}/{}_{}.csv", options_.trace_dir, band.profile, pod, to_string(band.direction));
+}
+
+void UserspaceBackend::tear_down(PodState& state, bool pod_namespace_exists) {
+  // Rules first, so nothing is forwarded to a TAP that is about to go.
+  if (pod_namespace_exists && !state.pod_rules.empty()) {
+    try {
+      state.run_nft(nft::delete_table());
+    } catch (const std::exception&) {
+    }
+  }
+  net::Nftables host;
+  for (const auto& [device, text] : state.host_rules) {
+    try {
+      host.run(nft::delete_table(host_table(device)));
+    } catch (const std::exception&) {
+    }
+  }
+  for (const auto& [key, placement] : state.placed) {
+    engine_->detach(fmt::format("{}|{}", state.netns_path, key));
+    try {
+      if (placement.host_side) {
+        engine::delete_tap(placement.tap);
+      } else if (pod_namespace_exists) {
+        net::in_netns(state.netns_path, [&] { engine::delete_tap(placement.tap); });
+      }
+    } catch (const std::exception&) {
+    }
+  }
+  state.placed.clear();
+  state.pod_rules.clear();
+  state.host_rules.clear();
+}
+
+void UserspaceBackend::forget(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto it = pods_.find(key);
+  if (it == pods_.end()) return;
+  tear_down(*it->second, false);
+  pods_.erase(it);
+}
+
+ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<Band>& bands) {
+  std::lock_guard lock(mutex_);
+  auto& slot_state = pods_[target.key];
+  if (!slot_state) slot_state = std::make_unique<PodState>();
+  PodState& state = *slot_state;
+  const std::uint64_t inode = net::netns_inode(target.netns_path);
+  if (state.netns != inode) {
+    // A new pod, or one whose namespace was replaced: what the old one had went with it.
+    tear_down(state, false);
+    state.netns = inode;
+    state.netns_path = target.netns_path;
+    state.generation = 0;
+  }
+  if (bands.empty()) {
+    tear_down(state, true);
+    // What an earlier agent left: its table and TAPs in the pod. (Its host-side rules and TAPs went
+    // when this backend started.)
+    try {
+      state.run_nft(nft::delete_table());
+      net::in_netns(target.netns_path, [] { delete_own_taps("rse"); });
+    } catch (const std::exception&) {
+      // Nothing to remove, or the pod went meanwhile.
+    }
+    pods_.erase(target.key);
+    return {};
+  }
+
+  ApplyOutcome outcome;
+  std::map<std::string, BandOutcome> failed;  // band key → why it is not applied
+  std::map<std::string, Placement> wanted;
+  std::vector<std::string> order;  // band keys in precedence order
+
+  // Where each band goes: the pod's interface, and for ingress the device facing it.
+  struct PodLink {
+    int index = 0;
+    int peer_index = 0;
+    int peer_netnsid = -1;
+  };
+  std::map<std::string, PodLink> pod_links;
+  int host_id_in_pod = -1;
+  std::map<const Band*, std::string> interfaces;
+  net::in_netns(target.netns_path, [&] {
+    net::Rtnetlink rtnl;
+    const std::vector<net::Link> links = rtnl.links();
+    for (const net::Link& link : links)
+      pod_links[link.name] = {link.index, link.peer_index, link.peer_netnsid};
+    for (const Band& band : bands) {
+      if (auto interface = choose_interface(band, links, rtnl)) interfaces[&band] = *interface;
+    }
+    host_id_in_pod = rtnl.netnsid_of(host_netns_path_);
+  });
+  net::Rtnetlink host_rtnl;
+  for (const Band& band : bands) {
+    const std::string key = band_key(band);
+    auto interface = interfaces.find(&band);
+    if (interface == interfaces.end()) {
+      failed[key] = {band.profile,
+                     band.direction,
+                     "",
+                     false,
+                     "NoInterface",
+                     band.interface_filter
+                         ? fmt::format("no interface matches interfaceFilter \"{}\"", *band.interface_filter)
+                         : std::string("the pod has no default route")};
+      continue;
+    }
+    Placement placement{band.profile, band.direction, interface->second, interface->second, false, 0, "", {}};
+    placement.options.netem = band.options;
+    if (band.direction == Direction::Ingress) {
+      const PodLink& link = pod_links[interface->second];
+      std::optional<net::Link> peer;
+      if (link.peer_netnsid >= 0 && link.peer_netnsid == host_id_in_pod)
+        peer = host_rtnl.link(link.peer_index);
+      if (!peer || peer->peer_index != link.index) {
+        failed[key] = {band.profile,
+                       band.direction,
+                       interface->second,
+                       false,
+                       "NoFacingDevice",
+                       fmt::format("ingress is diverted on the device facing {}, a veth peer in the agent's "
+                                   "network namespace, and {} has none there",
+                                   interface->second, interface->second)};
+        continue;
+      }
+      placement.device = peer->name;
+      placement.host_side = true;
+    }
+    wanted[key] = std::move(placement);
+    order.push_back(key);
+  }
+
+  // Slots: a band keeps its slot (and so its TAP and engine attachment) while it stays on its device.
+  std::map<std::string, std::set<int>> used;  // device key → slots taken, now or before
+  for (auto& [key, placement] : wanted) {
+    auto before = state.placed.find(key);
+    if (before != state.placed.end() && before->second.device_key() == placement.device_key()) {
+      placement.slot = before->second.slot;
+      placement.tap = before->second.tap;
+    }
+  }
+  for (const auto& [key, placement] : state.placed) used[placement.device_key()].insert(placement.slot);
+  for (auto& [key, placement] : wanted) {
+    if (placement.slot != 0) continue;
+    auto& taken = used[placement.device_key()];
+    for (int slot = 1; slot <= kMaxSlots && placement.slot == 0; ++slot) {
+      if (!taken.contains(slot)) placement.slot = slot;
+    }
+    if (placement.slot == 0) {
+      failed[key] = {placement.profile,
+                     placement.direction,
+                     placement.interface,
+                     false,
+                     "TooManyBands",
+                     fmt::format("{} has {} bands in this direction already", placement.device, kMaxSlots)};
+      continue;
+    }
+    taken.insert(placement.slot);
+    placement.tap = engine::tap_name(placement.host_side, placement.slot, placement.device);
+  }
+  for (const auto& [key, why] : failed) wanted.erase(key);
+
+  // Engine attachments: new ones get their TAP now, before any rule forwards to it.
+  for (auto& [key, placement] : wanted) {
+    const std::string id = fmt::format("{}|{}", state.netns_path, key);
+    auto before = state.placed.find(key);
+    try {
+      if (before != state.placed.end() && before->second.tap == placement.tap) {
+        if (!(before->second.options == placement.options)) engine_->change(id, placement.options);
+      } else {
+        if (before != state.placed.end()) engine_->detach(id);
+        const Band* band = nullptr;
+        for (const Band& b : bands) {
+          if (band_key(b) == key) band = &b;
+        }
+        std::string trace = band != nullptr ? trace_path(target.key, *band) : "";
+        if (!trace.empty()) std::filesystem::create_directories(std::filesystem::path(trace).parent_path());
+        engine_->attach(id, {placement.host_side ? "" : state.netns_path, placement.tap, placement.device,
+                             placement.options, trace});
+      }
+    } catch (const std::exception& error) {
+      failed[key] = {placement.profile, placement.direction, placement.interface, false,
+                     "EngineFailed",    error.what()};
+    }
+  }
+  for (const auto& [key, why] : failed) wanted.erase(key);
+
+  // Rules: one table in the pod for egress, one per facing device for ingress.
+  std::map<std::string, nft::DeviceRules> devices;  // device key → rules
+  for (const std::string& key : order) {
+    auto it = wanted.find(key);
+    if (it == wanted.end()) continue;
+    const Placement& placement = it->second;
+    nft::DeviceRules& rules = devices[placement.device_key()];
+    rules.interface = placement.device;
+    rules.direction = placement.direction;
+    rules.diverted = true;
+    const Band* band = nullptr;
+    for (const Band& b : bands) {
+      if (band_key(b) == key) band = &b;
+    }
+    rules.bands.push_back({band, placement.slot, placement.tap});
+  }
+  std::vector<nft::DeviceRules> pod_devices;
+  std::map<std::string, nft::DeviceRules> host_devices;
+  for (auto& [device_key, rules] : devices) {
+    if (rules.direction == Direction::Egress) {
+      pod_devices.push_back(rules);
+    } else {
+      host_devices[rules.interface] = rules;
+    }
+  }
+  auto rules_failed = [&](Direction direction, const std::string& device, const std::string& message) {
+    for (const auto& [key, placement] : wanted) {
+      if (placement.direction == direction && (device.empty() || placement.device == device))
+        failed[key] = {
+            placement.profile, placement.direction, placement.interface, false, "ClassifierFailed", message};
+    }
+  };
+  const std::uint32_t generation = state.generation + 1;
+  const std::string pod_text = pod_devices.empty() ? "" : nft::replace_table(pod_devices, 0);
+  if (pod_text != state.pod_rules) {
+    try {
+      state.run_nft(pod_text.empty() ? nft::delete_table() : nft::replace_table(pod_devices, generation));
+      state.pod_rules = pod_text;
+      state.generation = generation;
+    } catch (const std::exception& error) {
+      rules_failed(Direction::Egress, "", error.what());
+    }
+  }
+  net::Nftables host_nft;
+  for (const auto& [device, rules] : host_devices) {
+    const std::string table = host_table(device);
+    const std::string text = nft::replace_table({rules}, 0, table);
+    if (state.host_rules[device] == text) continue;
+    try {
+      host_nft.run(nft::replace_table({rules}, generation, table));
+      state.host_rules[device] = text;
+      state.generation = generation;
+    } catch (const std::exception& error) {
+      rules_failed(Direction::Ingress, device, error.what());
+    }
+  }
+  for (auto it = state.host_rules.begin(); it != state.host_rules.end();) {
+    if (host_devices.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    try {
+      host_nft.run(nft::delete_table(host_table(it->first)));
+    } catch (const std::exception&) {
+    }
+    it = state.host_rules.erase(it);
+  }
+
+  // What no rule forwards to any more goes.
+  for (const auto& [key, placement] : state.placed) {
+    auto now = wanted.find(key);
+    if (now != wanted.end() && now->second.tap == placement.tap && !failed.contains(key)) continue;
+    engine_->detach(fmt::format("{}|{}", state.netns_path, key));
+    try {
+      if (placement.host_side) {
+        engine::delete_tap(placement.tap);
+      } else {
+        net::in_netns(state.netns_path, [&] { engine::delete_tap(placement.tap); });
+      }
+    } catch (const std::exception&) {
+    }
+  }
+  state.placed.clear();
+  for (auto& [key, placement] : wanted) {
+    if (!failed.contains(key)) state.placed[key] = placement;
+  }
+
+  for (const Band& band : bands) {
+    const std::string key = band_key(band);
+    if (auto why = failed.find(key); why != failed.end()) {
+      outcome.bands.push_back(why->second);
+      continue;
+    }
+    outcome.bands.push_back(
+        {band.profile, band.direction, state.placed.at(key).interface, true, "Applied", ""});
+  }
+  return outcome;
+}
+
+std::string missing_kernel_netem_module() {
+  std::string missing;
+  // A thread of its own: unshare(CLONE_NEWNET) moves only it, and its namespace ends with it.
+  std::thread probe([&] {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      missing = "(cannot create a network namespace to probe)";
+      return;
+    }
+    try {
+      net::Rtnetlink rtnl;
+      auto lo = rtnl.link("lo");
+      if (!lo) return;
+      rtnl.set_link_up(lo->index);
+      net::PrioOptions prio;
+      prio.bands = 2;
+      rtnl.add_qdisc(lo->index, 0x00010000, net::kTcRoot, prio);
+      rtnl.replace_qdisc(lo->index, 0x00020000, 0x00010002, net::NetemOptions{});
+      rtnl.add_filter(lo->index, net::FwFilter{0x00010000, 1, 1, 0xffffffff, 0x00010002});
+      rtnl.create_ifb("probe-ifb");
+    } catch (const net::NetlinkError& error) {
+      missing = error.missing_module().empty() ? error.what() : error.missing_module();
+    } catch (const std::exception& error) {
+      missing = error.what();
+    }
+  });
+  probe.join();
+  return missing;
+}
+
+}  // namespace riasc::netem

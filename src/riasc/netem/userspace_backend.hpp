@@ -1,0 +1,65 @@
+#pragma once
+
+// The userspace backend: for kernels without sch_netem (and for what netem cannot do). The same
+// plans and the same nftables classifiers as the kernel backend select the packets, but each
+// band's rules forward them (`fwd to`) to a TAP of the band's own, where the node's one engine
+// process (engine/engine.hpp) reads them, emulates the band's parameters and sends them on past
+// all hooks, so nothing loops.
+//
+// Egress: rules on the pod interface's egress hook, in the pod's namespace (table `riasc`), TAPs
+// "rseN-IF" there, packets sent on out of the pod's interface. Ingress: rules on the egress hook
+// of the device that faces the pod (its veth peer in the agent's namespace, table
+// `riasc_in_DEVICE`), TAPs "rsiN-..." beside it, packets sent on out of that device into the pod.
+//
+// Order of every change: TAPs and engine attachments first, then the rules (one nft transaction
+// per namespace), then what is no longer used. A clean exit removes every rule and TAP it made, so
+// a stopped agent leaves traffic unshaped rather than black-holed; after a crash the engine's
+// supervisor has died too, the rules stay (diverted packets are dropped) until the next agent
+// replaces them.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "riasc/engine/supervisor.hpp"
+#include "riasc/netem/backend.hpp"
+
+namespace riasc::netem {
+
+struct UserspaceBackendOptions {
+  engine::SupervisorOptions engine;
+  // Per-packet traces go to DIR/PROFILE/NAMESPACE_POD_DIRECTION.csv; "" = none.
+  std::string trace_dir;
+};
+
+class UserspaceBackend : public Backend {
+ public:
+  explicit UserspaceBackend(UserspaceBackendOptions options = {});
+  ~UserspaceBackend() override;
+  ApplyOutcome apply(const PodTarget& target, const std::vector<Band>& bands) override;
+  void forget(const std::string& key) override;
+  [[nodiscard]] std::string name() const override { return "userspace"; }
+
+  [[nodiscard]] engine::Supervisor& engine() { return *engine_; }
+  // The trace file of a band of a pod ("" when traces are off).
+  [[nodiscard]] std::string trace_path(const std::string& pod_key, const Band& band) const;
+
+  struct PodState;  // what is installed for one pod (userspace_backend.cpp)
+
+ private:
+  void tear_down(PodState& state, bool pod_namespace_exists);
+
+  UserspaceBackendOptions options_;
+  std::mutex mutex_;
+  std::unique_ptr<engine::Supervisor> engine_;
+  std::string host_netns_path_;  // the agent's own namespace, as a path that stays valid
+  int host_netns_fd_ = -1;
+  std::map<std::string, std::unique_ptr<PodState>> pods_;
+};
+
+// Whether this kernel has what the kernel backend needs (sch_prio, sch_netem, cls_fw, ifb), found
+// by trying them in a throw-away network namespace: "" when it has, else the first module missing.
+std::string missing_kernel_netem_module();
+
+}  // namespace riasc::netem
