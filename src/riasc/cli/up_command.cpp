@@ -403,6 +403,7 @@ int run_up(const UpFlags& flags) {
   say(fmt::format("riasc up: stopping ({}): containers get SIGTERM, then SIGKILL after 10 s",
                   received == SIGINT ? "SIGINT" : "SIGTERM"));
   project_operator.stop();
+  projects.stop();
   controllers.stop();
   shaping.stop();
   pods.stop();

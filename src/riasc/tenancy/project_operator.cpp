@@ -76,7 +76,9 @@ class ProjectOperator::Impl {
  public:
   Impl(const client::Client& api, ProjectOperatorOptions options)
       : client_(api.config()), options_(std::move(options)) {}
-  ~Impl() {
+  ~Impl() { stop(); }
+
+  void stop() {
     stop_node_watch();
     stop_admission_caches();
   }
@@ -551,5 +553,7 @@ ProjectOperator::ProjectOperator(op::Operator& operator_, const client::Client& 
 }
 
 ProjectOperator::~ProjectOperator() = default;
+
+void ProjectOperator::stop() { impl_->stop(); }
 
 }  // namespace riasc::tenancy

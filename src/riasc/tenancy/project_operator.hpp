@@ -42,7 +42,11 @@ class ProjectOperator {
   // operator_options()). `api` is used for its configuration only: the operator keeps a client
   // of its own, so a node watch still running after the caller's client went cannot use it.
   ProjectOperator(op::Operator& operator_, const client::Client& api, ProjectOperatorOptions options = {});
-  ~ProjectOperator();  // stops the node watch; stop the op::Operator first
+  ~ProjectOperator();  // stop()
+  // Stops the node watch and the webhooks' caches; stop the op::Operator first. Call it while the
+  // API server still runs: a watch that reconnects to a server going down can wait out its
+  // connection timeout before it notices.
+  void stop();
   ProjectOperator(const ProjectOperator&) = delete;
   ProjectOperator& operator=(const ProjectOperator&) = delete;
 
