@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# The network-emulation agent end to end, on a kernel with sch_netem (the project's VM, or a host
-# that has the modules): `riasc server`, `riasc agent --node node-a`, pods as network namespaces
-# on a bridge, TrafficProfiles applied with kubectl, traffic measured with tests/vm/probe.py.
-#   netem_agent_test.sh RIASC_BINARY
-# Exit 77 (skipped) where the kernel lacks what the agent needs, outside the VM.
+# The network-emulation agent end to end: `riasc server`, `riasc agent --node node-a --backend
+# BACKEND`, pods as network namespaces on a bridge, TrafficProfiles applied with kubectl, traffic
+# measured with tests/vm/probe.py. The same profiles and expectations for both data planes: the
+# kernel backend needs sch_netem (the project's VM, or a host that has the modules); the userspace
+# engine runs on any kernel with nf_tables and TUN (this host).
+#   netem_agent_test.sh RIASC_BINARY [kernel|userspace]
+# Exit 77 (skipped) where the kernel lacks what the backend needs, outside the VM.
 set -uo pipefail
 riasc=$(realpath "$1")
+backend=${2:-kernel}
 here=$(dirname "$(realpath "$0")")
 probe="$here/probe.py"
 
 need_modules() {
   local missing=()
-  for module in sch_netem sch_prio cls_fw ifb act_mirred cls_matchall sch_ingress nf_tables; do
+  if [ "$backend" = userspace ]; then
+    # Often built in (no /sys/module entry): ask for the devices themselves.
+    [ -c /dev/net/tun ] || missing+=(tun)
+    nft list tables >/dev/null 2>&1 || missing+=(nf_tables)
+  fi
+  [ "$backend" = kernel ] && for module in sch_netem sch_prio cls_fw ifb act_mirred cls_matchall sch_ingress nf_tables; do
     modprobe -q "$module" 2>/dev/null || [ -d "/sys/module/$module" ] || missing+=("$module")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -82,7 +90,7 @@ PY
 }
 
 start_agent() {
-  "$riasc" agent --node node-a --probe-port 0 --verbose >>"$work/agent.log" 2>&1 &
+  "$riasc" agent --node node-a --backend "$backend" --probe-port 0 --verbose >>"$work/agent.log" 2>&1 &
   agent_pid=$!
 }
 
@@ -233,6 +241,9 @@ expect "builtin: loss as netem's correlated 20 % gives ($expected_loss)" builtin
 # Ingress UDP 5000 from 10.0.0.0/8 is shaped, except from 10.42.0.0/16; the replies always are.
 measure ingress-shaped other 10.42.0.7 5000 100 0.02 10.1.0.4
 expect "builtin: ingress from 10.1.0.4 to UDP 5000 is shaped" ingress-shaped 'r["median"] >= 380'
+# builtin's egress band takes every packet, its ARP requests too (as netem on the interface does):
+# resolve 10.42.0.4 first, so that the replies do not wait (and bunch up) behind a shaped ARP.
+ip netns exec builtin ping -c 1 -W 5 10.42.0.4 >/dev/null
 measure ingress-except other 10.42.0.7 5000 100 0.02
 expect "builtin: ingress from the except range is not" ingress-except '180 <= r["median"] <= 260'
 
@@ -259,7 +270,11 @@ add_pod late 8 '{"component": "example"}'
 added=$(cat "$work/ip-given-late")
 for _ in $(seq 300); do
   # Not a pipe into grep -q: with pipefail, nft's SIGPIPE would fail the match.
-  rules=$(ip netns exec sink nft list table netdev riasc 2>/dev/null)
+  if [ "$backend" = kernel ]; then
+    rules=$(ip netns exec sink nft list table netdev riasc 2>/dev/null)
+  else  # ingress is diverted on the host, where the pod's veth peer is
+    rules=$(nft list table netdev riasc_in_v_sink 2>/dev/null)
+  fi
   grep -q '10\.42\.0\.8' <<<"$rules" && break
   sleep 0.01
 done
@@ -287,11 +302,17 @@ wait "$agent_pid" 2>/dev/null
 kubectl delete tp ingress-from-examples >/dev/null  # removed while no agent runs
 start_agent
 eventually "restart: the profile deleted meanwhile is gone from sink" '^$' \
-  sh -c "ip netns exec sink tc qdisc show | grep -E 'netem|prio|clsact'; ip -n sink link show type ifb"
-check "restart: ctrl has one prio root and one netem" '^1 1 1$' sh -c \
-  "echo \$(ip netns exec ctrl tc qdisc show dev eth0 | grep -c 'prio 5249:') \
-        \$(ip netns exec ctrl tc qdisc show dev eth0 | grep -c netem) \
-        \$(ip netns exec ctrl nft list tables | grep -c 'netdev riasc')"
+  sh -c "ip netns exec sink tc qdisc show | grep -E 'netem|prio|clsact'; ip -n sink link show type ifb; nft list tables netdev | grep riasc_in_v_sink"
+if [ "$backend" = kernel ]; then
+  check "restart: ctrl has one prio root and one netem" '^1 1 1$' sh -c \
+    "echo \$(ip netns exec ctrl tc qdisc show dev eth0 | grep -c 'prio 5249:') \
+          \$(ip netns exec ctrl tc qdisc show dev eth0 | grep -c netem) \
+          \$(ip netns exec ctrl nft list tables | grep -c 'netdev riasc')"
+else
+  eventually "restart: ctrl has one TAP and one table" '^1 1$' sh -c \
+    "echo \$(ip -n ctrl -o link show type tun | grep -c ': rse') \$(ip netns exec ctrl nft list tables | grep -c 'netdev riasc')"
+  check "restart: one engine runs" '^1$' sh -c "pgrep -fc '[r]iasc engine --control-fd'"
+fi
 measure_ping after-restart ctrl 10.42.0.3 50 0.02
 expect "restart: still shaped" after-restart '150 <= r["median"] <= 155'
 
@@ -300,6 +321,7 @@ kubectl delete tp profile-delay-jitter >/dev/null
 eventually "delete: the original qdisc is back" "^$(printf '%s' "$original_qdisc" | head -1)" \
   ip netns exec ctrl tc qdisc show dev eth0
 check "delete: no rules left" '^0$' sh -c "ip netns exec ctrl nft list tables | grep -c riasc"
+check "delete: no TAP left" '^0$' sh -c "ip -n ctrl -o link show type tun | grep -c ': rse'"
 measure restored ctrl 10.42.0.3 7 50 0.02
 expect "delete: unshaped again" restored 'r["median"] < 10 and r["max"] < 100'
 

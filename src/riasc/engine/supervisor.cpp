@@ -77,8 +77,10 @@ void Supervisor::start_locked() {
   UniqueFd theirs(pair[1]);
   const std::string spin = std::to_string(options_.spin_us);
   const std::string fd = std::to_string(kChildControlFd);
-  std::vector<const char*> argv{
-      options_.program.c_str(), "engine", "--control-fd", fd.c_str(), "--spin-us", spin.c_str(), nullptr};
+  // argv[0] "riasc" whatever the program's path (/proc/self/exe by default): `ps` and `pgrep -f
+  // 'riasc engine'` then find it.
+  std::vector<const char*> argv{"riasc",     "engine",     "--control-fd", fd.c_str(),
+                                "--spin-us", spin.c_str(), nullptr};
   const pid_t parent = ::getpid();
   const pid_t child = ::fork();
   if (child < 0) throw std::system_error(errno, std::generic_category(), "starting the engine");
@@ -90,7 +92,7 @@ void Supervisor::start_locked() {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     if (::getppid() != parent) ::_exit(1);
     if (::dup2(theirs.get(), kChildControlFd) < 0) ::_exit(1);
-    ::execv(argv[0], const_cast<char* const*>(argv.data()));
+    ::execv(options_.program.c_str(), const_cast<char* const*>(argv.data()));
     ::_exit(127);
   }
   theirs.reset();
