@@ -59,6 +59,7 @@ bench: build
 	@build/bench/riasc_operator_bench
 	@build/bench/riasc_netem_bench --control-path
 	@build/bench/riasc_up_bench
+	@build/bench/riasc_engine_bench
 
 # The network-emulation agent needs sch_netem: in the VM (docs/benchmarks.md).
 bench-netem: build

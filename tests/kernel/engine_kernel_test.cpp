@@ -100,20 +100,7 @@ class EngineKernelTest : public ::testing::Test {
     binary_ = RIASC_BINARY;
     a_ = std::make_unique<ScratchNetns>();
     b_ = std::make_unique<ScratchNetns>();
-    const int b_fd = ::open(b_->path().c_str(), O_RDONLY | O_CLOEXEC);
-    a_->run([&] {
-      net::Rtnetlink rtnl;
-      const int eth0 = rtnl.create_veth_into("eth0", "eth0", b_fd);
-      rtnl.add_address(eth0, net::IpPrefix{*net::IpAddress::parse("10.99.0.1"), 24});
-      rtnl.set_link_up(eth0);
-    });
-    ::close(b_fd);
-    b_->run([&] {
-      net::Rtnetlink rtnl;
-      const int eth0 = rtnl.link("eth0")->index;
-      rtnl.add_address(eth0, net::IpPrefix{*net::IpAddress::parse("10.99.0.2"), 24});
-      rtnl.set_link_up(eth0);
-    });
+    net::test::connect_with_veth(*a_, *b_, "10.99.0.1", "10.99.0.2");
     echo_ = std::make_unique<Echo>(*b_);
     a_->run([&] { sender_ = UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
     timeval timeout{1, 0};

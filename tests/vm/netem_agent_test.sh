@@ -90,7 +90,8 @@ PY
 }
 
 start_agent() {
-  "$riasc" agent --node node-a --backend "$backend" --probe-port 0 --verbose >>"$work/agent.log" 2>&1 &
+  "$riasc" agent --node node-a --backend "$backend" --probe-port 19107 --probe-address 127.0.0.1 --verbose \
+    >>"$work/agent.log" 2>&1 &
   agent_pid=$!
 }
 
@@ -197,6 +198,14 @@ measure port-unselected ctrl 192.168.0.44 12001 50 0.02
 expect "slides: another port of 192.168.0.44 is not shaped" port-unselected 'r["median"] < 10 and r["max"] < 100 and r["lost"] == 0'
 measure_ping other-protocol ctrl 192.168.0.44 20 0.05
 expect "slides: another protocol to 192.168.0.44 is not shaped" other-protocol 'r["lost"] == 0 and r["max"] < 100'
+
+check "status: the node entry names the $backend backend" "^$backend\$" \
+  kubectl get tp profile-delay-jitter -o jsonpath='{.status.nodes[0].backend}'
+if [ "$backend" = userspace ]; then
+  check "metrics: the engine's counters per band" \
+    'riasc_engine_packets_lost_total\{pod="lab/ctrl",profile="profile-delay-jitter",direction="egress"\} [1-9]' \
+    curl -fsS http://127.0.0.1:19107/metrics
+fi
 
 # --- the exact delay, then a live change: no packet unshaped or lost across it -------------------
 kubectl patch tp profile-delay-jitter --type merge -p '{"spec":{"parameters":{"netem":{"delay":0.2,"jitter":0,"loss_ratio":0}}}}' >/dev/null

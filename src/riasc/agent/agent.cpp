@@ -108,6 +108,7 @@ Agent::Agent(client::Client& api, AgentOptions options, std::unique_ptr<netem::B
   });
   if (options_.registry) {
     auto& registry = *options_.registry;
+    backend_->add_metrics(registry);
     apply_seconds_ = &registry
                           .histogram("riasc_agent_apply_seconds",
                                      "Time to bring one pod's shaping to its plan (kernel calls included).",

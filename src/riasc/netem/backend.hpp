@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "riasc/core/metrics.hpp"
 #include "riasc/netem/plan.hpp"
 
 namespace riasc::netem {
@@ -41,6 +42,8 @@ class Backend {
   virtual void forget(const std::string& key) = 0;
   // "kernel" or "userspace", as TrafficProfile status reports it.
   [[nodiscard]] virtual std::string name() const = 0;
+  // Metrics of the backend's own, exposed with the agent's.
+  virtual void add_metrics(metrics::Registry& /*registry*/) {}
 };
 
 }  // namespace riasc::netem

@@ -73,6 +73,7 @@ void remove_host_leftovers() {
 }  // namespace
 
 struct UserspaceBackend::PodState {
+  std::string pod;  // "namespace/name"
   std::uint64_t netns = 0;
   std::string netns_path;
   std::map<std::string, Placement> placed;        // band key → placement
@@ -82,6 +83,10 @@ struct UserspaceBackend::PodState {
 
   // nft resolves `fwd to` device names in the calling thread's namespace, so its commands run
   // inside the pod's.
+  // The engine's name of a band's attachment: "namespace/pod|profile/direction", which the
+  // metrics split into labels.
+  [[nodiscard]] std::string attachment(const std::string& band) const { return pod + "|" + band; }
+
   void run_nft(const std::string& commands) const {
     net::in_netns(netns_path, [&] { net::Nftables().run(commands); });
   }
@@ -133,7 +138,7 @@ void UserspaceBackend::tear_down(PodState& state, bool pod_namespace_exists) {
     }
   }
   for (const auto& [key, placement] : state.placed) {
-    engine_->detach(fmt::format("{}|{}", state.netns_path, key));
+    engine_->detach(state.attachment(key));
     try {
       if (placement.host_side) {
         engine::delete_tap(placement.tap);
@@ -161,6 +166,7 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
   auto& slot_state = pods_[target.key];
   if (!slot_state) slot_state = std::make_unique<PodState>();
   PodState& state = *slot_state;
+  state.pod = target.key;
   const std::uint64_t inode = net::netns_inode(target.netns_path);
   if (state.netns != inode) {
     // A new pod, or one whose namespace was replaced: what the old one had went with it.
@@ -279,7 +285,7 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
 
   // Engine attachments: new ones get their TAP now, before any rule forwards to it.
   for (auto& [key, placement] : wanted) {
-    const std::string id = fmt::format("{}|{}", state.netns_path, key);
+    const std::string id = state.attachment(key);
     auto before = state.placed.find(key);
     try {
       if (before != state.placed.end() && before->second.tap == placement.tap) {
@@ -374,7 +380,7 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
   for (const auto& [key, placement] : state.placed) {
     auto now = wanted.find(key);
     if (now != wanted.end() && now->second.tap == placement.tap && !failed.contains(key)) continue;
-    engine_->detach(fmt::format("{}|{}", state.netns_path, key));
+    engine_->detach(state.attachment(key));
     try {
       if (placement.host_side) {
         engine::delete_tap(placement.tap);
@@ -399,6 +405,52 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
         {band.profile, band.direction, state.placed.at(key).interface, true, "Applied", ""});
   }
   return outcome;
+}
+
+void UserspaceBackend::add_metrics(metrics::Registry& registry) {
+  const std::vector<std::string> labels{"pod", "profile", "direction"};
+  struct Series {
+    const char* key;
+    metrics::Family<metrics::Counter>* family;
+  };
+  auto counter = [&](const char* name, const char* help) { return &registry.counter(name, help, labels); };
+  std::vector<Series> series{
+      {"packets_in", counter("riasc_engine_packets_received_total", "Packets diverted to the engine.")},
+      {"sent", counter("riasc_engine_packets_sent_total", "Packets the engine sent on.")},
+      {"bytes_sent", counter("riasc_engine_bytes_sent_total", "Bytes (whole frames) the engine sent on.")},
+      {"lost", counter("riasc_engine_packets_lost_total", "Packets dropped by the loss model.")},
+      {"limit_drops",
+       counter("riasc_engine_packets_limit_dropped_total", "Packets dropped by a full queue.")},
+      {"duplicated", counter("riasc_engine_packets_duplicated_total", "Duplicates made.")},
+      {"corrupted", counter("riasc_engine_packets_corrupted_total", "Packets with a bit flipped.")},
+      {"reordered",
+       counter("riasc_engine_packets_reordered_total", "Packets sent ahead of the delayed ones.")},
+      {"send_errors", counter("riasc_engine_send_errors_total", "Sends the device refused (ENOBUFS).")},
+      {"lateness_count",
+       counter("riasc_engine_lateness_seconds_count", "Packets whose lateness was measured.")},
+      {"lateness_sum", counter("riasc_engine_lateness_seconds_sum", "Total of send time minus due time.")},
+  };
+  auto& queued = registry.gauge("riasc_engine_queued_packets", "Packets waiting in the engine.", labels);
+  auto& restarts = registry.counter("riasc_engine_restarts_total", "Times the engine was started again.", {});
+  registry.on_collect([this, series, &queued, &restarts] {
+    restarts.with({}).set_total(static_cast<double>(engine_->restarts()));
+    const Json stats = engine_->stats();
+    if (!stats.is_object()) return;
+    const Json attachments = stats.value("attachments", Json::object());
+    for (const auto& [id, values] : attachments.items()) {
+      const auto bar = id.find('|');
+      const auto slash = id.rfind('/');
+      if (bar == std::string::npos || slash == std::string::npos || slash < bar) continue;
+      const std::vector<std::string> label_values{id.substr(0, bar), id.substr(bar + 1, slash - bar - 1),
+                                                  id.substr(slash + 1)};
+      Json flat = values;
+      const Json lateness = values.value("lateness_seconds", Json::object());
+      flat["lateness_count"] = lateness.value("count", 0.0);
+      flat["lateness_sum"] = lateness.value("sum", 0.0);
+      for (const Series& s : series) s.family->with(label_values).set_total(flat.value(s.key, 0.0));
+      queued.with(label_values).set(values.value("queued", 0.0));
+    }
+  });
 }
 
 std::string missing_kernel_netem_module() {

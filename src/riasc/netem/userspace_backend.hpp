@@ -40,6 +40,9 @@ class UserspaceBackend : public Backend {
   ApplyOutcome apply(const PodTarget& target, const std::vector<Band>& bands) override;
   void forget(const std::string& key) override;
   [[nodiscard]] std::string name() const override { return "userspace"; }
+  // riasc_engine_* counters per attachment (pod, profile, direction), read from the engine at
+  // each scrape, and the engine's restarts.
+  void add_metrics(metrics::Registry& registry) override;
 
   [[nodiscard]] engine::Supervisor& engine() { return *engine_; }
   // The trace file of a band of a pod ("" when traces are off).
