@@ -87,6 +87,18 @@ bool eventually(Condition condition) {
   return false;
 }
 
+// Polls `condition` every 25 ms until it holds or `timeout` has passed; for controllers whose
+// convergence takes several passes.
+template <class Condition>
+bool wait_until(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return condition();
+}
+
 // The embedded server on `directory` (kept as it is: a restart finds its data), on a free port
 // unless one is given, with bookmarks every 200 ms.
 // The server's bearer token for the admin (tokens.csv in its data directory).
@@ -114,6 +126,8 @@ inline std::unique_ptr<apiserver::ApiServer> start_server(const std::filesystem:
 
 inline const client::GroupVersionResource kConfigMaps{"", "v1", "configmaps"};
 inline const client::GroupVersionResource kNamespaces{"", "v1", "namespaces"};
+inline const client::GroupVersionResource kNodes{"", "v1", "nodes"};
+inline const client::GroupVersionResource kPods{"", "v1", "pods"};
 
 inline void create_namespace(client::Client& client, const std::string& name) {
   client.resource(kNamespaces)

@@ -19,20 +19,11 @@ namespace riasc::tenancy {
 namespace {
 
 using namespace std::chrono_literals;
+using client_test::kNodes;
+using client_test::kPods;
+using client_test::wait_until;
 
-const client::GroupVersionResource kNodes{"", "v1", "nodes"};
-const client::GroupVersionResource kPods{"", "v1", "pods"};
 const client::GroupVersionResource kRoleBindings{"rbac.authorization.k8s.io", "v1", "rolebindings"};
-
-template <class Condition>
-bool wait_until(Condition condition, std::chrono::milliseconds timeout = 15s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(25ms);
-  }
-  return condition();
-}
 
 Json labels(const Json& object) { return object["metadata"].value("labels", Json::object()); }
 Json condition(const Json& project, const std::string& type) {

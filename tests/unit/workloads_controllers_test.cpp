@@ -24,27 +24,18 @@ namespace riasc::workloads {
 namespace {
 
 using namespace std::chrono_literals;
+using client_test::kNodes;
+using client_test::kPods;
+using client_test::wait_until;
 
 const client::GroupVersionResource kDeployments{"apps", "v1", "deployments"};
 const client::GroupVersionResource kDaemonSets{"apps", "v1", "daemonsets"};
-const client::GroupVersionResource kPods{"", "v1", "pods"};
-const client::GroupVersionResource kNodes{"", "v1", "nodes"};
 const client::GroupVersionResource kEvents{"", "v1", "events"};
 
 client::ListOptions selecting(const std::string& selector) {
   client::ListOptions options;
   options.label_selector = selector;
   return options;
-}
-
-template <class Condition>
-bool wait_until(Condition condition, std::chrono::milliseconds timeout = 15s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(25ms);
-  }
-  return condition();
 }
 
 bool terminating(const Json& pod) { return object_member(pod, "metadata").contains("deletionTimestamp"); }
