@@ -7,6 +7,8 @@
 #   netem_agent_test.sh RIASC_BINARY [kernel|userspace]
 # Exit 77 (skipped) where the kernel lacks what the backend needs, outside the VM.
 set -uo pipefail
+# Debian's python3 (with python3-kubernetes) before any other on PATH, such as a pyenv shim.
+export PATH="/usr/bin:/bin:/usr/sbin:/sbin:$PATH"
 riasc=$(realpath "$1")
 backend=${2:-kernel}
 here=$(dirname "$(realpath "$0")")
