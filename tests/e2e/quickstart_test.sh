@@ -38,6 +38,12 @@ namespaces() {
   { readlink /proc/[0-9]*/ns/net; find /proc/[0-9]*/fd -lname 'net:*' -printf '%l\n'; } 2>/dev/null | sort -u
 }
 before_namespaces=$(namespaces)
+# The engine's TAPs and ingress tables on the host (another experiment's may be there too).
+engine_leftovers() {
+  { ip -o link show type tun | sed -n 's/^[0-9]*: \(rs[ei][0-9a-f]-[^:@]*\).*/\1/p'; nft list tables netdev | grep riasc_in_; } |
+    sort
+}
+before_engine=$(engine_leftovers)
 
 start_up() {  # start_up [FILES...]
   "$riasc" up --data-dir "$data" --listen 127.0.0.1:0 --bridge "$bridge" --pod-cidr 10.78.0.0/24 \
@@ -149,6 +155,11 @@ eventually "the TrafficProfile is applied" '^True$' \
 check "its status names the $backend backend" "^$backend\$" \
   kubectl get tp lab-to-control-room -o jsonpath='{.status.nodes[0].backend}'
 check "riasc up shows it applied" 'lab-to-control-room +True +Applied' cat "$work/up.out"
+engine_pid=""
+if [ "$backend" = userspace ]; then
+  engine_pid=$(pgrep -P "$up_pid" -f 'riasc engine' | head -1)
+  check "riasc up runs one engine process" '^[0-9]+$' echo "${engine_pid:-none}"
+fi
 sleep 4
 mean=$(kubectl logs -n quickstart controller --tail=15 | sed -n 's/.*round trip \([0-9.]*\) ms/\1/p' |
   awk '{ s += $1; n += 1 } END { if (n) printf "%.1f", s / n }')
@@ -244,9 +255,16 @@ X
 )\" = \"\$( { readlink /proc/[0-9]*/ns/net; find /proc/[0-9]*/fd -lname 'net:*' -printf '%l\n'; } 2>/dev/null | sort -u)\" ] && echo same || echo different"
 check "no bridge or veth is left" '^none$' sh -c "ip -o link | grep -E '$bridge|rveth' || echo none"
 check "no qdisc of ours is left on the host" '^none$' sh -c "tc qdisc show | grep -E ' 5249:| 53[0-9a-f]{2}:' || echo none"
-check "no TAP or diversion table of the engine is left on the host" '^none$' \
-  sh -c "{ ip -o link show type tun | grep -E ': rs[ei][0-9a-f]-'; nft list tables netdev | grep riasc_in_; } || echo none"
-check "no engine process is left" '^none$' sh -c "pgrep -f '[r]iasc engine' >/dev/null && echo left || echo none"
+check "no TAP or diversion table of the engine is left on the host" '^same$' \
+  sh -c "[ \"\$(cat <<'X'
+$before_engine
+X
+)\" = \"\$(cat <<'X'
+$(engine_leftovers)
+X
+)\" ] && echo same || echo different"
+[ -n "$engine_pid" ] &&
+  check "no engine process is left" '^none$' sh -c "kill -0 $engine_pid 2>/dev/null && echo left || echo none"
 
 # The stored experiment resumes.
 start_up

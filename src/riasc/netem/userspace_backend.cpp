@@ -55,19 +55,57 @@ void delete_own_taps(const std::string& prefix) {
   }
 }
 
-// The ingress side of an earlier agent that did not exit cleanly: its tables forward to TAPs that
-// no engine reads any more, so the pods behind them would receive nothing until re-applied.
-void remove_host_leftovers() {
+// A pod interface as the pod's namespace sees it: enough to find the veth peer facing it.
+struct PodLink {
+  int index = 0;
+  int peer_index = 0;
+  int peer_netnsid = -1;
+};
+
+// The device in the agent's namespace that faces a pod interface (its veth peer), if there is one.
+// `host_id_in_pod` is the id the pod's namespace gives the agent's.
+std::optional<std::string> facing_device(net::Rtnetlink& host, const PodLink& link, int host_id_in_pod) {
+  if (link.peer_netnsid < 0 || link.peer_netnsid != host_id_in_pod) return std::nullopt;
+  auto peer = host.link(link.peer_index);
+  if (!peer || peer->peer_index != link.index) return std::nullopt;
+  return peer->name;
+}
+
+// The ingress side of one facing device: its table and its TAPs (any slot).
+void remove_host_side_of(const std::string& device) {
+  net::Nftables().run(nft::delete_table(host_table(device)));
+  net::Rtnetlink rtnl;
+  for (int slot = 1; slot <= kMaxSlots; ++slot) {
+    if (auto tap = rtnl.link(engine::tap_name(true, slot, device))) rtnl.delete_link(tap->index);
+  }
+}
+
+// What an earlier agent left for devices that are gone (pods deleted while no agent ran): tables
+// whose device no longer exists and TAPs that belong to no existing device. The host side of
+// pods that still exist is replaced or removed by the first pass over each pod; another agent's
+// (a second `riasc up` on this host) is left alone.
+void remove_host_orphans() {
+  net::Rtnetlink rtnl;
+  std::set<std::string> tables;  // that existing devices may have
+  std::set<std::string> taps;
+  for (const net::Link& link : rtnl.links()) {
+    if (link.kind == "tun") continue;
+    tables.insert(host_table(link.name));
+    for (int slot = 1; slot <= kMaxSlots; ++slot) taps.insert(engine::tap_name(true, slot, link.name));
+  }
   net::Nftables nft;
   const Json listing = Json::parse(nft.list_json("tables netdev"), nullptr, false);
   std::string commands;
   for (const Json& entry : listing.value("nftables", Json::array())) {
     if (!entry.contains("table")) continue;
     const std::string name = entry["table"].value("name", "");
-    if (name.starts_with("riasc_in_")) commands += nft::delete_table(name);
+    if (name.starts_with("riasc_in_") && !tables.contains(name)) commands += nft::delete_table(name);
   }
   if (!commands.empty()) nft.run(commands);
-  delete_own_taps("rsi");
+  for (const net::Link& link : rtnl.links()) {
+    if (link.kind == "tun" && link.name.starts_with("rsi") && !taps.contains(link.name))
+      rtnl.delete_link(link.index);
+  }
 }
 
 }  // namespace
@@ -80,6 +118,10 @@ struct UserspaceBackend::PodState {
   std::string pod_rules;                          // the pod table as last written ("" = none)
   std::map<std::string, std::string> host_rules;  // host device → its table as last written
   std::uint32_t generation = 0;
+  // The last bands applied in full with every band applied: a change of parameters only (a live
+  // edit, a Flexe step) is then one `change` per band to the engine and nothing else.
+  std::vector<Band> last_bands;
+  ApplyOutcome last_outcome;
 
   // nft resolves `fwd to` device names in the calling thread's namespace, so its commands run
   // inside the pod's.
@@ -97,7 +139,7 @@ UserspaceBackend::UserspaceBackend(UserspaceBackendOptions options) : options_(s
   if (host_netns_fd_ < 0)
     throw std::system_error(errno, std::generic_category(), "opening /proc/self/ns/net");
   host_netns_path_ = fmt::format("/proc/self/fd/{}", host_netns_fd_);
-  remove_host_leftovers();
+  remove_host_orphans();
   engine_ = std::make_unique<engine::Supervisor>(options_.engine);
 }
 
@@ -151,6 +193,7 @@ void UserspaceBackend::tear_down(PodState& state, bool pod_namespace_exists) {
   state.placed.clear();
   state.pod_rules.clear();
   state.host_rules.clear();
+  state.last_bands.clear();
 }
 
 void UserspaceBackend::forget(const std::string& key) {
@@ -181,7 +224,19 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
     // when this backend started.)
     try {
       state.run_nft(nft::delete_table());
-      net::in_netns(target.netns_path, [] { delete_own_taps("rse"); });
+      std::vector<PodLink> links;
+      int host_id_in_pod = -1;
+      net::in_netns(target.netns_path, [&] {
+        delete_own_taps("rse");
+        net::Rtnetlink rtnl;
+        for (const net::Link& link : rtnl.links())
+          links.push_back({link.index, link.peer_index, link.peer_netnsid});
+        host_id_in_pod = rtnl.netnsid_of(host_netns_path_);
+      });
+      net::Rtnetlink host;
+      for (const PodLink& link : links) {
+        if (auto device = facing_device(host, link, host_id_in_pod)) remove_host_side_of(*device);
+      }
     } catch (const std::exception&) {
       // Nothing to remove, or the pod went meanwhile.
     }
@@ -189,17 +244,14 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
     return {};
   }
 
+  if (auto outcome = change_parameters_only(state, bands)) return *outcome;
+
   ApplyOutcome outcome;
   std::map<std::string, BandOutcome> failed;  // band key → why it is not applied
   std::map<std::string, Placement> wanted;
   std::vector<std::string> order;  // band keys in precedence order
 
   // Where each band goes: the pod's interface, and for ingress the device facing it.
-  struct PodLink {
-    int index = 0;
-    int peer_index = 0;
-    int peer_netnsid = -1;
-  };
   std::map<std::string, PodLink> pod_links;
   int host_id_in_pod = -1;
   std::map<const Band*, std::string> interfaces;
@@ -231,11 +283,9 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
     Placement placement{band.profile, band.direction, interface->second, interface->second, false, 0, "", {}};
     placement.options.netem = band.options;
     if (band.direction == Direction::Ingress) {
-      const PodLink& link = pod_links[interface->second];
-      std::optional<net::Link> peer;
-      if (link.peer_netnsid >= 0 && link.peer_netnsid == host_id_in_pod)
-        peer = host_rtnl.link(link.peer_index);
-      if (!peer || peer->peer_index != link.index) {
+      const std::optional<std::string> facing =
+          facing_device(host_rtnl, pod_links[interface->second], host_id_in_pod);
+      if (!facing) {
         failed[key] = {band.profile,
                        band.direction,
                        interface->second,
@@ -246,7 +296,7 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
                                    interface->second, interface->second)};
         continue;
       }
-      placement.device = peer->name;
+      placement.device = *facing;
       placement.host_side = true;
     }
     wanted[key] = std::move(placement);
@@ -404,7 +454,38 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
     outcome.bands.push_back(
         {band.profile, band.direction, state.placed.at(key).interface, true, "Applied", ""});
   }
+  const bool all_applied = failed.empty();
+  state.last_bands = all_applied ? bands : std::vector<Band>{};
+  state.last_outcome = outcome;
   return outcome;
+}
+
+std::optional<ApplyOutcome> UserspaceBackend::change_parameters_only(PodState& state,
+                                                                     const std::vector<Band>& bands) {
+  if (state.last_bands.size() != bands.size() || bands.empty()) return std::nullopt;
+  for (std::size_t i = 0; i < bands.size(); ++i) {
+    const Band& now = bands[i];
+    const Band& before = state.last_bands[i];
+    if (now.profile != before.profile || now.direction != before.direction ||
+        now.interface_filter != before.interface_filter || now.classifiers != before.classifiers ||
+        !state.placed.contains(band_key(now)))
+      return std::nullopt;
+  }
+  try {
+    for (const Band& band : bands) {
+      Placement& placement = state.placed.at(band_key(band));
+      if (placement.options.netem == band.options) continue;
+      shaper::ShaperOptions options = placement.options;
+      options.netem = band.options;
+      engine_->change(state.attachment(band_key(band)), options);
+      placement.options = options;  // only once the engine has them: the full path compares
+    }
+  } catch (const std::exception&) {
+    state.last_bands.clear();  // the full path finds out what is wrong and reports it
+    return std::nullopt;
+  }
+  state.last_bands = bands;
+  return state.last_outcome;
 }
 
 void UserspaceBackend::add_metrics(metrics::Registry& registry) {

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "riasc/engine/supervisor.hpp"
@@ -52,6 +53,7 @@ class UserspaceBackend : public Backend {
 
  private:
   void tear_down(PodState& state, bool pod_namespace_exists);
+  std::optional<ApplyOutcome> change_parameters_only(PodState& state, const std::vector<Band>& bands);
 
   UserspaceBackendOptions options_;
   std::mutex mutex_;
