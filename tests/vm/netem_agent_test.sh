@@ -353,10 +353,14 @@ spec:
 YAML
 sleep 7
 check "flexe: two switches logged" '^2$' sh -c "grep -c 'flexe flexe-steps/egress on lab/other' '$work/agent.log'"
-check "flexe: every switch within 10 ms of its schedule" '^ok$' python3 -c "
+# The target is 10 ms. An AddressSanitizer build (CI's first stage) runs the agent's pass several
+# times slower and gets 30 ms; the release build meets the 10 ms in the README's test run.
+switch_budget=10
+ldd "$riasc" 2>/dev/null | grep -q libasan && switch_budget=30
+check "flexe: every switch within $switch_budget ms of its schedule" '^ok$' python3 -c "
 import re
 late = [float(m) for m in re.findall(r'flexe flexe-steps/egress on lab/other: step \d+ in force (-?[0-9.]+) ms', open('$work/agent.log').read())]
-print('ok' if late and max(late) < 10 else late)"
+print('ok' if late and max(late) < $switch_budget else late)"
 measure_ping flexe other 10.42.0.3 50 0.02
 expect "flexe: the last step holds" flexe '100 <= r["median"] <= 103'
 
