@@ -21,15 +21,7 @@ namespace {
 constexpr double kU32Max = std::numeric_limits<std::uint32_t>::max();
 constexpr std::size_t kMaxDistributionEntries = 16384;  // the kernel's NETEM_DIST_MAX
 
-// tc's set_percent(): rint(fraction * UINT32_MAX).
-std::uint32_t scale_fraction(double fraction, const char* name) {
-  if (!(fraction >= 0 && fraction <= 1)) {
-    throw std::invalid_argument(fmt::format("netem {} {} is not a fraction in [0, 1]", name, fraction));
-  }
-  return static_cast<std::uint32_t>(std::rint(fraction * kU32Max));
-}
-
-double unscale_fraction(std::uint32_t value) { return std::round(value / kU32Max * 1e9) / 1e9; }
+double unnetem_fraction(std::uint32_t value) { return std::round(value / kU32Max * 1e9) / 1e9; }
 
 // psched ticks, as tc computes them from /proc/net/psched on every kernel since 2.6.31
 // (1 tick = 64 ns); saturated, as the kernel saturates its dumps. LATENCY64/JITTER64 carry more.
@@ -127,8 +119,25 @@ std::vector<std::int16_t> load_distribution(NetemOptions::Distribution distribut
                   file, distribution_dirs_text(dirs)));
 }
 
-std::vector<std::uint8_t> encode_netem(const NetemOptions& options, NetemEncoding encoding) {
-  const bool complete = encoding == NetemEncoding::Complete;
+// tc's set_percent(): rint(fraction * UINT32_MAX).
+std::uint32_t netem_fraction(double fraction, const char* name) {
+  if (!(fraction >= 0 && fraction <= 1)) {
+    throw std::invalid_argument(fmt::format("netem {} {} is not a fraction in [0, 1]", name, fraction));
+  }
+  return static_cast<std::uint32_t>(std::rint(fraction * kU32Max));
+}
+
+void check_netem(const NetemOptions& options) {
+  for (const auto& [fraction, name] :
+       {std::pair{options.loss, "loss"}, std::pair{options.duplicate, "duplicate"},
+        std::pair{options.delay_correlation, "delay correlation"},
+        std::pair{options.loss_correlation, "loss correlation"},
+        std::pair{options.duplicate_correlation, "duplicate correlation"},
+        std::pair{options.reorder, "reorder"}, std::pair{options.reorder_correlation, "reorder correlation"},
+        std::pair{options.corrupt, "corrupt"},
+        std::pair{options.corrupt_correlation, "corrupt correlation"}}) {
+    (void)netem_fraction(fraction, name);
+  }
   if (options.gap > 0 && options.reorder == 0) {
     throw std::invalid_argument("netem gap needs a reorder probability");
   }
@@ -136,31 +145,8 @@ std::vector<std::uint8_t> encode_netem(const NetemOptions& options, NetemEncodin
     throw std::invalid_argument(
         "netem reorder needs a latency (reordering sends packets ahead of delayed ones)");
   }
-
-  tc_netem_qopt qopt{};
-  qopt.latency = ticks(options.latency_ns);
-  qopt.limit = options.limit;
-  qopt.loss = scale_fraction(options.loss, "loss");
-  qopt.gap = options.reorder > 0 && options.gap == 0 ? 1 : options.gap;
-  qopt.duplicate = scale_fraction(options.duplicate, "duplicate");
-  qopt.jitter = ticks(options.jitter_ns);
-
-  tc_netem_corr corr{};
-  corr.delay_corr = scale_fraction(options.delay_correlation, "delay correlation");
-  corr.loss_corr = scale_fraction(options.loss_correlation, "loss correlation");
-  corr.dup_corr = scale_fraction(options.duplicate_correlation, "duplicate correlation");
-
-  tc_netem_reorder reorder{};
-  reorder.probability = scale_fraction(options.reorder, "reorder");
-  reorder.correlation = scale_fraction(options.reorder_correlation, "reorder correlation");
-
-  tc_netem_corrupt corrupt{};
-  corrupt.probability = scale_fraction(options.corrupt, "corrupt");
-  corrupt.correlation = scale_fraction(options.corrupt_correlation, "corrupt correlation");
-
-  tc_netem_slot slot{};
-  bool use_slot = false;
-  std::vector<std::int16_t> slot_table;
+  (void)signed_ns(options.latency_ns, "latency");
+  (void)signed_ns(options.jitter_ns, "jitter");
   if (options.slot_delay_ns > 0) {
     if (options.slot_distribution == NetemOptions::Distribution::Uniform) {
       throw std::invalid_argument(
@@ -168,14 +154,51 @@ std::vector<std::uint8_t> encode_netem(const NetemOptions& options, NetemEncodin
     }
     if (options.slot_jitter_ns == 0)
       throw std::invalid_argument("netem slot distribution needs a jitter > 0");
+    (void)signed_ns(options.slot_delay_ns, "slot delay");
+    (void)signed_ns(options.slot_jitter_ns, "slot jitter");
+  } else if (options.slot_min_ns > 0) {
+    if (options.slot_max_ns != 0 && options.slot_max_ns < options.slot_min_ns) {
+      throw std::invalid_argument("netem slot_max_ns is below slot_min_ns");
+    }
+    (void)signed_ns(options.slot_min_ns, "slot min delay");
+    (void)signed_ns(options.slot_max_ns, "slot max delay");
+  }
+}
+
+std::vector<std::uint8_t> encode_netem(const NetemOptions& options, NetemEncoding encoding) {
+  const bool complete = encoding == NetemEncoding::Complete;
+  check_netem(options);
+
+  tc_netem_qopt qopt{};
+  qopt.latency = ticks(options.latency_ns);
+  qopt.limit = options.limit;
+  qopt.loss = netem_fraction(options.loss, "loss");
+  qopt.gap = options.reorder > 0 && options.gap == 0 ? 1 : options.gap;
+  qopt.duplicate = netem_fraction(options.duplicate, "duplicate");
+  qopt.jitter = ticks(options.jitter_ns);
+
+  tc_netem_corr corr{};
+  corr.delay_corr = netem_fraction(options.delay_correlation, "delay correlation");
+  corr.loss_corr = netem_fraction(options.loss_correlation, "loss correlation");
+  corr.dup_corr = netem_fraction(options.duplicate_correlation, "duplicate correlation");
+
+  tc_netem_reorder reorder{};
+  reorder.probability = netem_fraction(options.reorder, "reorder");
+  reorder.correlation = netem_fraction(options.reorder_correlation, "reorder correlation");
+
+  tc_netem_corrupt corrupt{};
+  corrupt.probability = netem_fraction(options.corrupt, "corrupt");
+  corrupt.correlation = netem_fraction(options.corrupt_correlation, "corrupt correlation");
+
+  tc_netem_slot slot{};
+  bool use_slot = false;
+  std::vector<std::int16_t> slot_table;
+  if (options.slot_delay_ns > 0) {
     slot.dist_delay = signed_ns(options.slot_delay_ns, "slot delay");
     slot.dist_jitter = signed_ns(options.slot_jitter_ns, "slot jitter");
     slot_table = load_distribution(options.slot_distribution);
     use_slot = true;
   } else if (options.slot_min_ns > 0) {
-    if (options.slot_max_ns != 0 && options.slot_max_ns < options.slot_min_ns) {
-      throw std::invalid_argument("netem slot_max_ns is below slot_min_ns");
-    }
     slot.min_delay = signed_ns(options.slot_min_ns, "slot min delay");
     slot.max_delay =
         signed_ns(options.slot_max_ns == 0 ? options.slot_min_ns : options.slot_max_ns, "slot max delay");
@@ -234,9 +257,9 @@ NetemOptions decode_netem(std::span<const std::uint8_t> payload) {
   options.latency_ns = std::uint64_t{qopt.latency} * 64;
   options.jitter_ns = std::uint64_t{qopt.jitter} * 64;
   options.limit = qopt.limit;
-  options.loss = unscale_fraction(qopt.loss);
+  options.loss = unnetem_fraction(qopt.loss);
   options.gap = qopt.gap;
-  options.duplicate = unscale_fraction(qopt.duplicate);
+  options.duplicate = unnetem_fraction(qopt.duplicate);
 
   std::optional<std::uint64_t> rate64;
   bool malformed = false;
@@ -257,21 +280,21 @@ NetemOptions decode_netem(std::span<const std::uint8_t> payload) {
             break;
           case TCA_NETEM_CORR:
             if (const auto value = attr.as<tc_netem_corr>(); need(value)) {
-              options.delay_correlation = unscale_fraction(value->delay_corr);
-              options.loss_correlation = unscale_fraction(value->loss_corr);
-              options.duplicate_correlation = unscale_fraction(value->dup_corr);
+              options.delay_correlation = unnetem_fraction(value->delay_corr);
+              options.loss_correlation = unnetem_fraction(value->loss_corr);
+              options.duplicate_correlation = unnetem_fraction(value->dup_corr);
             }
             break;
           case TCA_NETEM_REORDER:
             if (const auto value = attr.as<tc_netem_reorder>(); need(value)) {
-              options.reorder = unscale_fraction(value->probability);
-              options.reorder_correlation = unscale_fraction(value->correlation);
+              options.reorder = unnetem_fraction(value->probability);
+              options.reorder_correlation = unnetem_fraction(value->correlation);
             }
             break;
           case TCA_NETEM_CORRUPT:
             if (const auto value = attr.as<tc_netem_corrupt>(); need(value)) {
-              options.corrupt = unscale_fraction(value->probability);
-              options.corrupt_correlation = unscale_fraction(value->correlation);
+              options.corrupt = unnetem_fraction(value->probability);
+              options.corrupt_correlation = unnetem_fraction(value->correlation);
             }
             break;
           case TCA_NETEM_ECN:

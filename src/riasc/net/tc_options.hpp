@@ -75,6 +75,16 @@ enum class NetemEncoding {
   Complete,
 };
 
+// What tc and netem refuse in `options`: a fraction outside [0, 1], gap without reorder, reorder
+// without latency, slot_max_ns < slot_min_ns, a slot distribution form with Uniform or jitter 0,
+// times beyond int64. Throws std::invalid_argument naming it. The kernel encoding and the
+// userspace shaper both check through it, so both backends accept the same options.
+void check_netem(const NetemOptions& options);
+
+// A probability as netem holds it: tc's rint(fraction * UINT32_MAX). Throws std::invalid_argument
+// naming `name` for a value outside [0, 1].
+std::uint32_t netem_fraction(double fraction, const char* name);
+
 // The TCA_OPTIONS payload for `options`. Throws std::invalid_argument for a fraction outside
 // [0, 1], gap without reorder, reorder without latency, slot_max_ns < slot_min_ns, a slot
 // distribution form with Uniform or jitter 0; std::runtime_error from load_distribution.

@@ -124,6 +124,8 @@ std::string chain_name(Direction direction, const std::string& interface) {
   return fmt::format("{}_{}", to_string(direction), identifier(interface));
 }
 
+std::string ingress_table(const std::string& device) { return "riasc_in_" + identifier(device); }
+
 std::uint32_t mark_of(int slot) { return 0x52490000u | static_cast<std::uint32_t>(slot); }
 
 std::map<std::string, std::vector<std::string>> sets_of(const DeviceRules& device, std::uint32_t generation) {

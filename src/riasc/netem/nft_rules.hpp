@@ -44,6 +44,10 @@ struct DeviceRules {
 // The chain of a direction of an interface ("egress_eth0").
 std::string chain_name(Direction direction, const std::string& interface);
 
+// The userspace backend's table for the ingress diversion on `device`, the device facing a pod
+// ("riasc_in_v_ctrl"): one per device, in the agent's namespace.
+std::string ingress_table(const std::string& device);
+
 // The firewall mark of a slot.
 std::uint32_t mark_of(int slot);
 

@@ -22,14 +22,6 @@ namespace {
 
 constexpr int kMaxSlots = 15;
 
-std::string identifier(const std::string& text) {
-  std::string out;
-  for (char c : text) out.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
-  return out;
-}
-
-std::string host_table(const std::string& device) { return "riasc_in_" + identifier(device); }
-
 // Where one band's packets are diverted.
 struct Placement {
   std::string profile;
@@ -73,7 +65,7 @@ std::optional<std::string> facing_device(net::Rtnetlink& host, const PodLink& li
 
 // The ingress side of one facing device: its table and its TAPs (any slot).
 void remove_host_side_of(const std::string& device) {
-  net::Nftables().run(nft::delete_table(host_table(device)));
+  net::Nftables().run(nft::delete_table(nft::ingress_table(device)));
   net::Rtnetlink rtnl;
   for (int slot = 1; slot <= kMaxSlots; ++slot) {
     if (auto tap = rtnl.link(engine::tap_name(true, slot, device))) rtnl.delete_link(tap->index);
@@ -90,7 +82,7 @@ void remove_host_orphans() {
   std::set<std::string> taps;
   for (const net::Link& link : rtnl.links()) {
     if (link.kind == "tun") continue;
-    tables.insert(host_table(link.name));
+    tables.insert(nft::ingress_table(link.name));
     for (int slot = 1; slot <= kMaxSlots; ++slot) taps.insert(engine::tap_name(true, slot, link.name));
   }
   net::Nftables nft;
@@ -175,7 +167,7 @@ void UserspaceBackend::tear_down(PodState& state, bool pod_namespace_exists) {
   net::Nftables host;
   for (const auto& [device, text] : state.host_rules) {
     try {
-      host.run(nft::delete_table(host_table(device)));
+      host.run(nft::delete_table(nft::ingress_table(device)));
     } catch (const std::exception&) {
     }
   }
@@ -403,7 +395,7 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
   }
   net::Nftables host_nft;
   for (const auto& [device, rules] : host_devices) {
-    const std::string table = host_table(device);
+    const std::string table = nft::ingress_table(device);
     const std::string text = nft::replace_table({rules}, 0, table);
     if (state.host_rules[device] == text) continue;
     try {
@@ -420,7 +412,7 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
       continue;
     }
     try {
-      host_nft.run(nft::delete_table(host_table(it->first)));
+      host_nft.run(nft::delete_table(nft::ingress_table(it->first)));
     } catch (const std::exception&) {
     }
     it = state.host_rules.erase(it);

@@ -62,17 +62,12 @@ class Rng {
   std::uint32_t s_[4]{};
 };
 
-// A probability as netem holds it: tc's rint(fraction * UINT32_MAX), compared with 32-bit
-// random numbers, so probabilities round exactly as they do in the kernel.
-std::uint32_t scaled(double fraction) {
-  return static_cast<std::uint32_t>(std::rint(fraction * std::numeric_limits<std::uint32_t>::max()));
-}
+// A probability as netem holds it (tc's rounding), compared with 32-bit random numbers, so
+// probabilities round exactly as they do in the kernel. Fractions are checked by net::check_netem
+// (or, for the loss models, here) before they are scaled.
+std::uint32_t scaled(double fraction) { return net::netem_fraction(fraction, "probability"); }
 
-void check_fraction(double value, const char* name) {
-  if (!(value >= 0 && value <= 1)) {
-    throw std::invalid_argument(fmt::format("shaper: {} {} is not a fraction in [0, 1]", name, value));
-  }
-}
+void check_fraction(double value, const char* name) { (void)net::netem_fraction(value, name); }
 
 // netem's correlated generator: each number is a weighted mean of a fresh one and the previous
 // one, in 32-bit fixed point (rho scaled to 2^32). With rho 0 it is a plain random number.
@@ -171,17 +166,7 @@ std::int32_t capped(Nanos ns) { return static_cast<std::int32_t>(std::min<Nanos>
 // Checks what netem (or tc before it) rejects and turns the options into netem's units.
 Params compile(const ShaperOptions& options, const Tables& tables) {
   const auto& o = options.netem;
-  check_fraction(o.delay_correlation, "delay correlation");
-  check_fraction(o.loss, "loss");
-  check_fraction(o.loss_correlation, "loss correlation");
-  check_fraction(o.duplicate, "duplicate");
-  check_fraction(o.duplicate_correlation, "duplicate correlation");
-  check_fraction(o.reorder, "reorder");
-  check_fraction(o.reorder_correlation, "reorder correlation");
-  check_fraction(o.corrupt, "corrupt");
-  check_fraction(o.corrupt_correlation, "corrupt correlation");
-  if (o.gap > 0 && o.reorder == 0) throw std::invalid_argument("shaper: gap without reorder");
-  if (o.reorder > 0 && o.latency_ns == 0) throw std::invalid_argument("shaper: reorder needs a latency");
+  net::check_netem(o);  // what the kernel backend refuses, refused here too
   if (options.gemodel && options.four_state) {
     throw std::invalid_argument("shaper: gemodel and four_state loss models are exclusive");
   }
@@ -240,10 +225,6 @@ Params compile(const ShaperOptions& options, const Tables& tables) {
     throw std::invalid_argument("shaper: negative slot budget");
   }
   if (o.slot_delay_ns > 0) {
-    if (o.slot_distribution == Distribution::Uniform) {
-      throw std::invalid_argument("shaper: the slot distribution form needs a table (not uniform)");
-    }
-    if (o.slot_jitter_ns == 0) throw std::invalid_argument("shaper: the slot distribution needs a jitter");
     if (tables.slot.empty()) {
       throw std::invalid_argument(fmt::format("shaper: the {} slot distribution needs its table",
                                               net::distribution_name(o.slot_distribution)));
@@ -252,9 +233,6 @@ Params compile(const ShaperOptions& options, const Tables& tables) {
     p.slot_delay = to_nanos(o.slot_delay_ns, "slot delay");
     p.slot_jitter = capped(to_nanos(o.slot_jitter_ns, "slot jitter"));
   } else if (o.slot_min_ns > 0) {
-    if (o.slot_max_ns != 0 && o.slot_max_ns < o.slot_min_ns) {
-      throw std::invalid_argument("shaper: slot_max_ns is below slot_min_ns");
-    }
     p.slots = true;
     p.slot_min = to_nanos(o.slot_min_ns, "slot min");
     p.slot_max = o.slot_max_ns == 0 ? p.slot_min : to_nanos(o.slot_max_ns, "slot max");
