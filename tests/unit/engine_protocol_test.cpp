@@ -42,6 +42,10 @@ shaper::ShaperOptions every_option_set() {
   n.ecn = true;
   options.limit_bytes = 123456;
   options.gemodel = shaper::GilbertElliott{0.01, 0.3, 0.2, 0.99};
+  options.trace = shaper::TraceReplay{
+      .delay = {{0, 35'000'000}, {12'000'000'000, 48'000'000}, {604'800'000'000'000, 3'599'999'999'999}},
+      .rate = {{0, 2'250'000}, {25'000'000'000, 0}, {27'000'000'000, 9'223'372'036'854'775'807}},
+      .period = 604'800'000'000'001};
   return options;
 }
 
@@ -54,6 +58,32 @@ TEST(EngineProtocolTest, OptionsSurviveTheTrip) {
   EXPECT_EQ(shaper_options_from_json(Json::object()), shaper::ShaperOptions{});
 }
 
+TEST(EngineProtocolTest, ATraceTravelsInNanosecondsAndBytesPerSecond) {
+  shaper::ShaperOptions options;
+  options.trace = shaper::TraceReplay{.delay = {{0, 20'000'000}, {1'500'000'000, 5'000'000}},
+                                      .rate = {{0, 1'250'000}, {10'000'000'000, 0}},
+                                      .period = 60'000'000'000};
+  const Json json = to_json(options);
+  EXPECT_EQ(json["trace"], Json::parse(R"({"delay_ns": [[0, 20000000], [1500000000, 5000000]],
+                                           "rate_bytes_per_second": [[0, 1250000], [10000000000, 0]],
+                                           "period_ns": 60000000000})"));
+  EXPECT_EQ(shaper_options_from_json(Json::parse(json.dump())), options);
+  // One series alone, the other empty; no trace at all stays none (not an empty one).
+  options.trace->delay.clear();
+  options.trace->period = 0;
+  EXPECT_EQ(shaper_options_from_json(Json::parse(to_json(options).dump())), options);
+  EXPECT_FALSE(to_json(shaper::ShaperOptions{}).contains("trace"));
+  EXPECT_FALSE(shaper_options_from_json(to_json(shaper::ShaperOptions{})).trace);
+  // The longest series the CRD allows (10000 points each) fits one message with room to spare.
+  shaper::TraceReplay longest;
+  for (std::int64_t i = 0; i < 10'000; ++i) {
+    longest.delay.push_back({604'799'000'000'000 + i, 3'599'999'999'999});
+    longest.rate.push_back({604'799'000'000'000 + i, 9'999'999'999'999});
+  }
+  options.trace = longest;
+  EXPECT_LT(to_json(options).dump().size(), 800'000u);
+}
+
 TEST(EngineProtocolTest, BadOptionsNameTheField) {
   try {
     (void)shaper_options_from_json({{"latency_ns", "soon"}});
@@ -62,6 +92,20 @@ TEST(EngineProtocolTest, BadOptionsNameTheField) {
     EXPECT_STREQ(error.what(), "options.latency_ns: wrong type");
   }
   EXPECT_THROW((void)shaper_options_from_json({{"distribution", "lognormal"}}), std::invalid_argument);
+  const auto message = [](const char* trace) {
+    try {
+      (void)shaper_options_from_json({{"trace", Json::parse(trace)}});
+    } catch (const std::invalid_argument& error) {
+      return std::string(error.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(message("[1]"), "options.trace: wrong type");
+  EXPECT_EQ(message(R"({"delay_ns": {"0": 1}})"), "options.trace.delay_ns: wrong type");
+  EXPECT_EQ(message(R"({"rate_bytes_per_second": [[0, 1], [5, 2.5]]})"),
+            "options.trace.rate_bytes_per_second[1]: must be [offset_ns, value]");
+  EXPECT_EQ(message(R"({"delay_ns": [[0, 1, 2]]})"), "options.trace.delay_ns[0]: must be [offset_ns, value]");
+  EXPECT_EQ(message(R"({"delay_ns": [[0, 1]], "period_ns": "1m"})"), "options.trace.period_ns: wrong type");
 }
 
 TEST(EngineProtocolTest, DescriptorsTravelWithTheMessage) {

@@ -7,10 +7,14 @@
 #include <sstream>
 
 #include "riasc/core/yaml_document.hpp"
+#include "riasc/engine/protocol.hpp"
 #include "riasc/kinds/builtin_crds.hpp"
+#include "riasc/netem/kernel_backend.hpp"
 #include "riasc/netem/plan.hpp"
 #include "riasc/netem/traffic_profile.hpp"
+#include "riasc/netem/userspace_backend.hpp"
 #include "riasc/schema/crd.hpp"
+#include "riasc/shaper/shaper.hpp"
 
 namespace riasc::netem {
 namespace {
@@ -268,6 +272,259 @@ TEST(NetemFlexeTest, WithoutRepeatTheLastStepLastsForever) {
   EXPECT_EQ(flexe.at(89s).next_switch, 90s);
   EXPECT_EQ(flexe.at(1h).step, 3u);
   EXPECT_EQ(flexe.at(1h).next_switch, std::nullopt);
+}
+
+// ---- trace-driven delay and bandwidth (parameters.netem.trace) ----
+
+constexpr std::int64_t kMs = 1'000'000;
+constexpr std::int64_t kS = 1'000'000'000;
+
+// The example with its trace replaced by `trace` (YAML flow), as the API server would store it.
+Json with_trace(const std::string& trace) {
+  Json object = example("trafficprofile-trace.yaml");
+  object["spec"]["parameters"]["netem"]["trace"] = parse_yaml_stream(trace).at(0).value;
+  return object;
+}
+
+// "path: Invalid value: ...: detail" of each error.
+std::vector<std::string> errors_of(const Json& object) {
+  std::vector<std::string> out;
+  for (const FieldError& error : parse_traffic_profile(object).errors) out.push_back(error.to_string());
+  return out;
+}
+
+TEST(NetemTraceTest, TheExampleReadsIntoNanosecondsAndBytesPerSecond) {
+  TrafficProfile profile = profile_of(example("trafficprofile-trace.yaml"));
+  ASSERT_TRUE(profile.trace);
+  const shaper::TraceReplay& trace = *profile.trace;
+  ASSERT_EQ(trace.delay.size(), 8u);
+  EXPECT_EQ(trace.delay[0], (shaper::TracePoint{0, 35 * kMs}));
+  EXPECT_EQ(trace.delay[3], (shaper::TracePoint{25 * kS, 120 * kMs}));
+  EXPECT_EQ(trace.delay[7], (shaper::TracePoint{52 * kS, 60 * kMs}));
+  ASSERT_EQ(trace.rate.size(), 8u);
+  EXPECT_EQ(trace.rate[0], (shaper::TracePoint{0, 2'250'000}));      // 18mbit
+  EXPECT_EQ(trace.rate[2], (shaper::TracePoint{18 * kS, 437'500}));  // 3.5mbit
+  EXPECT_EQ(trace.rate[3], (shaper::TracePoint{25 * kS, 0}));        // down
+  EXPECT_EQ(trace.period, 60 * kS);
+  // The series replace delay and rate; jitter and the rest stay.
+  EXPECT_EQ(profile.netem.latency_ns, 0u);
+  EXPECT_EQ(profile.netem.rate_bytes_per_second, 0u);
+  EXPECT_EQ(profile.netem.jitter_ns, 4'000'000u);
+  EXPECT_EQ(profile.netem.limit, 4000u);
+
+  // What the engine gets for the example's band, through the agent-engine protocol, is what was
+  // read, and the shaper accepts it.
+  ClusterView cluster;
+  cluster.pods.push_back(pod("lab", "rtu", {{"link", "cellular"}}, {"10.42.0.5"}));
+  const std::vector<Band> bands = plan_pod(cluster.pods[0], {&profile}, cluster);
+  ASSERT_EQ(bands.size(), 1u);
+  const shaper::ShaperOptions options =
+      engine::shaper_options_from_json(Json::parse(engine::to_json(shaper_options(bands[0])).dump()));
+  EXPECT_EQ(options.netem, profile.netem);
+  EXPECT_EQ(options.trace, profile.trace);
+  EXPECT_NO_THROW(shaper::Shaper(options, shaper::Tables{.jitter = {0}}, 1));
+}
+
+TEST(NetemTraceTest, NumbersAndDurationsMixAsForDelayAndRate) {
+  TrafficProfile profile = profile_of(with_trace(R"({
+      delay: [{at: 0, value: 0.02}, {at: 1.5, value: "1m"}, {at: "1m30s", value: "250us"}],
+      rate: [{at: "0ms", value: 1000}, {at: "100ms", value: "100kbps"}, {at: 0.2, value: "1gbit"}]})"));
+  ASSERT_TRUE(profile.trace);
+  EXPECT_EQ(profile.trace->delay,
+            (std::vector<shaper::TracePoint>{{0, 20 * kMs}, {1'500 * kMs, 60 * kS}, {90 * kS, 250'000}}));
+  EXPECT_EQ(profile.trace->rate,
+            (std::vector<shaper::TracePoint>{{0, 125'000}, {100 * kMs, 100'000}, {200 * kMs, 125'000'000}}));
+  EXPECT_EQ(profile.trace->period, 0);  // the schema's default: the last points hold
+
+  // One series alone; the other constant stays in force.
+  Json object = with_trace("{rate: [{at: 0, value: 10mbit}]}");
+  object["spec"]["parameters"]["netem"]["delay"] = "30ms";
+  TrafficProfile rate_only = profile_of(object);
+  EXPECT_TRUE(rate_only.trace->delay.empty());
+  EXPECT_EQ(rate_only.netem.latency_ns, 30'000'000u);
+  EXPECT_EQ(rate_only.netem.rate_bytes_per_second, 0u);
+}
+
+TEST(NetemTraceTest, ASeriesReplacesItsConstantAndKeepsWhatDependsOnIt) {
+  Json object = with_trace("{delay: [{at: 0, value: 10ms}, {at: 1, value: 0}]}");
+  Json& netem = object["spec"]["parameters"]["netem"];
+  netem["delay"] = "100ms";  // replaced by the series: equal behaviour compares equal
+  netem["reorder_ratio"] = 0.1;
+  TrafficProfile profile = profile_of(object);
+  EXPECT_EQ(profile.netem.latency_ns, 0u);
+  EXPECT_DOUBLE_EQ(profile.netem.reorder, 0.1);  // the series has a delay to reorder against
+  EXPECT_EQ(profile.netem.gap, 1u);
+  // A delay series that is 0 throughout has none (netem refuses reordering without a delay).
+  netem["trace"]["delay"] = Json::parse(R"([{"at": 0, "value": 0}])");
+  EXPECT_DOUBLE_EQ(profile_of(object).netem.reorder, 0.0);
+
+  // A rate series keeps the overheads that a missing rate drops.
+  netem["trace"] = Json::parse(R"({"rate": [{"at": 0, "value": "1mbit"}], "period": 0})");
+  netem["rate"] = "5mbit";
+  netem["rate_packetoverhead"] = 24;
+  netem["rate_cellsize"] = 48;
+  netem["rate_celloverhead"] = 5;
+  profile = profile_of(object);
+  EXPECT_EQ(profile.netem.rate_bytes_per_second, 0u);
+  EXPECT_EQ(profile.netem.packet_overhead, 24);
+  EXPECT_EQ(profile.netem.cell_size, 48u);
+  EXPECT_EQ(profile.netem.cell_overhead, 5);
+}
+
+TEST(NetemTraceTest, EveryBrokenTraceNamesTheFieldAndWhatIsAllowed) {
+  const std::string at = "spec.parameters.netem.trace";
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"{delay: [{at: 1s, value: 10ms}]}",
+       at + ".delay[0].at: Invalid value: \"1s\": must be 0: a series starts where the trace starts"},
+      {"{rate: [{at: 0, value: 1mbit}, {at: 2s, value: 2mbit}, {at: 2000ms, value: 3mbit}]}",
+       at + ".rate[2].at: Invalid value: \"2000ms\": must be later than the previous point's at (\"2s\"): "
+            "points are in increasing order of at"},
+      {"{delay: [{at: 0, value: 10ms}, {at: 5, value: 20ms}], rate: [{at: 0, value: 1mbit}, {at: 8s, value: "
+       "2mbit}], period: 8s}",
+       at + ".period: Invalid value: \"8s\": must be 0 (the last points hold) or greater than the last at of "
+            "trace.rate (\"8s\")"},
+      {"{rate: [{at: 0, value: 0}, {at: 1, value: 0}], period: 2}",
+       at +
+           ".rate: Invalid value: [{\"at\":0,\"value\":0},{\"at\":1,\"value\":0}]: is 0 throughout: the link "
+           "would never be up"},
+      {"{rate: [{at: 0, value: 1mbit}, {at: 1, value: 0}]}",
+       at + ".rate[1].value: Invalid value: 0: ends the series with the link down, and without a period it "
+            "would never come up again: end with a rate > 0 or set a period"},
+      {"{delay: [{at: 0, value: 1h}]}",
+       at + ".delay[0].value: Invalid value: \"1h\": must be seconds from 0 to below 3600 (one hour), as a "
+            "number or a duration such as \"20ms\""},
+      {"{delay: [{at: 0, value: 10ms}, {at: 200h, value: 20ms}]}",
+       at + ".delay[1].at: Invalid value: \"200h\": must be seconds from 0 to 604800 (one week), as a number "
+            "or a duration such as \"1.5s\""},
+      {"{delay: [{at: 0, value: 10ms}], period: 169h}",
+       at + ".period: Invalid value: \"169h\": must be seconds from 0 to 604800 (one week), as a number or a "
+            "duration such as \"60s\"; 0 does not repeat"},
+      {"{rate: [{at: 0, value: fast}]}",
+       at +
+           ".rate[0].value: Invalid value: \"fast\": must be kbit/s as a number or a rate such as \"10mbit\" "
+           "(bit, kbit, mbit, gbit, tbit, bps, kbps, mbps, gbps, tbps); 0 is a link that is down"},
+      {"{delay: [{at: 0}]}", at + ".delay[0]: Invalid value: {\"at\":0}: must be a point {at, value}"},
+      {"{delay: 10ms}", at + ".delay: Invalid value: \"10ms\": must be a list of points {at, value}"},
+      {"{period: 60s}", at + ".delay: Required value: a trace needs a delay or a rate series (or both)"},
+      {"10ms",
+       at + ": Invalid value: \"10ms\": must be an object with a delay or a rate series, and a period"},
+  };
+  for (const auto& [trace, message] : cases) {
+    EXPECT_EQ(errors_of(with_trace(trace)), std::vector<std::string>{message}) << trace;
+    EXPECT_FALSE(parse_traffic_profile(with_trace(trace)).profile.trace) << trace;
+  }
+  // Accepted at the edges: a link down at the end of a repeating series, a period just past the
+  // last point, a delay just under an hour.
+  EXPECT_EQ(errors_of(with_trace("{delay: [{at: 0, value: 3599.999}], rate: [{at: 0, value: 1}, "
+                                 "{at: 1, value: 0}], period: 1.000000001}")),
+            std::vector<std::string>{});
+}
+
+TEST(NetemTraceTest, TheSchemaRefusesAnEmptyTraceAndAnHourOfDelay) {
+  static const schema::CrdRegistry registry = kinds::builtin_registry();
+  Json object = parse_yaml_stream(R"(
+apiVersion: k8s-netem.riasc.eu/v1
+kind: TrafficProfile
+metadata: {name: t}
+spec:
+  podSelector: {}
+  parameters: {netem: {trace: {delay: [{at: 0, value: 3600}]}}}
+)")
+                    .at(0)
+                    .value;
+  const auto* crd = registry.find("k8s-netem.riasc.eu/v1", "TrafficProfile");
+  ASSERT_NE(crd, nullptr);
+  EXPECT_FALSE(schema::check_custom_object(*crd, object).errors.empty());  // < 3600 s
+  object["spec"]["parameters"]["netem"]["trace"] = Json::object();
+  EXPECT_FALSE(schema::check_custom_object(*crd, object).errors.empty());  // a delay or a rate series
+  object["spec"]["parameters"]["netem"]["trace"] = Json::parse(R"({"rate": []})");
+  EXPECT_FALSE(schema::check_custom_object(*crd, object).errors.empty());  // at least one point
+  object["spec"]["parameters"]["netem"]["trace"] = Json::parse(R"({"rate": [{"at": 0}]})");
+  EXPECT_FALSE(schema::check_custom_object(*crd, object).errors.empty());  // value is required
+  object["spec"]["parameters"]["netem"]["trace"] = Json::parse(R"({"rate": [{"at": 0, "value": 1}]})");
+  const schema::ObjectCheck check = schema::check_custom_object(*crd, object);
+  EXPECT_TRUE(check.errors.empty());
+  EXPECT_EQ(check.object["spec"]["parameters"]["netem"]["trace"]["period"], 0);  // defaulted
+}
+
+TEST(NetemTraceTest, ThePlanCarriesTheTraceToEveryBandOfTheProfile) {
+  Json object = example("trafficprofile-trace.yaml");
+  object["spec"]["ingress"] = Json::parse(R"([{}])");
+  TrafficProfile profile = profile_of(object);
+  ClusterView cluster;
+  cluster.pods.push_back(pod("lab", "rtu", {{"link", "cellular"}}, {"10.42.0.5"}));
+  const std::vector<Band> bands = plan_pod(cluster.pods[0], {&profile}, cluster);
+  ASSERT_EQ(bands.size(), 2u);
+  EXPECT_EQ(bands[0].trace, profile.trace);
+  EXPECT_EQ(bands[1].trace, profile.trace);
+  const Json golden = Json::parse(R"({
+      "jitter_ns": 4000000, "distribution": "normal", "loss": 0.002, "limit": 4000,
+      "trace": {
+        "delay_ns": [[0, 35000000], [12000000000, 48000000], [18000000000, 70000000],
+                     [25000000000, 120000000], [27000000000, 55000000], [35000000000, 40000000],
+                     [45000000000, 85000000], [52000000000, 60000000]],
+        "rate_bytes_per_second": [[0, 2250000], [12000000000, 1125000], [18000000000, 437500],
+                                  [25000000000, 0], [27000000000, 750000], [35000000000, 1750000],
+                                  [45000000000, 250000], [52000000000, 875000]],
+        "period_ns": 60000000000}})");
+  const Json plan = to_json(bands);
+  EXPECT_EQ(plan[0]["netem"], golden) << plan[0]["netem"].dump(2);
+  EXPECT_EQ(plan[1]["netem"], golden);
+
+  // A band's trace is one of its parameters: a changed point is a changed band, and reaches the
+  // engine's options.
+  TrafficProfile edited = profile;
+  edited.trace->rate[3].value = 125'000;
+  const std::vector<Band> after = plan_pod(cluster.pods[0], {&edited}, cluster);
+  EXPECT_NE(after, bands);
+  EXPECT_EQ(after[0].options, bands[0].options);
+  const shaper::ShaperOptions options = shaper_options(after[0]);
+  EXPECT_EQ(options.netem, after[0].options);
+  EXPECT_EQ(options.trace, edited.trace);
+  EXPECT_NE(shaper_options(bands[0]), options);
+
+  // Without a trace nothing changes: no trace in the band, none in the golden form, none for the
+  // engine.
+  TrafficProfile plain = profile_of(example("trafficprofile-delay-jitter.yaml"));
+  cluster.pods[0].labels = {{"application", "py_ctrl"}};
+  const std::vector<Band> plain_bands = plan_pod(cluster.pods[0], {&plain}, cluster);
+  ASSERT_EQ(plain_bands.size(), 1u);
+  EXPECT_FALSE(plain_bands[0].trace);
+  EXPECT_FALSE(to_json(plain_bands)[0]["netem"].contains("trace"));
+  EXPECT_FALSE(shaper_options(plain_bands[0]).trace);
+}
+
+TEST(NetemTraceTest, FlexeProfilesHaveNoTrace) {
+  // parameters.netem is Builtin's: a Flexe profile ignores it, trace included.
+  Json object = example("trafficprofile-flexe.yaml");
+  object["spec"]["parameters"]["netem"] = Json::parse(R"({"trace": {"delay": [{"at": 0, "value": 0.01}]}})");
+  TrafficProfile profile = profile_of(object);
+  EXPECT_FALSE(profile.trace);
+  profile.trace = shaper::TraceReplay{.delay = {{0, 10 * kMs}}};  // and the plan would not carry one
+  profile.pod_selector = LabelSelector::everything();
+  ClusterView cluster;
+  cluster.pods.push_back(pod("lab", "x", Json::object(), {"10.42.0.5"}));
+  const std::vector<Band> bands = plan_pod(cluster.pods[0], {&profile}, cluster);
+  ASSERT_FALSE(bands.empty());
+  for (const Band& band : bands) EXPECT_FALSE(band.trace) << to_string(band.direction);
+}
+
+TEST(NetemTraceTest, TheKernelBackendRefusesABandWithATrace) {
+  Band band;
+  band.profile = "profile-lte-drive";
+  band.direction = Direction::Ingress;
+  EXPECT_EQ(KernelBackend::refusal(band), std::nullopt);
+  band.trace = shaper::TraceReplay{.delay = {{0, 35 * kMs}}};
+  const std::optional<BandOutcome> refused = KernelBackend::refusal(band);
+  ASSERT_TRUE(refused);
+  EXPECT_FALSE(refused->applied);
+  EXPECT_EQ(refused->profile, "profile-lte-drive");
+  EXPECT_EQ(refused->direction, Direction::Ingress);
+  EXPECT_EQ(refused->reason, "NeedsUserspaceBackend");
+  EXPECT_EQ(refused->message,
+            "TrafficProfile profile-lte-drive replays a trace (parameters.netem.trace), which kernel netem "
+            "cannot do, so its ingress traffic is not shaped on this node: run the node's agent with "
+            "--backend userspace, or with --backend auto on a kernel without sch_netem");
 }
 
 }  // namespace

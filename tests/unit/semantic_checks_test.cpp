@@ -44,6 +44,48 @@ TEST(TrafficProfileRulesTest, DurationStringsAreLimitedToWhatNetemHolds) {
                   "a duration string such as \"200ms\""));
 }
 
+TEST(TrafficProfileRulesTest, TraceSeriesStartAtZeroIncreaseAndLetTheLinkComeUp) {
+  const std::string at = "spec.parameters.netem.trace";
+  const auto errors = [](const std::string& trace) {
+    return messages(
+        check_semantics(profile("{podSelector: {}, parameters: {netem: {trace: " + trace + "}}}")).errors);
+  };
+  EXPECT_THAT(errors("{delay: [{at: 0, value: 20ms}, {at: 10s, value: 1m}], rate: [{at: 0, value: 10mbit}, "
+                     "{at: 5, value: 0}, {at: 7.5, value: 1mbit}], period: 60s}"),
+              IsEmpty());
+  EXPECT_THAT(
+      errors("{delay: [{at: 1s, value: 20ms}]}"),
+      ElementsAre(at +
+                  R"(.delay[0].at: Invalid value: "1s": must be 0: a series starts where the trace starts)"));
+  EXPECT_THAT(
+      errors("{rate: [{at: 0, value: 1mbit}, {at: 2s, value: 1mbit}, {at: 2000ms, value: 1mbit}]}"),
+      ElementsAre(at + R"(.rate[2].at: Invalid value: "2000ms": must be later than the previous point's at )"
+                       R"(("2s"): points are in increasing order of at)"));
+  EXPECT_THAT(errors("{delay: [{at: 0, value: 1h}, {at: 200h, value: 0}]}"),
+              ElementsAre(at + R"(.delay[0].value: Invalid value: "1h": must be below 3600 s)",
+                          at + R"(.delay[1].at: Invalid value: "200h": must be at most 604800 s)"));
+  EXPECT_THAT(
+      errors("{delay: [{at: 0, value: 0}, {at: 8s, value: 0}], rate: [{at: 0, value: 1mbit}], period: 8}"),
+      ElementsAre(at + ".period: Invalid value: 8: must be 0 (the last points hold) or greater than the last "
+                       "at of trace.delay (\"8s\")"));
+  EXPECT_THAT(errors("{rate: [{at: 0, value: 0mbit}, {at: 1, value: 0}], period: 2}"),
+              ElementsAre(at + R"(.rate: Invalid value: [{"at":0,"value":"0mbit"},{"at":1,"value":0}]: is 0 )"
+                               "throughout: the link would never be up"));
+  EXPECT_THAT(
+      errors("{rate: [{at: 0, value: 1mbit}, {at: 1, value: 0}]}"),
+      ElementsAre(at + ".rate[1].value: Invalid value: 0: ends the series with the link down, and without "
+                       "a period it would never come up again: end with a rate > 0 or set a period"));
+}
+
+TEST(TrafficProfileRulesTest, AConstantThatATraceSeriesReplacesIsWarnedAbout) {
+  const auto findings = check_semantics(
+      profile("{podSelector: {}, parameters: {netem: {delay: 20ms, rate: 0, trace: {delay: [{at: 0, value: "
+              "10ms}]}}}}"));
+  EXPECT_THAT(messages(findings.errors), IsEmpty());
+  EXPECT_THAT(warnings(findings),
+              ElementsAre("spec.parameters.netem.delay: ignored: trace.delay replaces delay"));
+}
+
 TEST(TrafficProfileRulesTest, SlotMaxDelayIsAtLeastSlotMinDelay) {
   const auto findings = check_semantics(
       profile("{podSelector: {}, parameters: {netem: {slot_min_delay: '20ms', slot_max_delay: 0.01}}}"));

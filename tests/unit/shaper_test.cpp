@@ -13,6 +13,8 @@
 #include <map>
 #include <numeric>
 #include <stdexcept>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "riasc/shaper/shaper.hpp"
@@ -588,6 +590,292 @@ TEST(ShaperTest, RejectsWhatNetemRejects) {
   auto o = options();
   o.netem.loss = -1;
   EXPECT_THROW(ok.set_options(o, {}, 0), std::invalid_argument);
+}
+
+// ---- trace replay ----
+
+constexpr Nanos kS = 1'000'000'000;
+
+ShaperOptions traced(TraceReplay trace) {
+  auto o = options();
+  o.trace = std::move(trace);
+  return o;
+}
+
+// The exception's message, or "" when `make` does not throw std::invalid_argument.
+template <typename F>
+std::string rejection(F make) {
+  try {
+    make();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ShaperTraceTest, DelayStepsAtArrivalTimesAndTheLastPointHolds) {
+  Shaper shaper(traced({.delay = {{0, 10 * kMs}, {5 * kMs, 2 * kMs}, {8 * kMs, 20 * kMs}}}), {}, 1);
+  Driver driver(shaper);
+  // The origin is the first enqueue, 1 ms.
+  driver.arrive(ipv4_frame(), 1 * kMs);              // id 0, offset 0: 10 ms -> 11 ms
+  driver.arrive(ipv4_frame(), 6 * kMs - 1);          // id 1, 4.999999 ms: 10 ms -> 15.999999 ms
+  driver.arrive(ipv4_frame(), 6 * kMs);              // id 2, 5 ms: 2 ms -> 8 ms
+  driver.arrive(ipv4_frame(), 9 * kMs - 1);          // id 3, 7.999999 ms: 2 ms -> 10.999999 ms
+  driver.arrive(ipv4_frame(), 9 * kMs);              // id 4, 8 ms: 20 ms -> 29 ms
+  driver.arrive(ipv4_frame(), 3600 * kS + 9 * kMs);  // id 5, an hour on: still 20 ms
+  const Outcome r = driver.finish();
+  // No rate: the drop to 2 ms overtakes, as a netem latency change does.
+  EXPECT_EQ(ids(r), (std::vector<std::uint64_t>{2, 3, 0, 1, 4, 5}));
+  EXPECT_EQ(departures(r), (std::vector<Nanos>{8 * kMs, 11 * kMs - 1, 11 * kMs, 16 * kMs - 1, 29 * kMs,
+                                               3600 * kS + 29 * kMs}));
+
+  // Brought by set_options, the trace starts at its `at` (0), not at the first enqueue (1 ms).
+  Shaper changed(options(), {}, 1);
+  changed.set_options(traced({.delay = {{0, 10 * kMs}, {1 * kMs, 2 * kMs}}}), {}, 0);
+  changed.enqueue(ipv4_frame(), 1 * kMs);  // offset 1 ms: 2 ms -> 3 ms
+  EXPECT_EQ(changed.next_departure(), 3 * kMs);
+}
+
+TEST(ShaperTraceTest, DelayRepeatsWithThePeriod) {
+  Shaper shaper(traced({.delay = {{0, 10 * kMs}, {4 * kMs, 30 * kMs}}, .period = 10 * kMs}), {}, 1);
+  Driver driver(shaper);
+  const Nanos later = 100'000 * kS;  // 10^7 periods on
+  for (const Nanos t :
+       {Nanos{0}, 4 * kMs, 10 * kMs - 1, 10 * kMs, 14 * kMs, later + 3 * kMs, later + 7 * kMs}) {
+    driver.arrive(ipv4_frame(), t);
+  }
+  const auto p = driver.finish().by_id();
+  EXPECT_EQ(p.at(0).departure, 10 * kMs);          // phase 0: 10 ms
+  EXPECT_EQ(p.at(1).departure, 34 * kMs);          // phase 4 ms: 30 ms
+  EXPECT_EQ(p.at(2).departure, 40 * kMs - 1);      // phase 9.999999 ms: 30 ms
+  EXPECT_EQ(p.at(3).departure, 20 * kMs);          // phase 0 again: 10 ms
+  EXPECT_EQ(p.at(4).departure, 44 * kMs);          // phase 4 ms: 30 ms
+  EXPECT_EQ(p.at(5).departure, later + 13 * kMs);  // phase 3 ms: 10 ms
+  EXPECT_EQ(p.at(6).departure, later + 37 * kMs);  // phase 7 ms: 30 ms
+}
+
+TEST(ShaperTraceTest, JitterAddsOnTopOfTheDelaySeries) {
+  auto o = traced({.delay = {{0, 10 * kMs}, {50 * kMs, 40 * kMs}}});
+  o.netem.latency_ns = 1000 * kMs;  // replaced by the series
+  o.netem.jitter_ns = 1 * kMs;      // uniform: [-1 ms, +1 ms)
+  Shaper shaper(o, {}, 7);
+  const Outcome r = run(shaper, 100, 1 * kMs);
+  ASSERT_EQ(r.packets.size(), 100u);
+  for (const auto& p : r.packets) {
+    const Nanos base = p.arrival < 50 * kMs ? 10 * kMs : 40 * kMs;
+    EXPECT_GE(p.departure - p.arrival, base - 1 * kMs) << p.id;
+    EXPECT_LT(p.departure - p.arrival, base + 1 * kMs) << p.id;
+  }
+}
+
+TEST(ShaperTraceTest, RateStepsIntegrateAcrossAChange) {
+  // 1 Mbit/s, 2 Mbit/s from 10 ms, 2.4 Mbit/s from 30 ms: 1000 bytes take 8 ms, 4 ms, 3.3333 ms.
+  Shaper shaper(traced({.rate = {{0, 125'000}, {10 * kMs, 250'000}, {30 * kMs, 300'000}}}), {}, 1);
+  Driver driver(shaper);
+  for (int i = 0; i < 4; ++i) driver.arrive(ipv4_frame(1000), 0);
+  driver.arrive(ipv4_frame(1000), 50 * kMs);
+  const Outcome r = driver.finish();
+  EXPECT_EQ(departures(r), (std::vector<Nanos>{
+                               8 * kMs,   // 0 to 8 ms at 1 Mbit/s
+                               13 * kMs,  // from 8 ms: 250 bytes by 10 ms, 750 at 2 Mbit/s take 3 ms
+                               17 * kMs,  // 4 ms at 2 Mbit/s
+                               21 * kMs,
+                               53'333'333,  // the queue is empty: 1000 / 300000 s, rounded down as netem
+                           }));
+  EXPECT_EQ(ids(r), (std::vector<std::uint64_t>{0, 1, 2, 3, 4}));
+}
+
+TEST(ShaperTraceTest, AConstantRateSeriesGivesNetemsRateExactly) {
+  auto netem = options();
+  netem.netem.latency_ns = 1 * kMs;
+  netem.netem.rate_bytes_per_second = 1'250'000;
+  netem.netem.packet_overhead = 24;
+  netem.netem.cell_size = 64;
+  netem.netem.cell_overhead = 4;
+  auto trace = netem;
+  trace.netem.latency_ns = 0;
+  trace.netem.rate_bytes_per_second = 999;  // replaced by the series
+  trace.trace = TraceReplay{.delay = {{0, 1 * kMs}}, .rate = {{0, 1'250'000}}};
+  Shaper a(netem, {}, 1), b(trace, {}, 1);
+  // Bursts and gaps, so that the reference point and an empty queue both occur.
+  const auto drive = [](Shaper& shaper) {
+    Driver driver(shaper);
+    for (int i = 0; i < 200; ++i)
+      driver.arrive(ipv4_frame(60 + static_cast<std::size_t>(i * 37 % 1450)), i / 10 * 3 * kMs + i);
+    return departures(driver.finish());
+  };
+  const auto expected = drive(a);
+  ASSERT_EQ(expected.size(), 200u);
+  EXPECT_EQ(drive(b), expected);
+}
+
+TEST(ShaperTraceTest, RateZeroHoldsPacketsUntilTheLinkIsUp) {
+  const TraceReplay outage{.rate = {{0, 125'000}, {10 * kMs, 0}, {30 * kMs, 250'000}}};
+  Shaper shaper(traced(outage), {}, 1);
+  Driver driver(shaper);
+  driver.arrive(ipv4_frame(1000), 0);         // 0 to 8 ms
+  driver.arrive(ipv4_frame(1000), 0);         // 250 bytes by 10 ms, none until 30, 750 by 33 ms
+  driver.arrive(ipv4_frame(1000), 12 * kMs);  // behind it: 33 to 37 ms
+  driver.arrive(ipv4_frame(1000), 100 * kMs);
+  EXPECT_EQ(departures(driver.finish()), (std::vector<Nanos>{8 * kMs, 33 * kMs, 37 * kMs, 104 * kMs}));
+
+  // Arriving while it is down, to an empty queue; the limit still counts the waiting packets.
+  auto limited = traced(outage);
+  limited.netem.limit = 2;
+  Shaper waiting(options(), {}, 1);
+  waiting.set_options(limited, {}, 0);          // the origin at 0, not at the first enqueue
+  waiting.enqueue(ipv4_frame(1000), 12 * kMs);  // waits for 30 ms: 34 ms
+  waiting.enqueue(ipv4_frame(1000), 13 * kMs);  // 34 to 38 ms
+  waiting.enqueue(ipv4_frame(1000), 14 * kMs);  // a third: over the limit
+  EXPECT_EQ(waiting.queued_packets(), 2u);
+  EXPECT_EQ(waiting.counters().limit_drops, 1u);
+  EXPECT_TRUE(waiting.dequeue(30 * kMs).empty());
+  EXPECT_EQ(waiting.next_departure(), 34 * kMs);
+  const auto out = waiting.dequeue(40 * kMs);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].departure, 34 * kMs);
+  EXPECT_EQ(out[1].departure, 38 * kMs);
+}
+
+TEST(ShaperTraceTest, LongIdleAndLongTransmissionsAcrossManyPeriods) {
+  // Up at 1 Mbit/s for the first 5 ms of every 10 ms (625 bytes a period), delay 1 ms then 3 ms.
+  Shaper shaper(traced({.delay = {{0, 1 * kMs}, {5 * kMs, 3 * kMs}},
+                        .rate = {{0, 125'000}, {5 * kMs, 0}},
+                        .period = 10 * kMs}),
+                {}, 1);
+  shaper.enqueue(ipv4_frame(100), 0);  // the origin; 1 ms + 0.8 ms
+  EXPECT_EQ(shaper.dequeue(10 * kMs).size(), 1u);
+  const Nanos idle = 1'000'000 * kS;  // 10^8 periods on, phase 0
+  shaper.enqueue(ipv4_frame(1000), idle);
+  // Delay 1 ms, then 500 bytes in 1..5 ms, the link down to 10 ms, 500 bytes in 10..14 ms.
+  EXPECT_EQ(shaper.next_departure(), idle + 14 * kMs);
+  shaper.enqueue(ipv4_frame(1000), idle + 6 * kMs);  // delay 3 ms; behind it: 14..15, 20..25, 30..32
+  const auto out = shaper.dequeue(idle + 1 * kS);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].departure, idle + 32 * kMs);
+
+  // 1 byte/s for 1 ns of every 1 ms: 10^-9 bytes a period, so 1500 bytes take 1.5 * 10^12
+  // periods (47.5 years): period k carries its share in [k ms, k ms + 1 ns), and the last one
+  // used is k = 1.5e12 - 1.
+  Shaper slow(traced({.rate = {{0, 1}, {1, 0}}, .period = 1 * kMs}), {}, 1);
+  slow.enqueue(ipv4_frame(1500), 0);
+  EXPECT_EQ(slow.next_departure(), (1'500'000'000'000 - 1) * kMs + 1);
+  slow.enqueue(ipv4_frame(1500), 0);  // starts at the end of that one, in the down part
+  EXPECT_EQ(slow.queued_packets(), 2u);
+  const auto slow_out = slow.dequeue(std::numeric_limits<Nanos>::max() - 1);
+  ASSERT_EQ(slow_out.size(), 2u);
+  EXPECT_EQ(slow_out[1].departure, (3'000'000'000'000 - 1) * kMs + 1);
+}
+
+TEST(ShaperTraceTest, SetOptionsSwitchesBetweenNetemAndATrace) {
+  auto plain = options();
+  plain.netem.latency_ns = 5 * kMs;
+  plain.netem.rate_bytes_per_second = 125'000;  // 1000 bytes: 8 ms
+  const auto trace = traced({.delay = {{0, 1 * kMs}}, .rate = {{0, 250'000}, {20 * kMs, 125'000}}});
+  Shaper shaper(plain, {}, 1);
+  Driver driver(shaper);
+  driver.arrive(ipv4_frame(1000), 0);  // id 0, netem: 5 + 8 ms
+  shaper.set_options(trace, {}, 2 * kMs);
+  // The trace from 2 ms: each starts when the one ahead leaves (the netem packet included).
+  driver.arrive(ipv4_frame(1000), 2 * kMs);  // id 1: 13 ms (offset 11) + 4 ms = 17 ms
+  driver.arrive(ipv4_frame(1000), 2 * kMs);  // id 2: 17 + 4 = 21 ms (offset 19)
+  driver.arrive(ipv4_frame(1000), 2 * kMs);  // id 3: 250 bytes by offset 20, 750 in 6 ms: 28 ms
+  shaper.set_options(plain, {}, 25 * kMs);
+  driver.arrive(ipv4_frame(1000), 25 * kMs);  // id 4, netem behind id 3: max(30, 28) + 8 = 38 ms
+  shaper.set_options(trace, {}, 100 * kMs);
+  // The trace starts again at 100 ms: 1 ms + 4 ms (from a 2 ms origin it would be 1 + 8 ms).
+  driver.arrive(ipv4_frame(1000), 100 * kMs);  // id 5
+  driver.arrive(ipv4_frame(1000), 100 * kMs);  // id 6: 105 + 4 ms
+  const Outcome r = driver.finish();
+  EXPECT_EQ(departures(r),
+            (std::vector<Nanos>{13 * kMs, 17 * kMs, 21 * kMs, 28 * kMs, 38 * kMs, 105 * kMs, 109 * kMs}));
+  EXPECT_EQ(ids(r), (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5, 6}));
+}
+
+TEST(ShaperTraceTest, CountersAndTraceRecordsStayRight) {
+  auto o = traced({.delay = {{0, 2 * kMs}, {30 * kMs, 8 * kMs}},
+                   .rate = {{0, 500'000}, {20 * kMs, 0}, {25 * kMs, 2'000'000}, {40 * kMs, 100'000}},
+                   .period = 50 * kMs});
+  o.netem.jitter_ns = 1 * kMs;
+  o.netem.loss = 0.1;
+  o.netem.duplicate = 0.1;
+  o.netem.reorder = 0.05;
+  o.netem.limit = 20;
+  Shaper shaper(o, {}, 5);
+  const Outcome r = run(shaper, 5000, 200 * kUs, 400);
+  const auto& c = shaper.counters();
+  EXPECT_EQ(c.packets_in, 5000u);
+  EXPECT_EQ(c.packets_in + c.duplicated, c.sent + c.lost + c.limit_drops);
+  EXPECT_EQ(c.sent, r.packets.size());
+  EXPECT_EQ(c.bytes_sent, c.sent * 400);
+  EXPECT_GT(c.lost, 0u);
+  EXPECT_GT(c.limit_drops, 0u);  // 2000 packets a second of 400 bytes outrun every rate but one
+  EXPECT_GT(c.reordered, 0u);
+  EXPECT_EQ(shaper.queued_packets(), 0u);
+  EXPECT_EQ(shaper.queued_bytes(), 0u);
+  ASSERT_EQ(r.trace.size(), c.sent + c.lost + c.limit_drops);
+  const auto sent = r.by_id();
+  std::uint64_t traced_sent = 0;
+  for (const auto& t : r.trace) {
+    if (t.verdict != Verdict::Sent) {
+      EXPECT_EQ(t.departure, -1);
+      continue;
+    }
+    ++traced_sent;
+    EXPECT_EQ(t.departure, sent.at(t.id).departure);
+    EXPECT_GE(t.departure, t.arrival);
+    if (!t.reordered) {
+      // Nothing leaves while the link is down (20..25 ms of each 50 ms) but at its first instant.
+      const Nanos phase = t.departure % (50 * kMs);
+      EXPECT_FALSE(phase > 20 * kMs && phase < 25 * kMs) << t.id << " at " << t.departure;
+    }
+  }
+  EXPECT_EQ(traced_sent, c.sent);
+  EXPECT_TRUE(std::is_sorted(r.packets.begin(), r.packets.end(),
+                             [](const Packet& a, const Packet& b) { return a.departure < b.departure; }));
+}
+
+TEST(ShaperTraceTest, RejectsMalformedTraces) {
+  const auto message = [](TraceReplay trace, ShaperOptions o = options()) {
+    o.trace = std::move(trace);
+    return rejection([&] { Shaper(o, {}, 1); });
+  };
+  EXPECT_EQ(message({}), "shaper: trace needs a delay or a rate series (both are empty)");
+  EXPECT_EQ(message({.delay = {{5, kMs}}}),
+            "shaper: trace.delay[0].offset is 5 ns: the first point must be at offset 0");
+  EXPECT_EQ(message({.rate = {{0, 1000}, {kMs, 1000}, {kMs, 2000}}}),
+            "shaper: trace.rate[2].offset 1000000 ns must be greater than the previous point's 1000000 ns");
+  EXPECT_EQ(message({.rate = {{0, 1000}, {kMs, -1}}}),
+            "shaper: trace.rate[1].value -1 is negative: values must be >= 0");
+  EXPECT_EQ(message({.delay = {{0, kMs}, {kMs, 3600 * kS}}}),
+            "shaper: trace.delay[1].value 3600000000000 ns must be below one hour (3600000000000 ns)");
+  EXPECT_EQ(
+      message({.delay = {{0, kMs}}, .rate = {{0, 1000}, {kMs, 1}}, .period = kMs}),
+      "shaper: trace.period 1000000 ns must be 0 (the last point holds) or greater than the last offset "
+      "of trace.rate (1000000 ns)");
+  EXPECT_EQ(message({.delay = {{0, kMs}}, .period = -1}),
+            "shaper: trace.period -1 ns is negative: it must be 0 (the last point holds) or > 0");
+  EXPECT_EQ(message({.rate = {{0, 0}, {kMs, 0}}, .period = 2 * kMs}),
+            "shaper: trace.rate is 0 throughout: the link would never be up");
+  EXPECT_EQ(
+      message({.rate = {{0, 1000}, {kMs, 0}}}),
+      "shaper: trace.rate ends in 0 and does not repeat (period 0): the link would never come up again; "
+      "end with a rate > 0 or set a period");
+
+  // Accepted: a down link at the end of a repeating series, a delay of just under an hour.
+  EXPECT_EQ(message({.delay = {{0, 3600 * kS - 1}}, .rate = {{0, 1000}, {kMs, 0}}, .period = kMs + 1}), "");
+  // The delay series stands in for the latency reordering needs; a rate series does not.
+  auto reorder = options();
+  reorder.netem.reorder = 0.5;
+  EXPECT_EQ(message({.delay = {{0, kMs}}}, reorder), "");
+  EXPECT_NE(message({.rate = {{0, 1000}}}, reorder), "");
+  EXPECT_NE(message({.delay = {{0, 0}}}, reorder), "");
+
+  // A refused change leaves the shaper as it was.
+  Shaper ok(options(), {}, 1);
+  EXPECT_THROW(ok.set_options(traced({.delay = {{1, kMs}}}), {}, 0), std::invalid_argument);
+  ok.enqueue(ipv4_frame(), 5 * kMs);
+  EXPECT_EQ(ok.next_departure(), 5 * kMs);
 }
 
 // ---- statistics, fixed seeds ----

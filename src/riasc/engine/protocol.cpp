@@ -63,6 +63,28 @@ void read_field(const Json& json, const char* name, T& value) {
   }
 }
 
+// A trace series travels as [[offset_ns, value], ...]: up to 10000 points each fit a message.
+Json series_to_json(const std::vector<shaper::TracePoint>& points) {
+  Json out = Json::array();
+  for (const shaper::TracePoint& point : points) out.push_back(Json::array({point.offset, point.value}));
+  return out;
+}
+
+std::vector<shaper::TracePoint> series_from_json(const Json& trace, const char* name) {
+  std::vector<shaper::TracePoint> out;
+  auto it = trace.find(name);
+  if (it == trace.end()) return out;
+  if (!it->is_array()) throw std::invalid_argument(fmt::format("options.trace.{}: wrong type", name));
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const Json& point = (*it)[i];
+    if (!point.is_array() || point.size() != 2 || !point[0].is_number_integer() ||
+        !point[1].is_number_integer())
+      throw std::invalid_argument(fmt::format("options.trace.{}[{}]: must be [offset_ns, value]", name, i));
+    out.push_back({point[0].get<shaper::Nanos>(), point[1].get<std::int64_t>()});
+  }
+  return out;
+}
+
 }  // namespace
 
 void send_message(int socket, const Json& body, std::span<const int> fds) {
@@ -134,6 +156,12 @@ Json to_json(const shaper::ShaperOptions& options) {
     const auto& s = *options.four_state;
     out["four_state"] = {{"p13", s.p13}, {"p31", s.p31}, {"p32", s.p32}, {"p23", s.p23}, {"p14", s.p14}};
   }
+  if (options.trace) {
+    const auto& t = *options.trace;
+    out["trace"] = {{"delay_ns", series_to_json(t.delay)},
+                    {"rate_bytes_per_second", series_to_json(t.rate)},
+                    {"period_ns", t.period}};
+  }
   return out;
 }
 
@@ -162,6 +190,17 @@ shaper::ShaperOptions shaper_options_from_json(const Json& json) {
     read_field(*it, "p23", s.p23);
     read_field(*it, "p14", s.p14);
     out.four_state = s;
+  }
+  if (auto it = json.find("trace"); it != json.end() && !it->is_null()) {
+    if (!it->is_object()) throw std::invalid_argument("options.trace: wrong type");
+    shaper::TraceReplay trace;
+    trace.delay = series_from_json(*it, "delay_ns");
+    trace.rate = series_from_json(*it, "rate_bytes_per_second");
+    if (auto period = it->find("period_ns"); period != it->end()) {
+      if (!period->is_number_integer()) throw std::invalid_argument("options.trace.period_ns: wrong type");
+      trace.period = period->get<shaper::Nanos>();
+    }
+    out.trace = std::move(trace);
   }
   return out;
 }

@@ -30,8 +30,11 @@ void send_message(int socket, const Json& body, std::span<const int> fds = {});
 // message that is not a JSON object.
 std::optional<Message> receive_message(int socket);
 
+// The options as JSON: NetemOptions' fields by name, with their units (latency_ns, ...); a trace
+// is {"delay_ns": [[offset_ns, delay_ns], ...], "rate_bytes_per_second": [[offset_ns, bytes/s],
+// ...], "period_ns": N}.
 Json to_json(const shaper::ShaperOptions& options);
-// Throws std::invalid_argument naming the field.
+// Throws std::invalid_argument naming the field. The shaper checks the values themselves.
 shaper::ShaperOptions shaper_options_from_json(const Json& json);
 
 }  // namespace riasc::engine

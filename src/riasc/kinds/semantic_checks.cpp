@@ -3,10 +3,13 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
+#include <string_view>
 
 #include "riasc/core/units.hpp"
 
@@ -15,6 +18,8 @@ namespace riasc::kinds {
 namespace {
 
 constexpr double kMaxNetemSeconds = 4294.967295;  // netem keeps times in 32-bit microseconds
+constexpr double kMaxTraceSeconds = 604800;       // a trace's at and period: a week
+constexpr double kMaxTraceDelaySeconds = 3600;    // a trace's delays: below an hour
 
 struct Cidr {
   int family = 0;
@@ -65,7 +70,8 @@ class Checker {
 
   // --- TrafficProfile ------------------------------------------------------------------------
 
-  std::optional<double> seconds(const Json& netem, const char* field, const FieldPath& path) {
+  std::optional<double> seconds(const Json& netem, const char* field, const FieldPath& path,
+                                double max_seconds = kMaxNetemSeconds, bool below = false) {
     auto it = netem.find(field);
     if (it == netem.end()) return std::nullopt;
     if (it->is_number()) return it->get<double>();
@@ -75,10 +81,85 @@ class Checker {
     }
     auto parsed = parse_duration_seconds(it->get<std::string>());
     if (!parsed) return std::nullopt;  // the schema's pattern reports it
-    if (*parsed > kMaxNetemSeconds) {
-      invalid(path.child(field), *it, fmt::format("must be at most {} s", kMaxNetemSeconds));
+    if (*parsed > max_seconds || (below && *parsed == max_seconds)) {
+      invalid(path.child(field), *it,
+              fmt::format("must be {} {} s", below ? "below" : "at most", max_seconds));
     }
     return parsed;
+  }
+
+  // parameters.netem.trace, beyond the schema: durations in range, each series from 0 in
+  // increasing order of at, a period past every point, a link that comes up. The agent applies
+  // the same rules (netem/traffic_profile.cpp).
+  void check_trace(const Json& netem, const FieldPath& path) {
+    auto trace = netem.find("trace");
+    if (trace == netem.end() || !trace->is_object()) return;
+    const FieldPath at = path.child("trace");
+    for (const char* field : {"delay", "rate"}) {
+      const Json constant = netem.value(field, Json(0));
+      const bool set =
+          constant.is_number()
+              ? constant.get<double>() != 0
+              : constant.is_string() && std::strtod(constant.get<std::string>().c_str(), nullptr) != 0;
+      if (set && trace->contains(field))
+        warn(path.child(field), fmt::format("ignored: trace.{} replaces {}", field, field));
+    }
+    double last = -1;  // the last at of the series
+    std::string longest;
+    for (const char* field : {"delay", "rate"}) {
+      const Json points = trace->value(field, Json::array());
+      if (!points.is_array()) continue;
+      std::optional<double> previous;
+      bool ordered = true;  // every point read, in order
+      for (std::size_t i = 0; i < points.size() && ordered; ++i) {
+        const FieldPath point_at = at.child(field).index(i);
+        ordered = false;
+        if (!points[i].is_object()) break;
+        if (field == std::string_view("delay"))
+          seconds(points[i], "value", point_at, kMaxTraceDelaySeconds, true);
+        auto time = seconds(points[i], "at", point_at, kMaxTraceSeconds);
+        if (!time) break;
+        if (i == 0 && *time != 0) {
+          invalid(point_at.child("at"), points[i]["at"], "must be 0: a series starts where the trace starts");
+          break;
+        }
+        if (previous && *time <= *previous) {
+          invalid(
+              point_at.child("at"), points[i]["at"],
+              fmt::format("must be later than the previous point's at ({}): points are in increasing order "
+                          "of at",
+                          render_value(points[i - 1]["at"])));
+          break;
+        }
+        previous = time;
+        ordered = true;
+      }
+      if (ordered && previous && *previous > last) {
+        last = *previous;
+        longest = field;
+      }
+    }
+    const double period = seconds(*trace, "period", at, kMaxTraceSeconds).value_or(0);
+    if (period != 0 && period <= last) {
+      invalid(at.child("period"), (*trace)["period"],
+              fmt::format("must be 0 (the last points hold) or greater than the last at of trace.{} ({})",
+                          longest, render_value((*trace)[longest].back()["at"])));
+    }
+    // A link that never comes up again would hold its queue forever.
+    const Json rates = trace->value("rate", Json::array());
+    if (!rates.is_array() || rates.empty()) return;
+    auto down = [](const Json& point) {
+      const Json value = point.is_object() ? point.value("value", Json(1)) : Json(1);
+      if (value.is_number()) return value.get<double>() == 0;
+      return value.is_string() && std::strtod(value.get<std::string>().c_str(), nullptr) == 0;
+    };
+    if (std::all_of(rates.begin(), rates.end(), down)) {
+      invalid(at.child("rate"), rates, "is 0 throughout: the link would never be up");
+    } else if (period == 0 && down(rates.back())) {
+      invalid(at.child("rate").index(rates.size() - 1).child("value"), rates.back()["value"],
+              "ends the series with the link down, and without a period it would never come up again: end "
+              "with a rate > 0 or set a period");
+    }
   }
 
   void check_netem(const Json& netem, const FieldPath& path) {
@@ -92,6 +173,7 @@ class Checker {
     if (auto rate = netem.find("rate"); rate != netem.end() && !rate->is_number() && !rate->is_string()) {
       invalid(path.child("rate"), *rate, "must be a number of kbit/s or a string such as \"10mbit\"");
     }
+    check_trace(netem, path);
   }
 
   void check_ports(const Json& rule, const FieldPath& path) {

@@ -114,7 +114,7 @@ class Applier {
     for (std::size_t i = 0; i < bands.size(); ++i) {
       const Band& now = bands[i];
       const Band& before = state_.last_bands[i];
-      if (now.profile != before.profile || now.direction != before.direction ||
+      if (KernelBackend::refusal(now) || now.profile != before.profile || now.direction != before.direction ||
           now.interface_filter != before.interface_filter ||
           now.classifiers.size() != before.classifiers.size()) {
         return std::nullopt;
@@ -165,6 +165,10 @@ class Applier {
     std::vector<std::pair<const Band*, std::string>> placed;  // band, device key
     ApplyOutcome outcome;
     for (const Band& band : bands) {
+      if (auto refused = KernelBackend::refusal(band)) {
+        outcome.bands.push_back(std::move(*refused));
+        continue;
+      }
       auto interface = choose_interface(band);
       if (!interface) {
         outcome.bands.push_back(
@@ -494,6 +498,21 @@ ApplyOutcome KernelBackend::apply(const PodTarget& target, const std::vector<Ban
     state->netns = netns;
   }
   return net::in_netns(target.netns_path, [&] { return Applier(*state).run(bands); });
+}
+
+std::optional<BandOutcome> KernelBackend::refusal(const Band& band) {
+  if (!band.trace) return std::nullopt;
+  return BandOutcome{
+      band.profile,
+      band.direction,
+      "",
+      false,
+      "NeedsUserspaceBackend",
+      fmt::format(
+          "TrafficProfile {} replays a trace (parameters.netem.trace), which kernel netem cannot do, so "
+          "its {} traffic is not shaped on this node: run the node's agent with --backend userspace, "
+          "or with --backend auto on a kernel without sch_netem",
+          band.profile, to_string(band.direction))};
 }
 
 void KernelBackend::forget(const std::string& key) {

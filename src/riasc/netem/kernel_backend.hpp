@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "riasc/netem/backend.hpp"
@@ -39,6 +40,11 @@ class KernelBackend : public Backend {
   static std::uint32_t netem_handle(int slot) { return static_cast<std::uint32_t>(0x5300 + slot) << 16; }
   static std::uint32_t class_of(int slot) { return kRootHandle | static_cast<std::uint32_t>(slot + 1); }
   static std::string ifb_name(const std::string& interface);
+
+  // A band this backend cannot shape as its profile says, as the outcome it reports: one with a
+  // trace (netem replays none), NeedsUserspaceBackend. Such a band is not installed, rather than
+  // installed without its trace; nullopt for every other band.
+  static std::optional<BandOutcome> refusal(const Band& band);
 
   struct PodState;  // what is installed in one pod (kernel_backend.cpp)
 

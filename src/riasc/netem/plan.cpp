@@ -106,6 +106,21 @@ Json options_json(const net::NetemOptions& o) {
   return out;
 }
 
+// [[offset_ns, value], ...]
+Json series_json(const std::vector<shaper::TracePoint>& points) {
+  Json out = Json::array();
+  for (const shaper::TracePoint& point : points) out.push_back(Json::array({point.offset, point.value}));
+  return out;
+}
+
+Json trace_json(const shaper::TraceReplay& trace) {
+  Json out = Json::object();
+  if (!trace.delay.empty()) out["delay_ns"] = series_json(trace.delay);
+  if (!trace.rate.empty()) out["rate_bytes_per_second"] = series_json(trace.rate);
+  if (trace.period != 0) out["period_ns"] = trace.period;
+  return out;
+}
+
 }  // namespace
 
 void AddressRanges::add(const AddressRange& range) {
@@ -273,6 +288,7 @@ std::vector<Band> plan_pod(const PodInfo& pod, const std::vector<const TrafficPr
       band.direction = direction;
       band.interface_filter = profile->interface_filter;
       band.options = profile->initial_options(direction);
+      if (profile->type == TrafficProfile::Type::Builtin) band.trace = profile->trace;
       for (const Rule& rule : rules) band.classifiers.push_back(resolve_rule(rule, direction, pod, cluster));
       bands.push_back(std::move(band));
     }
@@ -286,6 +302,7 @@ Json to_json(const std::vector<Band>& bands) {
     Json entry{{"profile", band.profile}, {"direction", to_string(band.direction)}};
     if (band.interface_filter) entry["interfaceFilter"] = *band.interface_filter;
     entry["netem"] = options_json(band.options);
+    if (band.trace) entry["netem"]["trace"] = trace_json(*band.trace);
     Json classifiers = Json::array();
     for (const Classifier& c : band.classifiers) {
       Json rule = Json::object();

@@ -67,6 +67,10 @@ struct Band {
   Direction direction = Direction::Egress;
   std::optional<std::string> interface_filter;  // nullopt: the default-route interface
   net::NetemOptions options;
+  // The profile's trace (TrafficProfile::trace): part of the band's parameters, so a change of it
+  // is a change of parameters. Only the userspace backend can apply it; the kernel backend
+  // reports such a band as not applied (NeedsUserspaceBackend).
+  std::optional<shaper::TraceReplay> trace;
   std::vector<Classifier> classifiers;  // OR
   bool operator==(const Band&) const = default;
 };
@@ -117,6 +121,8 @@ Classifier resolve_rule(const Rule& rule, Direction direction, const PodInfo& po
                         const ClusterView& cluster);
 
 // Golden-plan form: a stable, readable JSON rendering of bands (used by tests and `--dry-run`).
+// Parameters at their defaults are left out; a trace is netem.trace with its series as
+// [[offset_ns, value], ...] (delay_ns, rate_bytes_per_second) and period_ns when not 0.
 Json to_json(const std::vector<Band>& bands);
 
 }  // namespace riasc::netem

@@ -76,6 +76,13 @@ std::optional<Int> number_or_name(const Json& value,
 
 std::uint64_t to_ns(double seconds) { return static_cast<std::uint64_t>(std::llround(seconds * 1e9)); }
 
+constexpr const char* kRateAllowed =
+    "must be kbit/s as a number or a rate such as \"10mbit\" (bit, kbit, mbit, gbit, tbit, bps, kbps, mbps, "
+    "gbps, tbps)";
+// A trace's times (at, period) reach a week; its delays stay below an hour, as the shaper wants.
+constexpr double kMaxTraceSeconds = 604800;
+constexpr double kMaxTraceDelaySeconds = 3600;
+
 class Reader {
  public:
   explicit Reader(FieldErrors& errors) : errors_(errors) {}
@@ -134,7 +141,7 @@ class Reader {
     return fallback;
   }
 
-  net::NetemOptions netem(const Json& netem, const FieldPath& at) {
+  net::NetemOptions netem(const Json& netem, const FieldPath& at, const shaper::TraceReplay* trace) {
     net::NetemOptions options;
     options.latency_ns = seconds(netem, "delay", at);
     options.jitter_ns = seconds(netem, "jitter", at);
@@ -154,9 +161,7 @@ class Reader {
     if (auto rate = netem.find("rate"); rate != netem.end() && !rate->is_null()) {
       auto bytes = parse_rate_bytes_per_second(*rate);
       if (!bytes) {
-        invalid(at.child("rate"), *rate,
-                "must be kbit/s as a number or a rate such as \"10mbit\" (bit, kbit, mbit, gbit, tbit, bps, "
-                "kbps, mbps, gbps, tbps)");
+        invalid(at.child("rate"), *rate, kRateAllowed);
       } else {
         options.rate_bytes_per_second = *bytes;
       }
@@ -174,15 +179,156 @@ class Reader {
     options.slot_max_packets = integer<std::int32_t>(netem, "slot_packets", at, 0, 2147483647);
     options.slot_max_bytes = integer<std::int32_t>(netem, "slot_bytes", at, 0, 2147483647);
     options.ecn = netem.value("ecn", false);
-    return normalized(options);
+    return normalized(options, trace);
+  }
+
+  // A time of a trace: seconds as a number or a duration string, from 0 to `max_seconds`
+  // (`below`: excluding it) → ns; nullopt, with an error saying `allowed`, for anything else.
+  std::optional<std::int64_t> trace_time(const Json& value, const FieldPath& at, double max_seconds,
+                                         bool below, const char* allowed) {
+    std::optional<double> seconds;
+    if (value.is_number()) seconds = value.get<double>();
+    if (value.is_string()) seconds = parse_duration_seconds(value.get<std::string>());
+    if (!seconds || *seconds < 0 || *seconds > max_seconds || (below && *seconds == max_seconds)) {
+      invalid(at, value, allowed);
+      return std::nullopt;
+    }
+    return static_cast<std::int64_t>(to_ns(*seconds));
+  }
+
+  // One series of a trace (`field` of `trace`): its points, or nullopt when a point is malformed
+  // or out of order (each reported). The value of a point is read by `value_of`.
+  template <class ValueOf>
+  std::optional<std::vector<shaper::TracePoint>> series(const Json& trace, const char* field,
+                                                        const FieldPath& trace_at, ValueOf&& value_of) {
+    std::vector<shaper::TracePoint> points;
+    auto list = trace.find(field);
+    if (list == trace.end() || list->is_null()) return points;
+    const FieldPath list_at = trace_at.child(field);
+    if (!list->is_array()) {
+      invalid(list_at, *list, "must be a list of points {at, value}");
+      return std::nullopt;
+    }
+    bool valid = true;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const Json& point = (*list)[i];
+      const FieldPath point_at = list_at.index(i);
+      if (!point.is_object() || !point.contains("at") || !point.contains("value")) {
+        invalid(point_at, point, "must be a point {at, value}");
+        valid = false;
+        continue;
+      }
+      auto offset = trace_time(point["at"], point_at.child("at"), kMaxTraceSeconds, false,
+                               "must be seconds from 0 to 604800 (one week), as a number or a duration "
+                               "such as \"1.5s\"");
+      auto value = value_of(point["value"], point_at.child("value"));
+      if (!offset || !value) {
+        valid = false;
+        continue;
+      }
+      points.push_back({*offset, *value});
+    }
+    if (!valid) return std::nullopt;
+    // The shaper's rules, reported where they are broken: the first point at 0, then increasing.
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      const Json& at = (*list)[i]["at"];
+      if (i == 0 && points[0].offset != 0) {
+        invalid(list_at.index(0).child("at"), at, "must be 0: a series starts where the trace starts");
+        return std::nullopt;
+      }
+      if (i > 0 && points[i].offset <= points[i - 1].offset) {
+        invalid(list_at.index(i).child("at"), at,
+                fmt::format("must be later than the previous point's at ({}): points are in increasing "
+                            "order of at",
+                            render_value((*list)[i - 1]["at"])));
+        return std::nullopt;
+      }
+    }
+    return points;
+  }
+
+  // parameters.netem.trace (nullopt when absent or broken; errors say why).
+  std::optional<shaper::TraceReplay> trace(const Json& netem, const FieldPath& netem_at) {
+    auto it = netem.find("trace");
+    if (it == netem.end() || it->is_null()) return std::nullopt;
+    const FieldPath at = netem_at.child("trace");
+    if (!it->is_object()) {
+      invalid(at, *it, "must be an object with a delay or a rate series, and a period");
+      return std::nullopt;
+    }
+    const Json& trace = *it;
+    const std::size_t errors_before = errors_.size();
+    auto delay = series(trace, "delay", at, [&](const Json& value, const FieldPath& value_at) {
+      return trace_time(value, value_at, kMaxTraceDelaySeconds, true,
+                        "must be seconds from 0 to below 3600 (one hour), as a number or a duration such as "
+                        "\"20ms\"");
+    });
+    auto rate = series(
+        trace, "rate", at, [&](const Json& value, const FieldPath& value_at) -> std::optional<std::int64_t> {
+          auto bytes = parse_rate_bytes_per_second(value);
+          if (!bytes || *bytes > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+            invalid(value_at, value, std::string(kRateAllowed) + "; 0 is a link that is down");
+            return std::nullopt;
+          }
+          return static_cast<std::int64_t>(*bytes);
+        });
+    std::optional<std::int64_t> period = 0;
+    if (auto p = trace.find("period"); p != trace.end() && !p->is_null()) {
+      period = trace_time(*p, at.child("period"), kMaxTraceSeconds, false,
+                          "must be seconds from 0 to 604800 (one week), as a number or a duration such as "
+                          "\"60s\"; 0 does not repeat");
+    }
+    if (!delay || !rate || !period) return std::nullopt;
+    if (delay->empty() && rate->empty()) {
+      errors_.push_back({FieldError::Type::Required, at.child("delay"), Json(),
+                         "a trace needs a delay or a rate series (or both)"});
+      return std::nullopt;
+    }
+    // The period repeats both series, so it is longer than either.
+    const char* longest = nullptr;
+    std::int64_t last = -1;
+    for (const auto& [name, points] : {std::pair{"delay", &*delay}, std::pair{"rate", &*rate}}) {
+      if (!points->empty() && points->back().offset > last) {
+        last = points->back().offset;
+        longest = name;
+      }
+    }
+    if (*period != 0 && *period <= last) {
+      invalid(at.child("period"), trace["period"],
+              fmt::format("must be 0 (the last points hold) or greater than the last at of trace.{} ({})",
+                          longest, render_value(trace[longest].back()["at"])));
+    }
+    // A link that never comes up again would hold its queue forever.
+    if (!rate->empty()) {
+      if (std::all_of(rate->begin(), rate->end(), [](const shaper::TracePoint& p) { return p.value == 0; })) {
+        invalid(at.child("rate"), trace["rate"], "is 0 throughout: the link would never be up");
+      } else if (*period == 0 && rate->back().value == 0) {
+        invalid(at.child("rate").index(rate->size() - 1).child("value"), trace["rate"].back()["value"],
+                "ends the series with the link down, and without a period it would never come up again: end "
+                "with a rate > 0 or set a period");
+      }
+    }
+    if (errors_.size() != errors_before) return std::nullopt;
+    return shaper::TraceReplay{std::move(*delay), std::move(*rate), *period};
   }
 
   // What netem itself would do with the settings, so that equal behaviour compares equal:
   // reordering needs a delay (tc refuses it without one; the CRD documents it has no effect) and
   // random reordering is a gap of 1; a distribution only matters with jitter; slot fields only
   // with slotting.
-  static net::NetemOptions normalized(net::NetemOptions options) {
-    if (options.latency_ns == 0) {
+  // A trace's series replace the delay and the rate they stand for; a delay series stands in for
+  // the delay that reordering needs, and a rate series for the rate the overheads need.
+  static net::NetemOptions normalized(net::NetemOptions options, const shaper::TraceReplay* trace = nullptr) {
+    std::uint64_t latency = options.latency_ns;
+    const bool rate_series = trace != nullptr && !trace->rate.empty();
+    if (trace != nullptr && !trace->delay.empty()) {
+      latency = 0;
+      for (const shaper::TracePoint& point : trace->delay)
+        latency = std::max(latency, static_cast<std::uint64_t>(point.value));
+      options.latency_ns = 0;
+    }
+    if (rate_series) options.rate_bytes_per_second = 0;
+    if (latency == 0) {
       options.reorder = 0;
       options.reorder_correlation = 0;
     }
@@ -193,7 +339,7 @@ class Reader {
       options.gap = 1;
     }
     if (options.jitter_ns == 0) options.distribution = Distribution::Uniform;
-    if (options.rate_bytes_per_second == 0) {
+    if (options.rate_bytes_per_second == 0 && !rate_series) {
       options.packet_overhead = 0;
       options.cell_size = 0;
       options.cell_overhead = 0;
@@ -488,7 +634,10 @@ ParsedTrafficProfile parse_traffic_profile(const Json& object) {
     profile.type = TrafficProfile::Type::Flexe;
     profile.flexe = read.flexe(parameters, parameters_at);
   } else if (type == "Builtin") {
-    profile.netem = read.netem(parameters.value("netem", Json::object()), parameters_at.child("netem"));
+    const Json netem = parameters.value("netem", Json::object());
+    const FieldPath netem_at = parameters_at.child("netem");
+    profile.trace = read.trace(netem, netem_at);
+    profile.netem = read.netem(netem, netem_at, profile.trace ? &*profile.trace : nullptr);
   } else {
     read.invalid(spec_at.child("type"), spec["type"], "must be Builtin or Flexe");
   }

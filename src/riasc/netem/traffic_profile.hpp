@@ -17,6 +17,7 @@
 #include "riasc/core/label_selector.hpp"
 #include "riasc/net/ip_address.hpp"
 #include "riasc/net/rtnetlink.hpp"
+#include "riasc/shaper/shaper.hpp"
 
 namespace riasc::netem {
 
@@ -87,7 +88,11 @@ struct TrafficProfile {
   std::optional<std::string> interface_filter;
   Type type = Type::Builtin;
   net::NetemOptions netem;  // Builtin; both directions
-  FlexeSequence flexe;      // Flexe
+  // Builtin's parameters.netem.trace, both directions: delay and rate series that replace
+  // netem.latency_ns and netem.rate_bytes_per_second (then 0 in `netem`). Only the userspace
+  // backend replays it; offsets and delays in ns, rates in bytes per second.
+  std::optional<shaper::TraceReplay> trace;
+  FlexeSequence flexe;  // Flexe
   std::vector<Rule> egress;
   std::vector<Rule> ingress;
 

@@ -273,7 +273,7 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
       continue;
     }
     Placement placement{band.profile, band.direction, interface->second, interface->second, false, 0, "", {}};
-    placement.options.netem = band.options;
+    placement.options = shaper_options(band);
     if (band.direction == Direction::Ingress) {
       const std::optional<std::string> facing =
           facing_device(host_rtnl, pod_links[interface->second], host_id_in_pod);
@@ -466,9 +466,8 @@ std::optional<ApplyOutcome> UserspaceBackend::change_parameters_only(PodState& s
   try {
     for (const Band& band : bands) {
       Placement& placement = state.placed.at(band_key(band));
-      if (placement.options.netem == band.options) continue;
-      shaper::ShaperOptions options = placement.options;
-      options.netem = band.options;
+      const shaper::ShaperOptions options = shaper_options(band);
+      if (placement.options == options) continue;
       engine_->change(state.attachment(band_key(band)), options);
       placement.options = options;  // only once the engine has them: the full path compares
     }
@@ -524,6 +523,13 @@ void UserspaceBackend::add_metrics(metrics::Registry& registry) {
       queued.with(label_values).set(values.value("queued", 0.0));
     }
   });
+}
+
+shaper::ShaperOptions shaper_options(const Band& band) {
+  shaper::ShaperOptions options;
+  options.netem = band.options;
+  options.trace = band.trace;
+  return options;
 }
 
 std::string missing_kernel_netem_module() {

@@ -63,6 +63,10 @@ class UserspaceBackend : public Backend {
   std::map<std::string, std::unique_ptr<PodState>> pods_;
 };
 
+// What the engine gets for a band: its netem parameters and its trace. A change of either is a
+// `change` to the engine, which restarts the trace (its offsets count from the change).
+shaper::ShaperOptions shaper_options(const Band& band);
+
 // Whether this kernel has what the kernel backend needs (sch_prio, sch_netem, cls_fw, ifb), found
 // by trying them in a throw-away network namespace: "" when it has, else the first module missing.
 std::string missing_kernel_netem_module();

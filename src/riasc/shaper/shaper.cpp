@@ -18,6 +18,9 @@ namespace {
 using Distribution = net::NetemOptions::Distribution;
 
 constexpr Nanos kNever = std::numeric_limits<Nanos>::min();
+constexpr Nanos kForever = std::numeric_limits<Nanos>::max();
+constexpr Nanos kHour = 3'600'000'000'000;
+constexpr std::uint64_t kNsPerSecond = 1'000'000'000;
 constexpr std::int64_t kDistScale = 8192;  // NETEM_DIST_SCALE: table entries are value * 8192
 constexpr std::size_t kEthernetHeader = 14;
 
@@ -152,6 +155,12 @@ struct Params {
   Nanos slot_min = 0, slot_max = 0, slot_delay = 0;
   std::int32_t slot_jitter = 0;
   std::int32_t slot_packets = INT_MAX, slot_bytes = INT_MAX;
+  // TraceReplay's series; an empty one leaves latency or rate in force.
+  std::vector<TracePoint> delay_trace, rate_trace;
+  Nanos trace_period = 0;
+  // What one period of the rate series carries, in bytes * 1e9 (rate in bytes/s times ns),
+  // saturated: a transmission longer than a period skips whole periods at once.
+  std::uint64_t period_work = 0;
 };
 
 Nanos to_nanos(std::uint64_t ns, const char* name) {
@@ -163,15 +172,116 @@ Nanos to_nanos(std::uint64_t ns, const char* name) {
 
 std::int32_t capped(Nanos ns) { return static_cast<std::int32_t>(std::min<Nanos>(ns, INT_MAX)); }
 
+Nanos saturating_add(Nanos a, Nanos b) {
+  Nanos sum;
+  return __builtin_add_overflow(a, b, &sum) ? kForever : sum;
+}
+
+void check_series(const std::vector<TracePoint>& points, const char* name, Nanos period) {
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const TracePoint& point = points[i];
+    if (i == 0 && point.offset != 0) {
+      throw std::invalid_argument(fmt::format(
+          "shaper: trace.{}[0].offset is {} ns: the first point must be at offset 0", name, point.offset));
+    }
+    if (i > 0 && point.offset <= points[i - 1].offset) {
+      throw std::invalid_argument(
+          fmt::format("shaper: trace.{}[{}].offset {} ns must be greater than the previous point's {} ns",
+                      name, i, point.offset, points[i - 1].offset));
+    }
+    if (point.value < 0) {
+      throw std::invalid_argument(fmt::format(
+          "shaper: trace.{}[{}].value {} is negative: values must be >= 0", name, i, point.value));
+    }
+  }
+  if (!points.empty() && period != 0 && period <= points.back().offset) {
+    throw std::invalid_argument(
+        fmt::format("shaper: trace.period {} ns must be 0 (the last point holds) or greater than the last "
+                    "offset of trace.{} ({} ns)",
+                    period, name, points.back().offset));
+  }
+}
+
+// Checks the trace and puts it into `p`.
+void compile_trace(const TraceReplay& trace, Params& p) {
+  if (trace.delay.empty() && trace.rate.empty()) {
+    throw std::invalid_argument("shaper: trace needs a delay or a rate series (both are empty)");
+  }
+  if (trace.period < 0) {
+    throw std::invalid_argument(fmt::format(
+        "shaper: trace.period {} ns is negative: it must be 0 (the last point holds) or > 0", trace.period));
+  }
+  check_series(trace.delay, "delay", trace.period);
+  check_series(trace.rate, "rate", trace.period);
+  for (std::size_t i = 0; i < trace.delay.size(); ++i) {
+    // The bound keeps arrival + delay far from overflow; an hour is beyond any recorded link.
+    if (trace.delay[i].value >= kHour) {
+      throw std::invalid_argument(
+          fmt::format("shaper: trace.delay[{}].value {} ns must be below one hour ({} ns)", i,
+                      trace.delay[i].value, kHour));
+    }
+  }
+  if (!trace.rate.empty()) {
+    // A link that never comes up again would hold its queue forever, and no later change could
+    // free it (queued packets keep their times); a permanent outage is loss 1.
+    const bool any_up = std::any_of(trace.rate.begin(), trace.rate.end(),
+                                    [](const TracePoint& point) { return point.value > 0; });
+    if (!any_up)
+      throw std::invalid_argument("shaper: trace.rate is 0 throughout: the link would never be up");
+    if (trace.period == 0 && trace.rate.back().value == 0) {
+      throw std::invalid_argument(
+          "shaper: trace.rate ends in 0 and does not repeat (period 0): the link would never come up "
+          "again; end with a rate > 0 or set a period");
+    }
+  }
+  p.delay_trace = trace.delay;
+  p.rate_trace = trace.rate;
+  p.trace_period = trace.period;
+  if (trace.period > 0) {
+    std::uint64_t work = 0;
+    for (std::size_t i = 0; i < trace.rate.size(); ++i) {
+      const Nanos end = i + 1 < trace.rate.size() ? trace.rate[i + 1].offset : trace.period;
+      std::uint64_t part;
+      if (__builtin_mul_overflow(static_cast<std::uint64_t>(trace.rate[i].value),
+                                 static_cast<std::uint64_t>(end - trace.rate[i].offset), &part) ||
+          __builtin_add_overflow(work, part, &work)) {
+        work = std::numeric_limits<std::uint64_t>::max();
+        break;
+      }
+    }
+    p.period_work = work;
+  }
+}
+
+// The index of the point in force at `rel` ns after the origin (rel >= 0).
+std::size_t point_at(const std::vector<TracePoint>& points, Nanos period, Nanos rel) {
+  const Nanos phase = period > 0 ? rel % period : rel;
+  const auto after = std::upper_bound(points.begin(), points.end(), phase,
+                                      [](Nanos t, const TracePoint& point) { return t < point.offset; });
+  return static_cast<std::size_t>(after - points.begin()) - 1;
+}
+
 // Checks what netem (or tc before it) rejects and turns the options into netem's units.
 Params compile(const ShaperOptions& options, const Tables& tables) {
   const auto& o = options.netem;
-  net::check_netem(o);  // what the kernel backend refuses, refused here too
+  if (options.trace && !options.trace->delay.empty()) {
+    // The trace's delay stands in for the latency that reordering needs.
+    auto replaced = o;
+    replaced.latency_ns = 0;
+    for (const auto& point : options.trace->delay) {
+      replaced.latency_ns =
+          std::max(replaced.latency_ns, static_cast<std::uint64_t>(std::max<Nanos>(point.value, 0)));
+    }
+    net::check_netem(replaced);
+  } else {
+    net::check_netem(o);  // what the kernel backend refuses, refused here too
+  }
   if (options.gemodel && options.four_state) {
     throw std::invalid_argument("shaper: gemodel and four_state loss models are exclusive");
   }
 
   Params p;
+  if (options.trace) compile_trace(*options.trace, p);
   p.latency = to_nanos(o.latency_ns, "latency");
   p.jitter = capped(to_nanos(o.jitter_ns, "jitter"));
   if (p.jitter > 0 && o.distribution != Distribution::Uniform && tables.jitter.empty()) {
@@ -293,7 +403,8 @@ struct Shaper::State {
   std::uint8_t chain_state = 1;
   std::uint32_t counter = 0;  // packets delayed since the last reordered one
 
-  Nanos slot_next = kNever;  // kNever: open since ever (netem: the time of the last change)
+  Nanos slot_next = kNever;     // kNever: open since ever (netem: the time of the last change)
+  Nanos trace_origin = kNever;  // kNever: the constructor's options, until the first enqueue
   std::int32_t slot_packets_left = INT_MAX, slot_bytes_left = INT_MAX;
 
   // netem's tfifo: ordered by time to send, equal times in arrival order (a multimap inserts
@@ -330,6 +441,7 @@ struct Shaper::State {
     }
     counter = 0;
     chain_state = 1;  // GOOD_STATE / TX_IN_GAP_PERIOD
+    trace_origin = at;
     if (params.slots) {
       slot_next = at;
       slot_packets_left = params.slot_packets;
@@ -441,9 +553,9 @@ struct Shaper::State {
     return last;
   }
 
-  // packet_time_ns: the time the frame takes at the rate, with the per-packet overhead and
-  // whole cells (ATM-like links) when a cell size is set.
-  Nanos packet_time(std::size_t bytes) const {
+  // The bytes packet_time_ns charges for a frame: with the per-packet overhead and whole cells
+  // (ATM-like links) when a cell size is set.
+  std::uint64_t wire_bytes(std::size_t bytes) const {
     std::int64_t len = static_cast<std::int64_t>(bytes) + params.packet_overhead;
     len = std::max<std::int64_t>(len, 0);
     if (params.cell_size > 0) {
@@ -451,8 +563,72 @@ struct Shaper::State {
       len = cells * (static_cast<std::int64_t>(params.cell_size) + params.cell_overhead);
       len = std::max<std::int64_t>(len, 0);
     }
-    // In 64 bits as the kernel's (overflows only past 18 GB per packet).
-    return static_cast<Nanos>(static_cast<std::uint64_t>(len) * 1'000'000'000u / params.rate);
+    return static_cast<std::uint64_t>(len);
+  }
+
+  // packet_time_ns: the time the frame takes at the rate. In 64 bits as the kernel's (overflows
+  // only past 18 GB per packet).
+  Nanos packet_time(std::size_t bytes) const {
+    return static_cast<Nanos>(wire_bytes(bytes) * kNsPerSecond / params.rate);
+  }
+
+  // When a transmission of `bytes` wire bytes that starts at `start` ends at the rate series'
+  // rates: where their integral from `start` reaches the bytes, rounded down to the nanosecond as
+  // packet_time_ns rounds (so a constant series gives netem's times exactly). Work is counted in
+  // bytes * 1e9, that is rate (bytes/s) times ns, to stay in integers.
+  Nanos transmission_end(Nanos start, std::uint64_t bytes) const {
+    const auto& points = params.rate_trace;
+    const Nanos period = params.trace_period;
+    std::uint64_t work = bytes * kNsPerSecond;
+    Nanos rel = start - trace_origin;  // >= 0: start >= arrival >= origin
+    Nanos base = 0;                    // the start of the current repetition, from the origin
+    if (period > 0) {
+      base = rel / period * period;
+      rel -= base;
+    }
+    std::size_t i = point_at(points, period, rel);
+    for (;;) {
+      for (; i < points.size(); ++i) {
+        const Nanos end = i + 1 < points.size() ? points[i + 1].offset : period > 0 ? period : kForever;
+        const auto rate = static_cast<std::uint64_t>(points[i].value);
+        if (rate == 0) {
+          if (end == kForever) return kForever;  // refused by compile_trace; no endless loop here
+          rel = end;
+          continue;
+        }
+        const std::uint64_t whole = work / rate;
+        const std::uint64_t needed = whole + (work % rate != 0 ? 1 : 0);  // ns to carry it all
+        if (end == kForever || needed <= static_cast<std::uint64_t>(end - rel)) {
+          return saturating_add(saturating_add(saturating_add(trace_origin, base), rel),
+                                static_cast<Nanos>(std::min<std::uint64_t>(whole, kForever)));
+        }
+        work -= rate * static_cast<std::uint64_t>(end - rel);  // < work, as needed > end - rel
+        rel = end;
+      }
+      // The end of a repetition: skip the whole ones the remaining work outlasts, so that the
+      // next pass ends within its repetition (period_work > 0, as some rate is > 0).
+      std::uint64_t periods = 1;
+      if (work > params.period_work) {
+        const std::uint64_t skipped = (work - 1) / params.period_work;
+        work -= skipped * params.period_work;
+        periods += skipped;
+      }
+      Nanos span;
+      if (periods > static_cast<std::uint64_t>(kForever) ||
+          __builtin_mul_overflow(static_cast<Nanos>(periods), period, &span)) {
+        return kForever;
+      }
+      base = saturating_add(base, span);
+      if (base == kForever) return kForever;
+      rel = 0;
+      i = 0;
+    }
+  }
+
+  // The latency for a packet arriving at `now`: the delay series' step in force then, if any.
+  Nanos latency_at(Nanos now) const {
+    if (params.delay_trace.empty()) return params.latency;
+    return params.delay_trace[point_at(params.delay_trace, params.trace_period, now - trace_origin)].value;
   }
 
   std::size_t queued_packets() const { return tfifo.size() + head_queue.size(); }
@@ -509,9 +685,17 @@ struct Shaper::State {
     // Reorder: past the gap, a packet goes out at once with the reorder probability (the
     // generator is drawn only then, as in netem, which matters with a correlation).
     if (p.gap == 0 || counter < p.gap - 1 || p.reorder < reorder_cor.next(rng)) {
-      Nanos delay = tabledist(p.latency, p.jitter, &delay_cor, tables.jitter);
+      Nanos delay = tabledist(latency_at(now), p.jitter, &delay_cor, tables.jitter);
       Nanos reference = now;
-      if (p.rate != 0) {
+      if (!p.rate_trace.empty()) {
+        // netem's reference point as below, so the transmission starts when the delay is over
+        // and the packets ahead have left; but not before the arrival (a negative jitter draw),
+        // as the series has no rate before the origin.
+        Nanos start = now + delay;
+        if (const auto last = last_time_to_send()) start = std::max(start, *last);
+        start = std::max(start, now);
+        delay = transmission_end(start, wire_bytes(packet.frame.size())) - now;
+      } else if (p.rate != 0) {
         // The last packet in the queue is the reference point: the delay already spent waiting
         // behind it counts against this packet's delay.
         if (const auto last = last_time_to_send()) {
@@ -631,6 +815,7 @@ void Shaper::enqueue(std::vector<std::uint8_t> frame, Nanos now) {
   auto& s = *state_;
   s.advance(now);
   now = s.clock;
+  if (s.trace_origin == kNever) s.trace_origin = now;
   ++s.counters.packets_in;
   s.counters.bytes_in += frame.size();
   Packet packet{.frame = std::move(frame), .id = s.next_id++, .arrival = now};

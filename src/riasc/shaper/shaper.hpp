@@ -46,6 +46,32 @@ struct FourStateLoss {
   bool operator==(const FourStateLoss&) const = default;
 };
 
+// A recorded series to replay: the value holds from its offset to the next point's offset (a
+// step: a recording samples the link, and a slope between samples would be made up). Offsets
+// count from the `at` of the set_options() that brought the trace (any set_options() restarts
+// it), or for the constructor's options from the first enqueue(), as the constructor has no time.
+struct TracePoint {
+  Nanos offset = 0;
+  std::int64_t value = 0;
+  bool operator==(const TracePoint&) const = default;
+};
+
+// Mahimahi-style replay. An empty series leaves netem's own value in force. Offsets strictly
+// increase from 0, values are >= 0, delays below an hour; a rate series must come up again (not
+// all 0, and not ending in 0 without a period), since queued packets would otherwise stay forever.
+struct TraceReplay {
+  // Replaces netem.latency_ns for packets arriving in the step; jitter still adds on top. Without
+  // a rate, a drop in delay can overtake earlier packets, as a netem latency change does.
+  std::vector<TracePoint> delay{};
+  // Bytes per second, replacing netem.rate_bytes_per_second (overhead and cells still apply). A
+  // transmission spans steps: it ends where the bytes carried since its start reach its length.
+  // 0 is a link that is down: packets wait in the queue (limits apply) until it is up again.
+  std::vector<TracePoint> rate{};
+  // 0: the last point holds forever; > 0: both series repeat with it (> their last offsets).
+  Nanos period = 0;
+  bool operator==(const TraceReplay&) const = default;
+};
+
 struct ShaperOptions {
   net::NetemOptions netem;
   // A byte budget for the queue (0: none), checked as netem checks netem.limit packets; both
@@ -55,6 +81,7 @@ struct ShaperOptions {
   // model replaces random loss in netem); netem.ecn still applies.
   std::optional<GilbertElliott> gemodel;
   std::optional<FourStateLoss> four_state;
+  std::optional<TraceReplay> trace;
   bool operator==(const ShaperOptions&) const = default;
 };
 
@@ -118,8 +145,8 @@ class Shaper {
  public:
   // Throws std::invalid_argument for options tc or netem would reject (fractions outside
   // [0, 1], gap without reorder, reorder without latency, both loss models, slot_max_ns <
-  // slot_min_ns, a slot distribution that is Uniform or has no jitter) or for a table the options
-  // need missing from `tables`.
+  // slot_min_ns, a slot distribution that is Uniform or has no jitter), for a trace that breaks
+  // TraceReplay's rules, or for a table the options need missing from `tables`.
   Shaper(ShaperOptions options, Tables tables, std::uint64_t seed);
 
   // A live change, as `tc qdisc change` at time `at` (at or after the last time seen; an earlier
