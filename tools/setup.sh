@@ -14,7 +14,7 @@ build_packages=(
 test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format-14
-  python3-kubernetes curl nftables iputils-ping procps
+  python3-kubernetes curl nftables iputils-ping procps iperf3
 )
 
 packages=("${build_packages[@]}")

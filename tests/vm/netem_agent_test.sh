@@ -128,6 +128,19 @@ print(json.dumps({'sent': $count, 'lost': $count - len(got), 'mean': mean, 'sd':
 " >"$work/$name.json"
 }
 
+# throughput NS HOST PORT SECONDS: the TCP goodput iperf3's receiver got, in Mbit/s. Best of two
+# runs: a run that the emulated or shared CPU slows says nothing about the data path.
+throughput() {
+  local ns=$1 host=$2 port=$3 seconds=$4 best=0 got
+  for _ in 1 2; do
+    got=$(ip netns exec "$ns" iperf3 -c "$host" -p "$port" -t "$seconds" -J 2>/dev/null |
+      python3 -c "import json, sys; print(json.load(sys.stdin)['end']['sum_received']['bits_per_second'] / 1e6)" 2>/dev/null) ||
+      got=0
+    best=$(python3 -c "print(max($best, $got))")
+  done
+  echo "$best"
+}
+
 # expect NAME RESULT PYTHON_CONDITION: the condition holds for r (the probe's results)
 expect() {
   local name=$1 result=$2 condition=$3
@@ -174,6 +187,10 @@ ip -n other addr add 10.1.0.4/32 dev eth0
 ip -n ctrl route add 192.168.0.44/32 dev eth0
 ip -n builtin route add 10.1.0.4/32 dev eth0
 original_qdisc=$(ip netns exec ctrl tc qdisc show dev eth0)
+for port in 5201 5202; do ip netns exec sink iperf3 -s -p "$port" >/dev/null 2>&1 & done
+sleep 0.3
+unshaped_mbit=$(throughput ctrl 10.42.0.6 5201 3)
+echo "throughput: ctrl to sink without any rules: $unshaped_mbit Mbit/s"
 start_agent
 
 # --- the slides' profile, with a loss that lets packets through ----------------------------------
@@ -208,6 +225,30 @@ if [ "$backend" = userspace ]; then
     'riasc_engine_packets_lost_total\{pod="lab/ctrl",profile="profile-delay-jitter",direction="egress"\} [1-9]' \
     curl -fsS http://127.0.0.1:19107/metrics
 fi
+
+# --- throughput: traffic the profile does not select keeps its speed; a rate gives its goodput ---
+selected_mbit=$(throughput ctrl 10.42.0.6 5201 3)
+echo "throughput: ctrl to sink (not selected) with the slides' profile on ctrl: $selected_mbit Mbit/s"
+check "throughput: unselected TCP keeps > 90 % of the unshaped ($selected_mbit of $unshaped_mbit Mbit/s)" '^ok$' \
+  python3 -c "print('ok' if $selected_mbit > 0.9 * $unshaped_mbit else 'slower')"
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: k8s-netem.riasc.eu/v1
+kind: TrafficProfile
+metadata: {name: rate-10mbit}
+spec:
+  podSelector: {matchLabels: {application: py_ctrl}}
+  parameters: {netem: {rate: 10mbit}}
+  egress:
+    - to: [{podSelector: {matchLabels: {app: sink}}}]
+      ports: [{port: 5202, protocol: TCP}]
+YAML
+applied rate-10mbit
+# 1448 bytes of TCP payload in each 1514-byte frame netem's rate counts: 9.56 Mbit/s at most.
+rate_mbit=$(throughput ctrl 10.42.0.6 5202 8)
+echo "throughput: TCP through a 10 Mbit/s rate: $rate_mbit Mbit/s"
+check "throughput: a 10 Mbit/s rate gives 9.5 ± 0.2 Mbit/s of TCP goodput ($rate_mbit)" '^ok$' \
+  python3 -c "print('ok' if abs($rate_mbit - 9.5) <= 0.2 else 'off')"
+kubectl delete tp rate-10mbit >/dev/null
 
 # --- the exact delay, then a live change: no packet unshaped or lost across it -------------------
 kubectl patch tp profile-delay-jitter --type merge -p '{"spec":{"parameters":{"netem":{"delay":0.2,"jitter":0,"loss_ratio":0}}}}' >/dev/null

@@ -26,7 +26,7 @@ esac
 # call must be installed here: iproute2 (ip, tc, and tc's distribution tables for netem), ping,
 # nft, wg and modprobe (kmod). cpio and the decompressors build the image.
 host_packages=(qemu-system-x86 busybox-static kmod cpio xz-utils zstd gzip
-  iproute2 iputils-ping nftables wireguard-tools)
+  iproute2 iputils-ping nftables wireguard-tools iperf3)
 
 # apt-get with the package lists refreshed once when it fails: on a fresh machine or in a long-lived
 # container the lists are missing or stale (a superseded kernel ABI is a 404 on the mirror).

@@ -1,7 +1,9 @@
 #include "riasc/engine/devices.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <linux/filter.h>
 #include <linux/if.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
@@ -53,6 +55,11 @@ UniqueFd open_tap(const std::string& name, int mtu) {
   request.ifr_flags = IFF_TAP | IFF_NO_PI;
   if (::ioctl(tap.get(), TUNSETIFF, &request) < 0) fail(fmt::format("creating or attaching TAP {}", name));
   if (::ioctl(tap.get(), TUNSETPERSIST, 1) < 0) fail(fmt::format("making TAP {} persistent", name));
+  // The kernel runs this filter when the TAP transmits, after packet sockets have had their copy.
+  sock_filter drop_all{BPF_RET | BPF_K, 0, 0, 0};
+  sock_fprog program{1, &drop_all};
+  if (::ioctl(tap.get(), TUNATTACHFILTER, &program) < 0)
+    fail(fmt::format("attaching the drop filter to TAP {}", name));
   disable_ipv6(name);
   // Device ioctls on any socket act in the namespace the socket was made in: this thread's.
   UniqueFd control(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -63,9 +70,6 @@ UniqueFd open_tap(const std::string& name, int mtu) {
     if (::ioctl(control.get(), SIOCSIFMTU, &settings) < 0)
       fail(fmt::format("setting the MTU of TAP {} to {}", name, mtu));
   }
-  settings.ifr_qlen = 10000;
-  if (::ioctl(control.get(), SIOCSIFTXQLEN, &settings) < 0)
-    fail(fmt::format("setting the queue length of TAP {}", name));
   if (::ioctl(control.get(), SIOCGIFFLAGS, &settings) < 0)
     fail(fmt::format("reading the flags of TAP {}", name));
   settings.ifr_flags = static_cast<short>(settings.ifr_flags | IFF_UP | IFF_NOARP);
@@ -84,6 +88,27 @@ MacAddress tap_mac(int tap_fd) {
 void delete_tap(const std::string& name) {
   net::Rtnetlink rtnl;
   if (auto link = rtnl.link(name)) rtnl.delete_link(link->index);
+}
+
+UniqueFd open_receiver(int ifindex) {
+  // Protocol 0 until bound, so no frame of another device gets in before bind() picks the TAP.
+  UniqueFd receiver(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!receiver) fail("opening a packet socket");
+  const int on = 1;
+  if (::setsockopt(receiver.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0)
+    fail("setting SO_TIMESTAMPNS");
+  // Room for bursts (and for what arrives while a dead engine restarts); FORCE needs
+  // CAP_NET_ADMIN, which the agent has and tests may not.
+  const int buffer = 16 << 20;
+  if (::setsockopt(receiver.get(), SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof buffer) < 0)
+    (void)::setsockopt(receiver.get(), SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+  sockaddr_ll address{};
+  address.sll_family = AF_PACKET;
+  address.sll_protocol = htons(ETH_P_ALL);
+  address.sll_ifindex = ifindex;
+  if (::bind(receiver.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0)
+    fail(fmt::format("binding a packet socket to TAP ifindex {}", ifindex));
+  return receiver;
 }
 
 UniqueFd open_sender(int ifindex) {

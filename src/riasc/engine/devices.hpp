@@ -15,12 +15,20 @@ namespace riasc::engine {
 
 using MacAddress = std::array<std::uint8_t, 6>;
 
-// Creates the persistent TAP `name`, or attaches to it when it exists (a restarted engine finds
-// its queue there), and silences it: IPv6 off and IFF_NOARP, so the TAP sends nothing of its own
-// into the diverted stream; up, with the MTU of the device it serves and a 10000-frame queue so
-// bursts wait rather than drop before the engine reads them. Returns a non-blocking descriptor.
-// Throws std::system_error naming the device.
+// Creates the persistent TAP `name`, or attaches to it when it exists, and silences it: IPv6 off
+// and IFF_NOARP, so the TAP sends nothing of its own into the diverted stream; up, with the MTU of
+// the device it serves. The TAP is only where diverted frames go to be seen: open_receiver's
+// socket reads them, stamped by the kernel, and a drop-everything filter on the descriptor keeps
+// them from also queueing for a read() nobody makes. The descriptor must stay open (it holds the
+// TAP's carrier up). Throws std::system_error naming the device.
 UniqueFd open_tap(const std::string& name, int mtu);
+
+// A packet socket that receives every frame sent into the TAP `ifindex`, with the kernel's time
+// of sending (SO_TIMESTAMPNS, CLOCK_REALTIME), taken in the sender's context as the frame
+// reaches the TAP. That time, not the engine's later read, is the frame's arrival, so the
+// engine's wake-up latency is not added to the emulated delay. Non-blocking. Throws
+// std::system_error.
+UniqueFd open_receiver(int ifindex);
 
 // The TAP's own MAC address (frames from it are the TAP's, not diverted traffic).
 MacAddress tap_mac(int tap_fd);

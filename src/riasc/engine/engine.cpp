@@ -1,6 +1,7 @@
 #include "riasc/engine/engine.hpp"
 
 #include <fmt/format.h>
+#include <linux/if_packet.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -12,6 +13,8 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,11 +26,15 @@ namespace {
 
 using shaper::Nanos;
 
-Nanos monotonic_now() {
+Nanos nanos(const timespec& time) { return Nanos{time.tv_sec} * 1'000'000'000 + time.tv_nsec; }
+
+Nanos now_on(clockid_t clock) {
   timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  return Nanos{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+  ::clock_gettime(clock, &now);
+  return nanos(now);
 }
+
+Nanos monotonic_now() { return now_on(CLOCK_MONOTONIC); }
 
 void log_line(const std::string& level, const std::string& message) {
   fmt::print(stderr, "{{\"level\":\"{}\",\"logger\":\"engine\",\"msg\":{}}}\n", level, Json(message).dump());
@@ -59,9 +66,71 @@ struct Lateness {
   }
 };
 
+// recvmmsg of up to kFrames frames from a packet socket, with their kernel times and packet
+// types: one system call for a burst rather than one per frame.
+class ReceiveBatch {
+ public:
+  static constexpr int kFrames = 32;
+  // A GSO frame can be 64 KiB; frames come whole or not at all.
+  static constexpr std::size_t kFrameBytes = 65536 + 256;
+
+  ReceiveBatch() : buffer_(kFrames * kFrameBytes) {}
+
+  // Frames read (0 when none is waiting, -1 on errors other than EAGAIN).
+  int receive(int fd) {
+    for (int i = 0; i < kFrames; ++i) {
+      auto& slot = slots_[static_cast<std::size_t>(i)];
+      slot.iov = {buffer_.data() + static_cast<std::size_t>(i) * kFrameBytes, kFrameBytes};
+      slot.header = {};
+      slot.header.msg_hdr.msg_name = &slot.from;
+      slot.header.msg_hdr.msg_namelen = sizeof slot.from;
+      slot.header.msg_hdr.msg_iov = &slot.iov;
+      slot.header.msg_hdr.msg_iovlen = 1;
+      slot.header.msg_hdr.msg_control = slot.control.data();
+      slot.header.msg_hdr.msg_controllen = slot.control.size();
+      headers_[static_cast<std::size_t>(i)] = slot.header;
+    }
+    const int got = ::recvmmsg(fd, headers_.data(), kFrames, MSG_DONTWAIT, nullptr);
+    if (got < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    return got;
+  }
+
+  [[nodiscard]] std::span<const std::uint8_t> frame(int i) const {
+    const auto& header = headers_[static_cast<std::size_t>(i)];
+    // A truncated frame would be sent on cut short: taken as nothing.
+    if ((header.msg_hdr.msg_flags & MSG_TRUNC) != 0) return {};
+    return {static_cast<const std::uint8_t*>(header.msg_hdr.msg_iov->iov_base), header.msg_len};
+  }
+  [[nodiscard]] int kind(int i) const { return slots_[static_cast<std::size_t>(i)].from.sll_pkttype; }
+  // CLOCK_REALTIME.
+  [[nodiscard]] std::optional<Nanos> kernel_time(int i) const {
+    auto& header = const_cast<mmsghdr&>(headers_[static_cast<std::size_t>(i)]).msg_hdr;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr; c = CMSG_NXTHDR(&header, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec stamp{};
+        std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+        return nanos(stamp);
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  struct Slot {
+    iovec iov{};
+    sockaddr_ll from{};
+    std::array<char, CMSG_SPACE(sizeof(timespec)) + 64> control{};
+    mmsghdr header{};
+  };
+  std::vector<std::uint8_t> buffer_;
+  std::array<Slot, kFrames> slots_{};
+  std::array<mmsghdr, kFrames> headers_{};
+};
+
 struct Attachment {
   std::string id;
-  UniqueFd tap;
+  UniqueFd tap;  // held for its MAC; frames come through the receiver
+  UniqueFd receiver;
   UniqueFd sender;
   MacAddress own_mac{};
   std::unique_ptr<shaper::Shaper> shaper;
@@ -94,6 +163,8 @@ class Engine {
     watch(control_.get(), nullptr);
     std::array<epoll_event, 64> events{};
     for (;;) {
+      // Right after the reads: a frame's kernel time earlier than a time its shaper was advanced to
+      // counts as that time, which then errs by no more than the few instructions in between.
       const Nanos now = monotonic_now();
       release(now);
       timespec timeout{};
@@ -152,15 +223,25 @@ class Engine {
 
   void read_frames(Attachment& a) {
     // Bounded, so one busy TAP cannot starve the others or the departures.
-    for (int i = 0; i < 256; ++i) {
-      const ssize_t got = ::read(a.tap.get(), buffer_.data(), buffer_.size());
+    for (int batch = 0; batch < 8; ++batch) {
+      const int got = receive_.receive(a.receiver.get());
       if (got <= 0) return;
+      // The kernel stamps in CLOCK_REALTIME; the shaper's time is CLOCK_MONOTONIC. Their offset
+      // is taken now, so a step of the wall clock moves at most the frames of this batch.
       const Nanos now = monotonic_now();
-      if (got >= 12 && std::memcmp(buffer_.data() + 6, a.own_mac.data(), a.own_mac.size()) == 0) {
-        ++a.own_frames;
-        continue;
+      const Nanos offset = now_on(CLOCK_REALTIME) - now;
+      for (int i = 0; i < got; ++i) {
+        const std::span<const std::uint8_t> frame = receive_.frame(i);
+        if (receive_.kind(i) != PACKET_OUTGOING) continue;
+        if (frame.size() >= 12 && std::memcmp(frame.data() + 6, a.own_mac.data(), a.own_mac.size()) == 0) {
+          ++a.own_frames;
+          continue;
+        }
+        const std::optional<Nanos> stamped = receive_.kernel_time(i);
+        const Nanos arrival = stamped ? std::min(*stamped - offset, now) : now;
+        a.shaper->enqueue(std::vector<std::uint8_t>(frame.begin(), frame.end()), arrival);
       }
-      a.shaper->enqueue(std::vector<std::uint8_t>(buffer_.begin(), buffer_.begin() + got), now);
+      if (got < ReceiveBatch::kFrames) return;
     }
   }
 
@@ -204,7 +285,7 @@ class Engine {
     if (op == "detach") {
       auto it = attachments_.find(id);
       if (it != attachments_.end()) {
-        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second->tap.get(), nullptr);
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second->receiver.get(), nullptr);
         attachments_.erase(it);
       }
       return Json::object();
@@ -215,12 +296,14 @@ class Engine {
 
   Json attach(const std::string& id, const Json& body, std::vector<UniqueFd>& fds) {
     if (id.empty()) throw std::invalid_argument("attach: no id");
-    if (fds.size() != 2) throw std::invalid_argument("attach: needs the TAP and the packet socket");
+    if (fds.size() != 3)
+      throw std::invalid_argument("attach: needs the TAP, its receiving socket and the sending socket");
     const shaper::ShaperOptions options = shaper_options_from_json(body.value("options", Json::object()));
     auto a = std::make_unique<Attachment>();
     a->id = id;
     a->tap = std::move(fds[0]);
-    a->sender = std::move(fds[1]);
+    a->receiver = std::move(fds[1]);
+    a->sender = std::move(fds[2]);
     a->own_mac = tap_mac(a->tap.get());
     a->shaper =
         std::make_unique<shaper::Shaper>(options, shaper::Tables::load(options), body.value("seed", 1ULL));
@@ -236,10 +319,10 @@ class Engine {
     }
     // A repeated attach (the agent's replay after a restart of either side) replaces the old one.
     if (auto old = attachments_.find(id); old != attachments_.end()) {
-      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, old->second->tap.get(), nullptr);
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, old->second->receiver.get(), nullptr);
       attachments_.erase(old);
     }
-    watch(a->tap.get(), a.get());
+    watch(a->receiver.get(), a.get());
     attachments_[id] = std::move(a);
     return Json::object();
   }
@@ -277,7 +360,7 @@ class Engine {
   const Nanos spin_ns_;
   UniqueFd epoll_;
   std::map<std::string, std::unique_ptr<Attachment>> attachments_;
-  std::vector<std::uint8_t> buffer_ = std::vector<std::uint8_t>(65536 + 64);
+  ReceiveBatch receive_;
 };
 
 }  // namespace

@@ -23,26 +23,24 @@ namespace {
 
 constexpr int kChildControlFd = 3;
 
-struct Ends {
-  UniqueFd tap;
-  UniqueFd sender;
-};
+}  // namespace
 
-Ends open_ends(const AttachmentSpec& spec) {
+Supervisor::Attached Supervisor::open_ends(const AttachmentSpec& spec) {
   auto open = [&] {
     net::Rtnetlink rtnl;
     auto device = rtnl.link(spec.device);
     if (!device)
       throw std::runtime_error(fmt::format("no device {} to send emulated packets out of", spec.device));
-    Ends ends;
+    Attached ends{.spec = spec};
     ends.tap = open_tap(spec.tap, device->mtu);
+    auto tap = rtnl.link(spec.tap);
+    if (!tap) throw std::runtime_error(fmt::format("TAP {} vanished as it was made", spec.tap));
+    ends.receiver = open_receiver(tap->index);
     ends.sender = open_sender(device->index);
     return ends;
   };
   return spec.netns_path.empty() ? open() : net::in_netns(spec.netns_path, open);
 }
-
-}  // namespace
 
 Supervisor::Supervisor(SupervisorOptions options) : options_(std::move(options)) {
   if (!options_.log) {
@@ -113,19 +111,20 @@ Json Supervisor::request_locked(const Json& body, std::span<const int> fds) {
   return std::move(answer->body);
 }
 
-void Supervisor::send_attach_locked(const std::string& id, const AttachmentSpec& spec) {
-  Ends ends = open_ends(spec);
+void Supervisor::send_attach_locked(const std::string& id, const Attached& attached) {
+  const AttachmentSpec& spec = attached.spec;
   Json body = {
       {"op", "attach"}, {"id", id}, {"options", to_json(spec.options)}, {"seed", std::random_device{}()}};
   if (!spec.trace_path.empty()) body["trace"] = spec.trace_path;
-  const std::array<int, 2> fds{ends.tap.get(), ends.sender.get()};
+  const std::array<int, 3> fds{attached.tap.get(), attached.receiver.get(), attached.sender.get()};
   request_locked(body, fds);
 }
 
 void Supervisor::attach(const std::string& id, const AttachmentSpec& spec) {
+  Attached attached = open_ends(spec);
   std::lock_guard lock(mutex_);
-  send_attach_locked(id, spec);
-  attachments_[id] = spec;
+  send_attach_locked(id, attached);
+  attachments_.insert_or_assign(id, std::move(attached));
 }
 
 void Supervisor::change(const std::string& id, const shaper::ShaperOptions& options,
@@ -133,7 +132,7 @@ void Supervisor::change(const std::string& id, const shaper::ShaperOptions& opti
   std::lock_guard lock(mutex_);
   auto it = attachments_.find(id);
   if (it == attachments_.end()) throw std::invalid_argument(fmt::format("no attachment {}", id));
-  it->second.options = options;  // kept first: a restarted engine gets the new parameters
+  it->second.spec.options = options;  // kept first: a restarted engine gets the new parameters
   Json body = {{"op", "change"}, {"id", id}, {"options", to_json(options)}};
   if (at) body["at"] = *at;
   request_locked(body);
@@ -179,9 +178,9 @@ void Supervisor::monitor() {
   while (!stopping_) {
     try {
       start_locked();
-      for (const auto& [id, spec] : attachments_) {
+      for (const auto& [id, attached] : attachments_) {
         try {
-          send_attach_locked(id, spec);
+          send_attach_locked(id, attached);
         } catch (const std::exception& error) {
           options_.log("warning",
                        fmt::format("giving {} back to the restarted engine: {}", id, error.what()));

@@ -2,9 +2,10 @@
 
 // The agent's side of the engine: starts `riasc engine` as a child process on a socket pair,
 // gives it its attachments, and keeps it running. When the engine dies it is started again and
-// every attachment is given back; the TAPs are persistent, so the diverted packets that queued
-// meanwhile are the first it reads. The child gets SIGKILL when the supervising thread's process
-// ends (PR_SET_PDEATHSIG), so no engine outlives its agent.
+// every attachment is given back. The supervisor keeps each attachment's descriptors open, so the
+// TAP keeps its carrier and the receiving socket keeps the diverted packets that arrive meanwhile
+// (with their arrival times): they are the first the restarted engine reads. The child gets SIGKILL when the
+// supervising thread's process ends (PR_SET_PDEATHSIG), so no engine outlives its agent.
 //
 //   engine::Supervisor engine({.program = "/proc/self/exe"});
 //   engine.attach("ns/pod/profile/egress", {.netns_path = ..., .tap = "rse-eth0", ...});
@@ -49,9 +50,9 @@ class Supervisor {
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
-  // Opens the TAP (creating it) and the sender in the attachment's namespace, and hands both to
-  // the engine. Throws std::system_error / std::runtime_error when they cannot be made or the
-  // engine refuses; the attachment is then not kept.
+  // Opens the TAP (creating it), its receiving socket and the sender in the attachment's
+  // namespace, and hands them to the engine. Throws std::system_error / std::runtime_error when they cannot
+  // be made or the engine refuses; the attachment is then not kept.
   void attach(const std::string& id, const AttachmentSpec& spec);
   // New parameters from `at` (CLOCK_MONOTONIC ns; nullopt = now).
   void change(const std::string& id, const shaper::ShaperOptions& options,
@@ -66,14 +67,20 @@ class Supervisor {
 
  private:
   void start_locked();
-  void send_attach_locked(const std::string& id, const AttachmentSpec& spec);
+  // The kernel ends of one attachment, kept across engine restarts.
+  struct Attached {
+    AttachmentSpec spec;
+    UniqueFd tap{}, receiver{}, sender{};
+  };
+  static Attached open_ends(const AttachmentSpec& spec);
+  void send_attach_locked(const std::string& id, const Attached& attached);
   Json request_locked(const Json& body, std::span<const int> fds = {});
   void monitor();
 
   SupervisorOptions options_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::map<std::string, AttachmentSpec> attachments_;
+  std::map<std::string, Attached> attachments_;
   UniqueFd control_;
   pid_t pid_ = -1;
   bool stopping_ = false;
