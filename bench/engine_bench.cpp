@@ -1,8 +1,12 @@
 // The userspace emulation engine: the shaper's cost per packet (pure, any machine), and with root
 // the whole path between two network namespaces: packets/s and Gbit/s of UDP through the engine
 // against the unshaped path, the engine's CPU time per packet, and how late it sends (p50/p99 of
-// its lateness histogram) at a lab-typical rate. Figures go to docs/benchmarks.md.
-//   riasc_engine_bench [SECONDS=3]
+// its lateness histogram) at a lab-typical rate. Then both engines side by side on the same path
+// and probes: kernel netem (where the kernel has sch_netem: the project's VM) and the userspace
+// engine, each with its one-way delay error at 5 ms and 0.5 ms and the machine's CPU time per
+// packet it adds. Figures go to docs/benchmarks.md.
+//   riasc_engine_bench [SECONDS=3 [PPS=5000, the side by side's flow for CPU per packet]]
+//   make vm CMD='build/bench/riasc_engine_bench 3 1000'    (the side by side with kernel netem)
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -10,15 +14,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <thread>
+#include <vector>
 
 #include "../tests/kernel/scratch_netns.hpp"
 #include "bench_process.hpp"
 #include "riasc/engine/supervisor.hpp"
 #include "riasc/net/nftables.hpp"
+#include "riasc/net/rtnetlink.hpp"
 #include "riasc/netem/nft_rules.hpp"
 #include "riasc/shaper/shaper.hpp"
 
@@ -62,7 +72,8 @@ double engine_cpu_seconds(pid_t pid) {
   return (user + system) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-// UDP from a (10.99.0.1) to b (10.99.0.2) on `port` for `seconds`: what b received.
+// UDP from a (10.99.0.1) to b (10.99.0.2) on `port` for `seconds`, flat out or at `pps`: what b
+// received.
 struct Flow {
   double packets_per_second = 0;
   double gbit_per_second = 0;
@@ -70,7 +81,7 @@ struct Flow {
 };
 
 Flow blast(const net::test::ScratchNetns& a, const net::test::ScratchNetns& b, std::uint16_t port,
-           double seconds, std::chrono::microseconds gap = std::chrono::microseconds(0)) {
+           double seconds, double pps = 0) {
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
@@ -104,10 +115,14 @@ Flow blast(const net::test::ScratchNetns& a, const net::test::ScratchNetns& b, s
   });
   const std::vector<char> payload(1400, 'x');
   const auto started = Clock::now();
-  while (std::chrono::duration<double>(Clock::now() - started).count() < seconds) {
+  for (std::uint64_t sent = 0; std::chrono::duration<double>(Clock::now() - started).count() < seconds;
+       ++sent) {
+    if (pps > 0)
+      std::this_thread::sleep_until(started +
+                                    std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(static_cast<double>(sent) / pps)));
     ::sendto(sender.get(), payload.data(), payload.size(), 0, reinterpret_cast<const sockaddr*>(&to),
              sizeof to);
-    if (gap.count() > 0) std::this_thread::sleep_for(gap);
   }
   sending = false;
   counter.join();
@@ -161,7 +176,7 @@ void engine_path(double seconds) {
   engine.detach("bench");
   engine.attach("paced", {a.path(), "rse1-eth0", "eth0", delayed, ""});
   const double cpu_paced_before = engine_cpu_seconds(engine.pid());
-  const Flow paced = blast(a, b, 9, seconds, std::chrono::microseconds(1000));
+  const Flow paced = blast(a, b, 9, seconds, 1000);
   const double cpu_paced = engine_cpu_seconds(engine.pid()) - cpu_paced_before;
   const Json histogram = engine.stats()["attachments"]["paced"]["lateness_seconds"];
   fmt::print(
@@ -172,6 +187,200 @@ void engine_path(double seconds) {
   (void)paced;
 }
 
+// Busy CPU seconds of the whole machine (every CPU, all but idle and iowait): what an engine costs
+// wherever it runs, in a softirq (kernel netem) or in a process (the userspace engine).
+double machine_busy_seconds() {
+  std::istringstream line(read_file("/proc/stat"));
+  std::string label;
+  line >> label;
+  double values[8] = {};
+  for (double& value : values) line >> value;
+  const double busy = values[0] + values[1] + values[2] + values[5] + values[6] + values[7];
+  return busy / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double realtime_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<double>(now.tv_sec) * 1e9 + static_cast<double>(now.tv_nsec);
+}
+
+// One-way delays (µs) of `count` UDP probes from a to b port `port`, one every `gap`: the sender's
+// time before sendto() in the payload, the receiver's kernel time of arrival (SO_TIMESTAMPNS).
+std::vector<double> one_way_us(const net::test::ScratchNetns& a, const net::test::ScratchNetns& b,
+                               std::uint16_t port, int count, std::chrono::microseconds gap) {
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  ::inet_pton(AF_INET, "10.99.0.2", &to.sin_addr);
+  UniqueFd receiver = b.run([&] {
+    UniqueFd socket(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in any = to;
+    any.sin_addr.s_addr = htonl(INADDR_ANY);
+    ::bind(socket.get(), reinterpret_cast<const sockaddr*>(&any), sizeof any);
+    const int on = 1;
+    ::setsockopt(socket.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+    timeval timeout{1, 0};
+    ::setsockopt(socket.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    return socket;
+  });
+  UniqueFd sender = a.run([] { return UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
+  std::vector<double> delays;
+  std::thread reader([&] {
+    for (int got = 0; got < count; ++got) {
+      double sent = 0;
+      char control[128];
+      iovec data{&sent, sizeof sent};
+      msghdr message{};
+      message.msg_iov = &data;
+      message.msg_iovlen = 1;
+      message.msg_control = control;
+      message.msg_controllen = sizeof control;
+      if (::recvmsg(receiver.get(), &message, 0) < 0) return;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+        timespec stamp{};
+        std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+        const double at = static_cast<double>(stamp.tv_sec) * 1e9 + static_cast<double>(stamp.tv_nsec);
+        delays.push_back((at - sent) / 1e3);
+      }
+    }
+  });
+  for (int i = 0; i < count; ++i) {
+    const double now = realtime_ns();
+    ::sendto(sender.get(), &now, sizeof now, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    std::this_thread::sleep_for(gap);
+  }
+  reader.join();
+  return delays;
+}
+
+double mean_of(const std::vector<double>& values) {
+  double sum = 0;
+  for (double value : values) sum += value;
+  return values.empty() ? NAN : sum / static_cast<double>(values.size());
+}
+
+double quantile_of(std::vector<double> values, double q) {
+  if (values.empty()) return NAN;
+  std::sort(values.begin(), values.end());
+  return values[static_cast<std::size_t>(q * static_cast<double>(values.size() - 1))];
+}
+
+// How one engine sets a plain delay on a's egress to b (UDP port 9 for the userspace engine's
+// diversion; every packet of eth0 for the kernel's root netem) and takes it away.
+struct Emulation {
+  std::string name;
+  std::function<void(std::uint64_t latency_ns)> set;
+  std::function<void()> clear;
+};
+
+void side_by_side(const net::test::ScratchNetns& a, const net::test::ScratchNetns& b,
+                  const Emulation& emulation, double seconds, double pps) {
+  const int probes = 300;
+  const auto gap = std::chrono::microseconds(2000);
+  emulation.clear();
+  const double base = mean_of(one_way_us(a, b, 9, probes, gap));
+  for (const double delay_ms : {5.0, 0.5}) {
+    emulation.set(static_cast<std::uint64_t>(delay_ms * 1e6));
+    std::vector<double> extra = one_way_us(a, b, 9, probes, gap);
+    for (double& value : extra) value -= base + delay_ms * 1e3;
+    fmt::print(
+        "  {:<10} {:>4} ms delay: one way +{:.1f} µs over the delay (mean), p50 +{:.1f} µs, p99 +{:.1f} µs; "
+        "{} of {} probes arrived\n",
+        emulation.name, delay_ms, mean_of(extra), quantile_of(extra, 0.5), quantile_of(extra, 0.99),
+        extra.size(), probes);
+  }
+  // The CPU a packet costs: the machine's busy time during a flow at a fixed rate with 0.5 ms of
+  // delay, less that of the same flow without emulation (the mean of a run before and one after,
+  // so that drift cancels), per packet. The same rate every time, so the sender's and receiver's
+  // shares cancel out.
+  auto busy_during = [&](Flow& flow) {
+    const double before = machine_busy_seconds();
+    flow = blast(a, b, 9, seconds, pps);
+    return machine_busy_seconds() - before;
+  };
+  Flow plain;
+  Flow emulated;
+  emulation.clear();
+  double plain_busy = busy_during(plain);
+  emulation.set(500'000);
+  const double emulated_busy = busy_during(emulated);
+  emulation.clear();
+  plain_busy = (plain_busy + busy_during(plain)) / 2;
+  fmt::print(
+      "  {:<10} UDP 1400 B at {:.0f} pps, 0.5 ms delay: {} of {} packets arrived; machine CPU {:+.1f} µs per "
+      "packet over the plain path\n",
+      emulation.name, pps, emulated.packets, plain.packets,
+      (emulated_busy - plain_busy) / static_cast<double>(std::max<std::uint64_t>(emulated.packets, 1)) * 1e6);
+  emulation.clear();
+}
+
+void engines_side_by_side(double seconds, double pps) {
+  if (::geteuid() != 0) return;
+  fmt::print("side by side (same namespaces, probes and flows):\n");
+  net::test::ScratchNetns a;
+  net::test::ScratchNetns b;
+  net::test::connect_with_veth(a, b, "10.99.0.1", "10.99.0.2");
+  const int eth0 = a.run([] { return net::Rtnetlink().link("eth0")->index; });
+
+  const std::uint32_t root = 0xFFFFFFFFU;  // TC_H_ROOT
+  const bool has_netem = a.run([&] {
+    try {
+      net::Rtnetlink().replace_qdisc(eth0, 0x10000, root, net::NetemOptions{});
+      net::Rtnetlink().delete_qdisc(eth0, 0x10000, root);
+      return true;
+    } catch (const std::exception& error) {
+      fmt::print("  kernel     not measured: {} (sch_netem missing; run it in the VM)\n", error.what());
+      return false;
+    }
+  });
+  if (has_netem) {
+    bool installed = false;
+    side_by_side(a, b,
+                 {"kernel",
+                  [&](std::uint64_t latency) {
+                    net::NetemOptions options;
+                    options.latency_ns = latency;
+                    options.limit = 100'000;
+                    a.run([&] { net::Rtnetlink().replace_qdisc(eth0, 0x10000, root, options); });
+                    installed = true;
+                  },
+                  [&] {
+                    if (installed) a.run([&] { net::Rtnetlink().delete_qdisc(eth0, 0x10000, root); });
+                    installed = false;
+                  }},
+                 seconds, pps);
+  }
+
+  engine::Supervisor engine({.program = RIASC_BINARY, .spin_us = 200, .log = {}});
+  engine::AttachmentSpec spec{a.path(), "rse1-eth0", "eth0", {}, ""};
+  spec.options.netem.limit = 100'000;
+  engine.attach("side", spec);
+  netem::Band band;
+  band.profile = "side";
+  netem::AddressRanges peers;
+  peers.add(*net::IpAddress::parse("10.99.0.2"));
+  band.classifiers.push_back({peers, {{17, 9, 9}}, {}, {}, false});
+  netem::nft::DeviceRules rules{"eth0", netem::Direction::Egress, "", {{&band, 1, "rse1-eth0"}}, true};
+  bool diverted = false;
+  side_by_side(a, b,
+               {"userspace",
+                [&](std::uint64_t latency) {
+                  shaper::ShaperOptions options = spec.options;
+                  options.netem.latency_ns = latency;
+                  engine.change("side", options);
+                  if (!diverted) a.run([&] { net::Nftables().run(netem::nft::replace_table({rules}, 1)); });
+                  diverted = true;
+                },
+                [&] {
+                  if (diverted)
+                    a.run([&] { net::Nftables().run(netem::nft::delete_table(netem::nft::kTable)); });
+                  diverted = false;
+                }},
+               seconds, pps);
+}
+
 }  // namespace
 }  // namespace riasc::bench
 
@@ -179,5 +388,6 @@ int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 3.0;
   riasc::bench::shaper_cost();
   riasc::bench::engine_path(seconds);
+  riasc::bench::engines_side_by_side(seconds, argc > 2 ? std::atof(argv[2]) : 5000);
   return 0;
 }

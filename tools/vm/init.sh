@@ -75,6 +75,11 @@ done </job/mounts
 printf '#!/bin/sh\nexec chroot /newroot /sbin/modprobe "$@"\n' >/modprobe
 chmod 755 /modprobe
 echo /modprobe >/proc/sys/kernel/modprobe
+# What Debian's boot makes with `kmod static-nodes`: device nodes of modules that load on their
+# first open, here /dev/net/tun (the userspace emulation engine's TAPs), which devtmpfs shows only
+# once the module is in.
+mkdir -p $r/dev/net
+[ -e $r/dev/net/tun ] || mknod $r/dev/net/tun c 10 200
 
 hostname riasc-vm
 ip link set lo up
