@@ -254,7 +254,12 @@ TEST_F(EngineKernelTest, DelaysDivertedTrafficToTheMicrosecondAndLeavesTheRestAl
   }
   std::printf("restart: selected traffic flows again %.0f ms after the engine was killed\n", recovered);
   EXPECT_GT(recovered, 0) << "no answer within 5 s";
+#if defined(__SANITIZE_ADDRESS__)
+  // The AddressSanitizer build of riasc (600 MB) alone takes ~0.9 s from exec to main() here.
+  EXPECT_LT(recovered, 3000);
+#else
   EXPECT_LT(recovered, 1000);
+#endif
   EXPECT_EQ(engine.restarts(), 1U);
   EXPECT_NEAR(probe(7, 10, std::chrono::milliseconds(2)).mean(), 10.0, 1.0)
       << "parameters lost in the restart";

@@ -119,7 +119,7 @@ class ReceiveBatch {
   struct Slot {
     iovec iov{};
     sockaddr_ll from{};
-    std::array<char, CMSG_SPACE(sizeof(timespec)) + 64> control{};
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(timespec)) + 64> control{};
     mmsghdr header{};
   };
   std::vector<std::uint8_t> buffer_;
