@@ -72,6 +72,11 @@ TEST(EngineProtocolTest, ATraceTravelsInNanosecondsAndBytesPerSecond) {
   options.trace->delay.clear();
   options.trace->period = 0;
   EXPECT_EQ(shaper_options_from_json(Json::parse(to_json(options).dump())), options);
+  // An origin (may be before the engine's clock began: negative) travels as origin_ns.
+  options.trace->origin = -3'000'000'000;
+  EXPECT_EQ(to_json(options)["trace"]["origin_ns"], -3'000'000'000);
+  EXPECT_EQ(shaper_options_from_json(Json::parse(to_json(options).dump())), options);
+  options.trace->origin.reset();
   EXPECT_FALSE(to_json(shaper::ShaperOptions{}).contains("trace"));
   EXPECT_FALSE(shaper_options_from_json(to_json(shaper::ShaperOptions{})).trace);
   // The longest series the CRD allows (10000 points each) fits one message with room to spare.

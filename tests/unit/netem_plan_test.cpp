@@ -319,10 +319,25 @@ TEST(NetemTraceTest, TheExampleReadsIntoNanosecondsAndBytesPerSecond) {
   const std::vector<Band> bands = plan_pod(cluster.pods[0], {&profile}, cluster);
   ASSERT_EQ(bands.size(), 1u);
   const shaper::ShaperOptions options =
-      engine::shaper_options_from_json(Json::parse(engine::to_json(shaper_options(bands[0])).dump()));
+      engine::shaper_options_from_json(Json::parse(engine::to_json(shaper_options(bands[0], 0)).dump()));
   EXPECT_EQ(options.netem, profile.netem);
   EXPECT_EQ(options.trace, profile.trace);
   EXPECT_NO_THROW(shaper::Shaper(options, shaper::Tables{.jitter = {0}}, 1));
+}
+
+TEST(NetemTraceTest, TheSeriesStartAtTheProfilesCreationOnTheEnginesClock) {
+  Json object = with_trace("{delay: [{at: 0, value: 20ms}]}");
+  EXPECT_FALSE(profile_of(object).trace->origin) << "no creationTimestamp: the engine's own start";
+  object["metadata"]["creationTimestamp"] = "2026-12-05T10:00:00Z";
+  const TrafficProfile profile = profile_of(object);
+  ASSERT_TRUE(profile.trace->origin);
+  EXPECT_EQ(*profile.trace->origin, 1'796'464'800'000'000'000);  // date -d 2026-12-05T10:00:00Z +%s
+  ClusterView cluster;
+  cluster.pods.push_back(pod("lab", "rtu", {{"link", "cellular"}}, {"10.42.0.5"}));
+  const std::vector<Band> bands = plan_pod(cluster.pods[0], {&profile}, cluster);
+  ASSERT_EQ(bands.size(), 1u);
+  // Moved to CLOCK_MONOTONIC: realtime − (realtime − monotonic).
+  EXPECT_EQ(shaper_options(bands[0], 1'796'000'000'000'000'000).trace->origin, 464'800'000'000'000);
 }
 
 TEST(NetemTraceTest, NumbersAndDurationsMixAsForDelayAndRate) {
@@ -478,10 +493,10 @@ TEST(NetemTraceTest, ThePlanCarriesTheTraceToEveryBandOfTheProfile) {
   const std::vector<Band> after = plan_pod(cluster.pods[0], {&edited}, cluster);
   EXPECT_NE(after, bands);
   EXPECT_EQ(after[0].options, bands[0].options);
-  const shaper::ShaperOptions options = shaper_options(after[0]);
+  const shaper::ShaperOptions options = shaper_options(after[0], 0);
   EXPECT_EQ(options.netem, after[0].options);
   EXPECT_EQ(options.trace, edited.trace);
-  EXPECT_NE(shaper_options(bands[0]), options);
+  EXPECT_NE(shaper_options(bands[0], 0), options);
 
   // Without a trace nothing changes: no trace in the band, none in the golden form, none for the
   // engine.
@@ -491,7 +506,7 @@ TEST(NetemTraceTest, ThePlanCarriesTheTraceToEveryBandOfTheProfile) {
   ASSERT_EQ(plain_bands.size(), 1u);
   EXPECT_FALSE(plain_bands[0].trace);
   EXPECT_FALSE(to_json(plain_bands)[0]["netem"].contains("trace"));
-  EXPECT_FALSE(shaper_options(plain_bands[0]).trace);
+  EXPECT_FALSE(shaper_options(plain_bands[0], 0).trace);
 }
 
 TEST(NetemTraceTest, FlexeProfilesHaveNoTrace) {

@@ -636,6 +636,35 @@ TEST(ShaperTraceTest, DelayStepsAtArrivalTimesAndTheLastPointHolds) {
   EXPECT_EQ(changed.next_departure(), 3 * kMs);
 }
 
+TEST(ShaperTraceTest, AnOriginKeepsShapersInStepAndChangesDoNotRestartTheSeries) {
+  const TraceReplay series{
+      .delay = {{0, 10 * kMs}, {100 * kMs, 20 * kMs}}, .period = 200 * kMs, .origin = 1000 * kMs};
+  Shaper shaper(traced(series), {}, 1);
+  shaper.enqueue(ipv4_frame(), 1050 * kMs);  // offset 50 ms: 10 ms
+  EXPECT_EQ(shaper.next_departure(), 1060 * kMs);
+  EXPECT_EQ(shaper.dequeue(1060 * kMs).size(), 1U);
+  // A change keeps the origin: at 1150 ms the series is 150 ms in (20 ms), not 30 ms (10 ms).
+  ShaperOptions lossy = traced(series);
+  lossy.netem.loss = 0;
+  lossy.netem.limit = 500;
+  shaper.set_options(lossy, {}, 1120 * kMs);
+  shaper.enqueue(ipv4_frame(), 1150 * kMs);
+  EXPECT_EQ(shaper.next_departure(), 1170 * kMs);
+  // Another shaper with the same origin, started later, is in the same phase (3 periods on).
+  Shaper other(traced(series), {}, 2);
+  other.enqueue(ipv4_frame(), 1750 * kMs);  // offset 750 ms = 150 ms into a period: 20 ms
+  EXPECT_EQ(other.next_departure(), 1770 * kMs);
+  // An origin after the first arrival (a node clock behind the server's) starts there.
+  TraceReplay ahead = series;
+  ahead.origin = 5000 * kMs;
+  Shaper behind(traced(ahead), {}, 3);
+  behind.enqueue(ipv4_frame(), 1000 * kMs);  // offset 0: 10 ms
+  EXPECT_EQ(behind.next_departure(), 1010 * kMs);
+  behind.enqueue(ipv4_frame(), 1100 * kMs);  // offset 100 ms from there: 20 ms
+  EXPECT_EQ(behind.next_departure(), 1010 * kMs);
+  EXPECT_EQ(behind.dequeue(2000 * kMs).back().departure, 1120 * kMs);
+}
+
 TEST(ShaperTraceTest, DelayRepeatsWithThePeriod) {
   Shaper shaper(traced({.delay = {{0, 10 * kMs}, {4 * kMs, 30 * kMs}}, .period = 10 * kMs}), {}, 1);
   Driver driver(shaper);

@@ -330,12 +330,15 @@ void Agent::reconcile(Clock::time_point now) {
     const bool first = record.netns.empty();
     const bool retry = record.retry_at && now >= *record.retry_at;
     if (first || retry || record.netns != *netns || record.bands != bands) {
-      // A pass prepared ahead of a timed change applies at that time, not before.
-      if (now > Clock::now()) std::this_thread::sleep_until(now);
+      // A pass prepared ahead of a timed change applies at that time, not before: the backend
+      // keeps the time itself when it can, else the pass waits for it here.
+      const bool timed = now > Clock::now();
+      const bool scheduled = timed && backend_->schedules_changes();
+      if (timed && !scheduled) std::this_thread::sleep_until(now);
       const auto started = std::chrono::steady_clock::now();
       netem::ApplyOutcome outcome;
       try {
-        outcome = backend_->apply({key, *netns}, bands);
+        outcome = backend_->apply({key, *netns, timed ? std::optional(now) : std::nullopt}, bands);
       } catch (const std::exception& error) {
         for (const Band& band : bands) {
           outcome.bands.push_back({band.profile, band.direction, "", false, "ApplyFailed", error.what()});
@@ -348,10 +351,17 @@ void Agent::reconcile(Clock::time_point now) {
       for (const auto& [band_id, step] : steps) {
         auto previous = record.flexe_steps.find(band_id);
         if (previous == record.flexe_steps.end() || previous->second == step.first) continue;
-        const double late = std::chrono::duration<double>(finished - step.second).count();
+        // Handed over before it was due, a scheduled step is in force at its time exactly (the
+        // engine decides by each packet's arrival time); handed over late, when it arrived.
+        const Clock::time_point in_force = scheduled ? std::max(finished, now) : finished;
+        const double late = std::chrono::duration<double>(in_force - step.second).count();
         if (switch_error_seconds_) switch_error_seconds_->observe(late);
-        log_.info("flexe {} on {}: step {} in force {:.3f} ms after its schedule", band_id, key, step.first,
-                  late * 1e3);
+        log_.info("flexe {} on {}: step {} in force {:.3f} ms after its schedule{}", band_id, key, step.first,
+                  late * 1e3,
+                  scheduled && finished < now
+                      ? fmt::format(" (handed to the backend {:.3f} ms ahead)",
+                                    std::chrono::duration<double, std::milli>(now - finished).count())
+                      : std::string());
       }
       for (const BandOutcome& band : outcome.bands) {
         if (!band.applied) {

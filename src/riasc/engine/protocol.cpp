@@ -161,6 +161,7 @@ Json to_json(const shaper::ShaperOptions& options) {
     out["trace"] = {{"delay_ns", series_to_json(t.delay)},
                     {"rate_bytes_per_second", series_to_json(t.rate)},
                     {"period_ns", t.period}};
+    if (t.origin) out["trace"]["origin_ns"] = *t.origin;
   }
   return out;
 }
@@ -199,6 +200,10 @@ shaper::ShaperOptions shaper_options_from_json(const Json& json) {
     if (auto period = it->find("period_ns"); period != it->end()) {
       if (!period->is_number_integer()) throw std::invalid_argument("options.trace.period_ns: wrong type");
       trace.period = period->get<shaper::Nanos>();
+    }
+    if (auto origin = it->find("origin_ns"); origin != it->end() && !origin->is_null()) {
+      if (!origin->is_number_integer()) throw std::invalid_argument("options.trace.origin_ns: wrong type");
+      trace.origin = origin->get<shaper::Nanos>();
     }
     out.trace = std::move(trace);
   }

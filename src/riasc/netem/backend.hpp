@@ -5,6 +5,8 @@
 // is another (docs/architecture.md). Backends keep what they installed per pod, so calls with
 // unchanged bands do nothing and changed ones touch only what changed.
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,10 @@ namespace riasc::netem {
 struct PodTarget {
   std::string key;         // "namespace/name"
   std::string netns_path;  // /proc/PID/ns/net, /run/netns/NAME, ...
+  // A timed change (a Flexe step): the bands are due at this time. A backend that
+  // schedules_changes() may be called ahead of it and makes them take effect then; others are
+  // called at that time.
+  std::optional<std::chrono::system_clock::time_point> due{};
 };
 
 // How one band fared.
@@ -42,6 +48,9 @@ class Backend {
   virtual void forget(const std::string& key) = 0;
   // "kernel" or "userspace", as TrafficProfile status reports it.
   [[nodiscard]] virtual std::string name() const = 0;
+  // True when apply() can make a parameter change take effect at PodTarget::due, to the packet,
+  // rather than when it is called.
+  [[nodiscard]] virtual bool schedules_changes() const { return false; }
   // Metrics of the backend's own, exposed with the agent's.
   virtual void add_metrics(metrics::Registry& /*registry*/) {}
 };

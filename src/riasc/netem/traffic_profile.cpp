@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "riasc/core/rfc3339.hpp"
 #include "riasc/core/units.hpp"
 
 namespace riasc::netem {
@@ -637,6 +638,14 @@ ParsedTrafficProfile parse_traffic_profile(const Json& object) {
     const Json netem = parameters.value("netem", Json::object());
     const FieldPath netem_at = parameters_at.child("netem");
     profile.trace = read.trace(netem, netem_at);
+    // The series start when the profile was made, as Flexe's steps do: every pod and node replays
+    // in step, and edits do not start it again.
+    if (profile.trace) {
+      if (auto created = parse_rfc3339(metadata.value("creationTimestamp", ""))) {
+        profile.trace->origin =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(created->time_since_epoch()).count();
+      }
+    }
     profile.netem = read.netem(netem, netem_at, profile.trace ? &*profile.trace : nullptr);
   } else {
     read.invalid(spec_at.child("type"), spec["type"], "must be Builtin or Flexe");

@@ -90,7 +90,8 @@ struct TrafficProfile {
   net::NetemOptions netem;  // Builtin; both directions
   // Builtin's parameters.netem.trace, both directions: delay and rate series that replace
   // netem.latency_ns and netem.rate_bytes_per_second (then 0 in `netem`). Only the userspace
-  // backend replays it; offsets and delays in ns, rates in bytes per second.
+  // backend replays it; offsets and delays in ns, rates in bytes per second; its origin is the
+  // profile's creationTimestamp in CLOCK_REALTIME ns (the backend moves it to the engine's clock).
   std::optional<shaper::TraceReplay> trace;
   FlexeSequence flexe;  // Flexe
   std::vector<Rule> egress;

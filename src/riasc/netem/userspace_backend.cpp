@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -126,7 +127,18 @@ struct UserspaceBackend::PodState {
   }
 };
 
-UserspaceBackend::UserspaceBackend(UserspaceBackendOptions options) : options_(std::move(options)) {
+namespace {
+std::int64_t realtime_minus_monotonic() {
+  timespec real{};
+  timespec mono{};
+  ::clock_gettime(CLOCK_REALTIME, &real);
+  ::clock_gettime(CLOCK_MONOTONIC, &mono);
+  return (std::int64_t{real.tv_sec} - mono.tv_sec) * 1'000'000'000 + (real.tv_nsec - mono.tv_nsec);
+}
+}  // namespace
+
+UserspaceBackend::UserspaceBackend(UserspaceBackendOptions options)
+    : options_(std::move(options)), realtime_minus_monotonic_ns_(realtime_minus_monotonic()) {
   host_netns_fd_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
   if (host_netns_fd_ < 0)
     throw std::system_error(errno, std::generic_category(), "opening /proc/self/ns/net");
@@ -236,7 +248,16 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
     return {};
   }
 
-  if (auto outcome = change_parameters_only(state, bands)) return *outcome;
+  // The due time on the engine's clock (CLOCK_MONOTONIC, which steady_clock is on Linux).
+  std::optional<std::int64_t> due_ns;
+  if (target.due) {
+    const auto ahead = *target.due - std::chrono::system_clock::now();
+    due_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 (std::chrono::steady_clock::now() + ahead).time_since_epoch())
+                 .count();
+  }
+  if (auto outcome = change_parameters_only(state, bands, due_ns)) return *outcome;
+  if (target.due) std::this_thread::sleep_until(*target.due);
 
   ApplyOutcome outcome;
   std::map<std::string, BandOutcome> failed;  // band key → why it is not applied
@@ -273,7 +294,7 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
       continue;
     }
     Placement placement{band.profile, band.direction, interface->second, interface->second, false, 0, "", {}};
-    placement.options = shaper_options(band);
+    placement.options = shaper_options(band, realtime_minus_monotonic_ns_);
     if (band.direction == Direction::Ingress) {
       const std::optional<std::string> facing =
           facing_device(host_rtnl, pod_links[interface->second], host_id_in_pod);
@@ -453,7 +474,8 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
 }
 
 std::optional<ApplyOutcome> UserspaceBackend::change_parameters_only(PodState& state,
-                                                                     const std::vector<Band>& bands) {
+                                                                     const std::vector<Band>& bands,
+                                                                     std::optional<std::int64_t> due_ns) {
   if (state.last_bands.size() != bands.size() || bands.empty()) return std::nullopt;
   for (std::size_t i = 0; i < bands.size(); ++i) {
     const Band& now = bands[i];
@@ -466,9 +488,9 @@ std::optional<ApplyOutcome> UserspaceBackend::change_parameters_only(PodState& s
   try {
     for (const Band& band : bands) {
       Placement& placement = state.placed.at(band_key(band));
-      const shaper::ShaperOptions options = shaper_options(band);
+      const shaper::ShaperOptions options = shaper_options(band, realtime_minus_monotonic_ns_);
       if (placement.options == options) continue;
-      engine_->change(state.attachment(band_key(band)), options);
+      engine_->change(state.attachment(band_key(band)), options, due_ns);
       placement.options = options;  // only once the engine has them: the full path compares
     }
   } catch (const std::exception&) {
@@ -525,10 +547,11 @@ void UserspaceBackend::add_metrics(metrics::Registry& registry) {
   });
 }
 
-shaper::ShaperOptions shaper_options(const Band& band) {
+shaper::ShaperOptions shaper_options(const Band& band, std::int64_t realtime_minus_monotonic_ns) {
   shaper::ShaperOptions options;
   options.netem = band.options;
   options.trace = band.trace;
+  if (options.trace && options.trace->origin) *options.trace->origin -= realtime_minus_monotonic_ns;
   return options;
 }
 

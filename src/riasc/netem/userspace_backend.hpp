@@ -41,6 +41,9 @@ class UserspaceBackend : public Backend {
   ApplyOutcome apply(const PodTarget& target, const std::vector<Band>& bands) override;
   void forget(const std::string& key) override;
   [[nodiscard]] std::string name() const override { return "userspace"; }
+  // A change of parameters only goes to the engine with its due time, which the engine keeps to
+  // the packet; a change that needs new rules waits in apply() until it is due.
+  [[nodiscard]] bool schedules_changes() const override { return true; }
   // riasc_engine_* counters per attachment (pod, profile, direction), read from the engine at
   // each scrape, and the engine's restarts.
   void add_metrics(metrics::Registry& registry) override;
@@ -53,19 +56,23 @@ class UserspaceBackend : public Backend {
 
  private:
   void tear_down(PodState& state, bool pod_namespace_exists);
-  std::optional<ApplyOutcome> change_parameters_only(PodState& state, const std::vector<Band>& bands);
+  std::optional<ApplyOutcome> change_parameters_only(PodState& state, const std::vector<Band>& bands,
+                                                     std::optional<std::int64_t> due_ns);
 
   UserspaceBackendOptions options_;
   std::mutex mutex_;
   std::unique_ptr<engine::Supervisor> engine_;
   std::string host_netns_path_;  // the agent's own namespace, as a path that stays valid
   int host_netns_fd_ = -1;
+  // Taken once, so that an unchanged band converts to the same options on every pass (the wall
+  // clock's slewing since the agent started moves a trace's replay by as much).
+  const std::int64_t realtime_minus_monotonic_ns_;
   std::map<std::string, std::unique_ptr<PodState>> pods_;
 };
 
-// What the engine gets for a band: its netem parameters and its trace. A change of either is a
-// `change` to the engine, which restarts the trace (its offsets count from the change).
-shaper::ShaperOptions shaper_options(const Band& band);
+// What the engine gets for a band: its netem parameters and its trace, the trace's origin moved
+// from CLOCK_REALTIME to the engine's CLOCK_MONOTONIC by `realtime_minus_monotonic_ns`.
+shaper::ShaperOptions shaper_options(const Band& band, std::int64_t realtime_minus_monotonic_ns);
 
 // Whether this kernel has what the kernel backend needs (sch_prio, sch_netem, cls_fw, ifb), found
 // by trying them in a throw-away network namespace: "" when it has, else the first module missing.

@@ -158,6 +158,7 @@ struct Params {
   // TraceReplay's series; an empty one leaves latency or rate in force.
   std::vector<TracePoint> delay_trace, rate_trace;
   Nanos trace_period = 0;
+  std::optional<Nanos> trace_origin;
   // What one period of the rate series carries, in bytes * 1e9 (rate in bytes/s times ns),
   // saturated: a transmission longer than a period skips whole periods at once.
   std::uint64_t period_work = 0;
@@ -237,6 +238,7 @@ void compile_trace(const TraceReplay& trace, Params& p) {
   p.delay_trace = trace.delay;
   p.rate_trace = trace.rate;
   p.trace_period = trace.period;
+  p.trace_origin = trace.origin;
   if (trace.period > 0) {
     std::uint64_t work = 0;
     for (std::size_t i = 0; i < trace.rate.size(); ++i) {
@@ -441,7 +443,7 @@ struct Shaper::State {
     }
     counter = 0;
     chain_state = 1;  // GOOD_STATE / TX_IN_GAP_PERIOD
-    trace_origin = at;
+    trace_origin = params.trace_origin.value_or(at);
     if (params.slots) {
       slot_next = at;
       slot_packets_left = params.slot_packets;
@@ -815,7 +817,7 @@ void Shaper::enqueue(std::vector<std::uint8_t> frame, Nanos now) {
   auto& s = *state_;
   s.advance(now);
   now = s.clock;
-  if (s.trace_origin == kNever) s.trace_origin = now;
+  if (s.trace_origin == kNever || s.trace_origin > now) s.trace_origin = now;
   ++s.counters.packets_in;
   s.counters.bytes_in += frame.size();
   Packet packet{.frame = std::move(frame), .id = s.next_id++, .arrival = now};

@@ -69,6 +69,11 @@ struct TraceReplay {
   std::vector<TracePoint> rate{};
   // 0: the last point holds forever; > 0: both series repeat with it (> their last offsets).
   Nanos period = 0;
+  // Where offset 0 is, on the caller's clock. Unset: when these options take effect (the
+  // set_options() time, or the first enqueue()), so every change starts the series again. Set:
+  // every change keeps it, so that shapers given the same origin replay in step. An origin after
+  // a packet's arrival counts as that arrival (a clock behind the one the origin came from).
+  std::optional<Nanos> origin{};
   bool operator==(const TraceReplay&) const = default;
 };
 
