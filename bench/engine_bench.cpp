@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "../tests/kernel/receive_time.hpp"
 #include "../tests/kernel/scratch_netns.hpp"
 #include "bench_process.hpp"
 #include "riasc/engine/supervisor.hpp"
@@ -141,6 +142,17 @@ double lateness_quantile_us(const Json& histogram, double q) {
   return INFINITY;
 }
 
+// The nft rules that send a's UDP port 9 to b (10.99.0.2) to the engine's TAP rse1-eth0.
+std::string divert_port_9_to_engine() {
+  netem::Band band;
+  band.profile = "bench";
+  netem::AddressRanges peers;
+  peers.add(*net::IpAddress::parse("10.99.0.2"));
+  band.classifiers.push_back({peers, {{17, 9, 9}}, {}, {}, false});
+  netem::nft::DeviceRules rules{"eth0", netem::Direction::Egress, "", {{&band, 1, "rse1-eth0"}}, true};
+  return netem::nft::replace_table({rules}, 1);
+}
+
 void engine_path(double seconds) {
   if (::geteuid() != 0) {
     fmt::print("engine: skipped (needs root for network namespaces)\n");
@@ -153,13 +165,7 @@ void engine_path(double seconds) {
   engine::AttachmentSpec spec{a.path(), "rse1-eth0", "eth0", {}, ""};
   spec.options.netem.limit = 100'000;
   engine.attach("bench", spec);
-  netem::Band band;
-  band.profile = "bench";
-  netem::AddressRanges peers;
-  peers.add(*net::IpAddress::parse("10.99.0.2"));
-  band.classifiers.push_back({peers, {{17, 9, 9}}, {}, {}, false});
-  netem::nft::DeviceRules rules{"eth0", netem::Direction::Egress, "", {{&band, 1, "rse1-eth0"}}, true};
-  a.run([&] { net::Nftables().run(netem::nft::replace_table({rules}, 1)); });
+  a.run([&] { net::Nftables().run(divert_port_9_to_engine()); });
 
   const Flow unshaped = blast(a, b, 10, seconds);
   const double cpu_before = engine_cpu_seconds(engine.pid());
@@ -229,7 +235,7 @@ std::vector<double> one_way_us(const net::test::ScratchNetns& a, const net::test
   std::thread reader([&] {
     for (int got = 0; got < count; ++got) {
       double sent = 0;
-      char control[128];
+      alignas(cmsghdr) char control[128];
       iovec data{&sent, sizeof sent};
       msghdr message{};
       message.msg_iov = &data;
@@ -237,13 +243,7 @@ std::vector<double> one_way_us(const net::test::ScratchNetns& a, const net::test
       message.msg_control = control;
       message.msg_controllen = sizeof control;
       if (::recvmsg(receiver.get(), &message, 0) < 0) return;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
-        timespec stamp{};
-        std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
-        const double at = static_cast<double>(stamp.tv_sec) * 1e9 + static_cast<double>(stamp.tv_nsec);
-        delays.push_back((at - sent) / 1e3);
-      }
+      if (const auto at = net::test::receive_time_ns(message)) delays.push_back((*at - sent) / 1e3);
     }
   });
   for (int i = 0; i < count; ++i) {
@@ -357,12 +357,6 @@ void engines_side_by_side(double seconds, double pps) {
   engine::AttachmentSpec spec{a.path(), "rse1-eth0", "eth0", {}, ""};
   spec.options.netem.limit = 100'000;
   engine.attach("side", spec);
-  netem::Band band;
-  band.profile = "side";
-  netem::AddressRanges peers;
-  peers.add(*net::IpAddress::parse("10.99.0.2"));
-  band.classifiers.push_back({peers, {{17, 9, 9}}, {}, {}, false});
-  netem::nft::DeviceRules rules{"eth0", netem::Direction::Egress, "", {{&band, 1, "rse1-eth0"}}, true};
   bool diverted = false;
   side_by_side(a, b,
                {"userspace",
@@ -370,7 +364,7 @@ void engines_side_by_side(double seconds, double pps) {
                   shaper::ShaperOptions options = spec.options;
                   options.netem.latency_ns = latency;
                   engine.change("side", options);
-                  if (!diverted) a.run([&] { net::Nftables().run(netem::nft::replace_table({rules}, 1)); });
+                  if (!diverted) a.run([&] { net::Nftables().run(divert_port_9_to_engine()); });
                   diverted = true;
                 },
                 [&] {

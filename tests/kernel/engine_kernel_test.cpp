@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "netns_fixture.hpp"
+#include "receive_time.hpp"
 #include "riasc/engine/devices.hpp"
 #include "riasc/engine/supervisor.hpp"
 #include "riasc/net/nftables.hpp"
@@ -74,7 +75,7 @@ class Echo {
     for (const UniqueFd& socket : sockets_) {
       threads_.emplace_back([this, fd = socket.get()] {
         char buffer[2048];
-        char control[256];
+        alignas(cmsghdr) char control[256];
         while (!stop_) {
           sockaddr_in from{};
           iovec data{buffer, sizeof buffer};
@@ -87,15 +88,9 @@ class Echo {
           message.msg_controllen = sizeof control;
           const ssize_t got = ::recvmsg(fd, &message, 0);
           if (got <= 0) continue;
-          for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS ||
-                static_cast<std::size_t>(got) < kReceivedAt + sizeof(double))
-              continue;
-            timespec stamp{};
-            std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
-            const double at = static_cast<double>(stamp.tv_sec) * 1e9 + static_cast<double>(stamp.tv_nsec);
-            std::memcpy(buffer + kReceivedAt, &at, sizeof at);
-          }
+          if (const auto at = net::test::receive_time_ns(message);
+              at && static_cast<std::size_t>(got) >= kReceivedAt + sizeof(double))
+            std::memcpy(buffer + kReceivedAt, &*at, sizeof *at);
           ::sendto(fd, buffer, static_cast<std::size_t>(got), 0, reinterpret_cast<sockaddr*>(&from),
                    message.msg_namelen);
         }

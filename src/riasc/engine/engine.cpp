@@ -70,25 +70,30 @@ struct Lateness {
 // types: one system call for a burst rather than one per frame.
 class ReceiveBatch {
  public:
-  static constexpr int kFrames = 32;
+  static constexpr std::size_t kFrames = 32;
   // A GSO frame can be 64 KiB; frames come whole or not at all.
   static constexpr std::size_t kFrameBytes = 65536 + 256;
 
-  ReceiveBatch() : buffer_(kFrames * kFrameBytes) {}
+  // The headers point into the object, which therefore stays where it was made.
+  ReceiveBatch() : buffer_(kFrames * kFrameBytes) {
+    for (std::size_t i = 0; i < kFrames; ++i) {
+      Slot& slot = slots_[i];
+      slot.iov = {buffer_.data() + i * kFrameBytes, kFrameBytes};
+      msghdr& header = headers_[i].msg_hdr;
+      header.msg_name = &slot.from;
+      header.msg_iov = &slot.iov;
+      header.msg_iovlen = 1;
+      header.msg_control = slot.control.data();
+    }
+  }
+  ReceiveBatch(const ReceiveBatch&) = delete;
+  ReceiveBatch& operator=(const ReceiveBatch&) = delete;
 
   // Frames read (0 when none is waiting, -1 on errors other than EAGAIN).
   int receive(int fd) {
-    for (int i = 0; i < kFrames; ++i) {
-      auto& slot = slots_[static_cast<std::size_t>(i)];
-      slot.iov = {buffer_.data() + static_cast<std::size_t>(i) * kFrameBytes, kFrameBytes};
-      slot.header = {};
-      slot.header.msg_hdr.msg_name = &slot.from;
-      slot.header.msg_hdr.msg_namelen = sizeof slot.from;
-      slot.header.msg_hdr.msg_iov = &slot.iov;
-      slot.header.msg_hdr.msg_iovlen = 1;
-      slot.header.msg_hdr.msg_control = slot.control.data();
-      slot.header.msg_hdr.msg_controllen = slot.control.size();
-      headers_[static_cast<std::size_t>(i)] = slot.header;
+    for (std::size_t i = 0; i < kFrames; ++i) {  // the kernel shortens these to what it wrote
+      headers_[i].msg_hdr.msg_namelen = sizeof(sockaddr_ll);
+      headers_[i].msg_hdr.msg_controllen = slots_[i].control.size();
     }
     const int got = ::recvmmsg(fd, headers_.data(), kFrames, MSG_DONTWAIT, nullptr);
     if (got < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
@@ -103,8 +108,8 @@ class ReceiveBatch {
   }
   [[nodiscard]] int kind(int i) const { return slots_[static_cast<std::size_t>(i)].from.sll_pkttype; }
   // CLOCK_REALTIME.
-  [[nodiscard]] std::optional<Nanos> kernel_time(int i) const {
-    auto& header = const_cast<mmsghdr&>(headers_[static_cast<std::size_t>(i)]).msg_hdr;
+  [[nodiscard]] std::optional<Nanos> kernel_time(int i) {
+    msghdr& header = headers_[static_cast<std::size_t>(i)].msg_hdr;
     for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr; c = CMSG_NXTHDR(&header, c)) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
         timespec stamp{};
@@ -120,7 +125,6 @@ class ReceiveBatch {
     iovec iov{};
     sockaddr_ll from{};
     alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(timespec)) + 64> control{};
-    mmsghdr header{};
   };
   std::vector<std::uint8_t> buffer_;
   std::array<Slot, kFrames> slots_{};
@@ -241,7 +245,7 @@ class Engine {
         const Nanos arrival = stamped ? std::min(*stamped - offset, now) : now;
         a.shaper->enqueue(std::vector<std::uint8_t>(frame.begin(), frame.end()), arrival);
       }
-      if (got < ReceiveBatch::kFrames) return;
+      if (static_cast<std::size_t>(got) < ReceiveBatch::kFrames) return;
     }
   }
 
