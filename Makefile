@@ -13,13 +13,13 @@ build:
 test:
 	@cmake --preset default -DRIASC_TESTS=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build --preset default
-	@ctest --preset default
+	@ctest --preset default || { bash tools/failed-tests.sh build; exit 8; }
 
 # Unit and CLI tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
 	@cmake --preset asan -DRIASC_TESTS=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build --preset asan
-	@ctest --preset asan
+	@ctest --preset asan || { bash tools/failed-tests.sh build-asan; exit 8; }
 
 # The tests with label vm (tests/vm/) on Debian bookworm's own kernel in a QEMU VM, for the kernel
 # modules this machine lacks (netem, prio, fw, WireGuard); docs/testing-vm.md. The VM sees this
