@@ -26,6 +26,7 @@
 
 #include "../tests/kernel/receive_time.hpp"
 #include "../tests/kernel/scratch_netns.hpp"
+#include "../tests/kernel/tcp_transfer.hpp"
 #include "bench_process.hpp"
 #include "riasc/engine/supervisor.hpp"
 #include "riasc/net/nftables.hpp"
@@ -142,13 +143,14 @@ double lateness_quantile_us(const Json& histogram, double q) {
   return INFINITY;
 }
 
-// The nft rules that send a's UDP port 9 to b (10.99.0.2) to the engine's TAP rse1-eth0.
-std::string divert_port_9_to_engine() {
+// The nft rules that send a's UDP (or `protocol`) port 9 to b (10.99.0.2) to the engine's TAP
+// rse1-eth0.
+std::string divert_port_9_to_engine(std::uint8_t protocol = 17) {
   netem::Band band;
   band.profile = "bench";
   netem::AddressRanges peers;
   peers.add(*net::IpAddress::parse("10.99.0.2"));
-  band.classifiers.push_back({peers, {{17, 9, 9}}, {}, {}, false});
+  band.classifiers.push_back({peers, {{protocol, 9, 9}}, {}, {}, false});
   netem::nft::DeviceRules rules{"eth0", netem::Direction::Egress, "", {{&band, 1, "rse1-eth0"}}, true};
   return netem::nft::replace_table({rules}, 1);
 }
@@ -176,6 +178,28 @@ void engine_path(double seconds) {
       "impairment) {:.0f} kpps {:.2f} Gbit/s, engine CPU {:.2f} µs per packet\n",
       seconds, unshaped.packets_per_second / 1e3, unshaped.gbit_per_second, through.packets_per_second / 1e3,
       through.gbit_per_second, cpu / static_cast<double>(std::max<std::uint64_t>(through.packets, 1)) * 1e6);
+
+  // Bulk TCP: the TAP takes super-packets, so the engine decides once per up to 64 KiB.
+  a.run([&] { net::Nftables().run(divert_port_9_to_engine(6)); });
+  const net::test::TcpTransfer tcp_unshaped =
+      net::test::tcp_transfer(a, b, "10.99.0.2", 10, 0, seconds, false);
+  const Json before = engine.stats()["attachments"]["bench"];
+  const double tcp_cpu_before = engine_cpu_seconds(engine.pid());
+  const net::test::TcpTransfer tcp_through = net::test::tcp_transfer(a, b, "10.99.0.2", 9, 0, seconds, false);
+  const double tcp_cpu = engine_cpu_seconds(engine.pid()) - tcp_cpu_before;
+  const Json after = engine.stats()["attachments"]["bench"];
+  const double frames = after["packets_in"].get<double>() - before["packets_in"].get<double>();
+  const double super_packets = after["super_packets"].get<double>() - before["super_packets"].get<double>();
+  const double gigabytes = (after["bytes_in"].get<double>() - before["bytes_in"].get<double>()) / 1e9;
+  fmt::print(
+      "TCP bulk (GSO), one stream, {:.0f} s: unshaped path {:.2f} Gbit/s; through the engine (no impairment) "
+      "{:.2f} Gbit/s in {:.0f} k frames/s ({:.0f} % super-packets, {:.0f} B each), engine CPU {:.1f} µs per "
+      "frame, {:.2f} s per GB\n",
+      seconds, tcp_unshaped.mbit_per_second() / 1e3, tcp_through.mbit_per_second() / 1e3,
+      frames / seconds / 1e3, 100 * super_packets / std::max(frames, 1.0),
+      gigabytes * 1e9 / std::max(frames, 1.0), tcp_cpu / std::max(frames, 1.0) * 1e6,
+      tcp_cpu / std::max(gigabytes, 1e-9));
+  a.run([&] { net::Nftables().run(divert_port_9_to_engine()); });
 
   shaper::ShaperOptions delayed;
   delayed.netem.latency_ns = 5'000'000;

@@ -24,11 +24,13 @@
 #include "riasc/engine/supervisor.hpp"
 #include "riasc/net/nftables.hpp"
 #include "riasc/netem/nft_rules.hpp"
+#include "tcp_transfer.hpp"
 
 namespace riasc::engine {
 namespace {
 
 using net::test::ScratchNetns;
+using net::test::tcp_transfer;
 
 double now_ms() {
   timespec now{};
@@ -135,13 +137,14 @@ class EngineKernelTest : public ::testing::Test {
     ::setsockopt(sender_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   }
 
-  // UDP port 7 to 10.99.0.2 goes to TAP rse1-eth0, which the engine reads.
-  void divert() {
+  // UDP port 7 (or another protocol and port) to 10.99.0.2 goes to TAP rse1-eth0, which the
+  // engine reads.
+  void divert(std::uint8_t protocol = 17, std::uint16_t port = 7) {
     netem::Band band;
     band.profile = "probe";
     netem::AddressRanges peers;
     peers.add(*net::IpAddress::parse("10.99.0.2"));
-    band.classifiers.push_back({peers, {{17, 7, 7}}, {}, {}, false});
+    band.classifiers.push_back({peers, {{protocol, port, port}}, {}, {}, false});
     netem::nft::DeviceRules rules{"eth0", netem::Direction::Egress, "", {{&band, 1, "rse1-eth0"}}, true};
     // nft resolves the TAP's name in the calling thread's namespace.
     a_->run([&] { net::Nftables().run(netem::nft::replace_table({rules}, 1)); });
@@ -319,6 +322,36 @@ TEST_F(EngineKernelTest, LossAndJitterHaveTheirStatistics) {
   ASSERT_TRUE(stats.is_object()) << "the engine did not answer";
   EXPECT_EQ(stats["attachments"]["probe"]["lost"].get<double>(), lost);
   EXPECT_EQ(stats["attachments"]["probe"]["own_frames"], 0) << "the TAP sent frames of its own";
+}
+
+// Bulk TCP reaches the engine as super-packets (the TAP takes TSO) and leaves as them, with
+// checksums left for the kernel; a rate charges every segment's headers, as on the wire.
+TEST_F(EngineKernelTest, BulkTcpPassesAsSuperPacketsAndARateChargesEverySegment) {
+  Supervisor engine({.program = binary_, .spin_us = 200, .log = {}});
+  engine.attach("probe", spec(0));
+  divert(6, 9);
+  const auto plain = tcp_transfer(*a_, *b_, "10.99.0.2", 9, 200ULL << 20, 0, true);
+  const Json stats = engine.stats()["attachments"]["probe"];
+  ASSERT_TRUE(stats.is_object()) << "the engine did not answer";
+  const double super_packets = stats["super_packets"].get<double>();
+  const double frames = stats["packets_in"].get<double>();
+  std::printf(
+      "TCP through the engine: %.0f Mbit/s; %.0f of %.0f frames were super-packets, %.0f bytes each\n",
+      plain.mbit_per_second(), super_packets, frames, stats["bytes_in"].get<double>() / frames);
+  EXPECT_EQ(plain.received, 200ULL << 20);
+  EXPECT_TRUE(plain.intact) << "bytes changed on the way";
+  EXPECT_GT(super_packets, 0) << "every frame came cut up";
+  EXPECT_EQ(stats["unreadable"], 0);
+  EXPECT_EQ(stats["send_errors"], 0);
+
+  // 1448 bytes of payload in each 1514-byte frame: 47.82 Mbit/s of goodput at 50 Mbit/s.
+  AttachmentSpec rated = spec(0);
+  rated.options.netem.rate_bytes_per_second = 50'000'000 / 8;
+  engine.change("probe", rated.options);
+  const auto shaped = tcp_transfer(*a_, *b_, "10.99.0.2", 9, 12ULL << 20, 0, true);
+  std::printf("TCP at a 50 Mbit/s rate: %.2f Mbit/s of goodput\n", shaped.mbit_per_second());
+  EXPECT_TRUE(shaped.intact);
+  EXPECT_NEAR(shaped.mbit_per_second(), 50.0 * 1448 / 1514, 1.0);
 }
 
 TEST_F(EngineKernelTest, TheTapIsSilentAndPersistsUntilDeleted) {

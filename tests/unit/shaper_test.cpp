@@ -530,18 +530,19 @@ TEST(ShaperTest, CountersAndTraceCoverEveryPacket) {
 
 TEST(ShaperTest, TraceCsv) {
   EXPECT_EQ(trace_csv_header(),
-            "id,arrival_ns,departure_ns,bytes,verdict,duplicate,corrupted,reordered,ecn_marked");
+            "id,arrival_ns,departure_ns,bytes,verdict,duplicate,corrupted,reordered,ecn_marked,segments");
   EXPECT_EQ(to_csv({.id = 7,
                     .arrival = 1'000,
                     .departure = 2'500,
                     .bytes = 1514,
                     .verdict = Verdict::Sent,
                     .duplicate = true,
-                    .ecn_marked = true}),
-            "7,1000,2500,1514,sent,1,0,0,1");
+                    .ecn_marked = true,
+                    .segments = 3}),
+            "7,1000,2500,1514,sent,1,0,0,1,3");
   EXPECT_EQ(to_csv({.id = 8, .arrival = 3, .departure = -1, .bytes = 60, .verdict = Verdict::LimitDrop}),
-            "8,3,-1,60,limit,0,0,0,0");
-  EXPECT_EQ(to_csv({.id = 9, .departure = -1, .verdict = Verdict::Lost}), "9,0,-1,0,lost,0,0,0,0");
+            "8,3,-1,60,limit,0,0,0,0,1");
+  EXPECT_EQ(to_csv({.id = 9, .departure = -1, .verdict = Verdict::Lost}), "9,0,-1,0,lost,0,0,0,0,1");
 }
 
 TEST(ShaperTest, TheSeedDeterminesTheSequence) {

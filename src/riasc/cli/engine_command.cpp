@@ -20,8 +20,10 @@ void add_engine_command(CLI::App& app) {
   command->add_option("--control-fd", flags->control_fd, "The agent's end of the control socket pair")
       ->required();
   command
-      ->add_option("--spin-us", flags->spin_us,
-                   "Poll instead of sleeping for the last MICROSECONDS before each departure")
+      ->add_option(
+          "--spin-us", flags->spin_us,
+          "Poll instead of sleeping for at most the last MICROSECONDS before each departure (as long "
+          "as the engine's recent wake-ups were late)")
       ->check(CLI::Range(0, 10000));
   command->callback([flags] {
     engine::EngineOptions options;

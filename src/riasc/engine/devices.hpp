@@ -7,9 +7,11 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "riasc/core/unique_fd.hpp"
+#include "riasc/shaper/offload.hpp"
 
 namespace riasc::engine {
 
@@ -20,15 +22,25 @@ using MacAddress = std::array<std::uint8_t, 6>;
 // the device it serves. The TAP is only where diverted frames go to be seen: open_receiver's
 // socket reads them, stamped by the kernel, and a drop-everything filter on the descriptor keeps
 // them from also queueing for a read() nobody makes. The descriptor must stay open (it holds the
-// TAP's carrier up). Throws std::system_error naming the device.
+// TAP's carrier up). The TAP takes TCP super-packets and partial checksums (TSO and checksum
+// offload), so the kernel hands bulk TCP over without cutting it up; a kernel that refuses that
+// cuts up and checksums before the TAP instead. Throws std::system_error naming the device.
 UniqueFd open_tap(const std::string& name, int mtu);
 
 // A packet socket that receives every frame sent into the TAP `ifindex`, with the kernel's time
 // of sending (SO_TIMESTAMPNS, CLOCK_REALTIME), taken in the sender's context as the frame
 // reaches the TAP. That time, not the engine's later read, is the frame's arrival, so the
-// engine's wake-up latency is not added to the emulated delay. Non-blocking. Throws
-// std::system_error.
+// engine's wake-up latency is not added to the emulated delay. Each frame comes after a
+// kVnetHeaderBytes header saying what of it the kernel left unfinished (PACKET_VNET_HDR).
+// Non-blocking. Throws std::system_error.
 UniqueFd open_receiver(int ifindex);
+
+// The header before every frame the receiver reads and the sender sends (struct virtio_net_hdr).
+inline constexpr std::size_t kVnetHeaderBytes = 10;
+using VnetHeader = std::array<std::uint8_t, kVnetHeaderBytes>;
+// nullopt for a kind of super-packet the shaper cannot cut (the TAP does not take them).
+std::optional<shaper::Offload> read_vnet_header(const std::uint8_t* header);
+VnetHeader vnet_header(const shaper::Offload& offload);
 
 // The TAP's own MAC address (frames from it are the TAP's, not diverted traffic).
 MacAddress tap_mac(int tap_fd);
@@ -44,7 +56,9 @@ inline constexpr std::uint32_t kSentByEngineMark = 0x52490100;
 
 // A packet socket that sends whole Ethernet frames out of `ifindex`, past the device's qdiscs
 // (PACKET_QDISC_BYPASS, so no second queue adds its own delay), marked kSentByEngineMark (which
-// needs CAP_NET_ADMIN here, not in the engine). Receives nothing. Throws std::system_error.
+// needs CAP_NET_ADMIN here, not in the engine). Every frame it is given starts with a
+// vnet_header(), so the kernel finishes checksums and cuts super-packets where the device cannot.
+// Receives nothing. Throws std::system_error.
 UniqueFd open_sender(int ifindex);
 
 // The TAP of one band on a device: "rse" (egress) or "rsi" (ingress), the band's slot (1-15, in

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <linux/if_packet.h>
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -66,13 +67,40 @@ struct Lateness {
   }
 };
 
-// recvmmsg of up to kFrames frames from a packet socket, with their kernel times and packet
-// types: one system call for a burst rather than one per frame.
+// How long to poll before a departure instead of sleeping: as long as timed sleeps have lately
+// ended late, a slowly decaying high quantile of that lateness (up by half of any excess at once,
+// down by 1/128 of the gap per wake-up). A fixed spin long enough for a busy VM's worst wake-ups
+// keeps the engine polling all the time once departures are closer together than the spin; this
+// one is as short as the machine allows, and never longer than the configured maximum.
+class AdaptiveSpin {
+ public:
+  explicit AdaptiveSpin(Nanos maximum) : maximum_(maximum), estimate_(maximum) {}
+
+  [[nodiscard]] Nanos spin() const { return std::min(maximum_, estimate_ + estimate_ / 2 + kMargin); }
+
+  // A timed sleep meant to end at `due` ended at `woke`.
+  void woke(Nanos due, Nanos woke) {
+    const Nanos late = std::max<Nanos>(woke - due, 0);
+    if (late > estimate_) {
+      estimate_ += (late - estimate_ + 1) / 2;
+    } else {
+      estimate_ -= (estimate_ - late) / 128;
+    }
+  }
+
+ private:
+  static constexpr Nanos kMargin = 5'000;
+  const Nanos maximum_;
+  Nanos estimate_;
+};
+
+// recvmmsg of up to kFrames frames from a packet socket, with their kernel times, packet types
+// and vnet headers: one system call for a burst rather than one per frame.
 class ReceiveBatch {
  public:
   static constexpr std::size_t kFrames = 32;
-  // A GSO frame can be 64 KiB; frames come whole or not at all.
-  static constexpr std::size_t kFrameBytes = 65536 + 256;
+  // A super-packet can be 64 KiB; frames come whole or not at all.
+  static constexpr std::size_t kFrameBytes = kVnetHeaderBytes + 65536 + 256;
 
   // The headers point into the object, which therefore stays where it was made.
   ReceiveBatch() : buffer_(kFrames * kFrameBytes) {
@@ -100,11 +128,15 @@ class ReceiveBatch {
     return got;
   }
 
+  // Empty for a frame that came truncated (it would be sent on cut short).
   [[nodiscard]] std::span<const std::uint8_t> frame(int i) const {
     const auto& header = headers_[static_cast<std::size_t>(i)];
-    // A truncated frame would be sent on cut short: taken as nothing.
-    if ((header.msg_hdr.msg_flags & MSG_TRUNC) != 0) return {};
-    return {static_cast<const std::uint8_t*>(header.msg_hdr.msg_iov->iov_base), header.msg_len};
+    if ((header.msg_hdr.msg_flags & MSG_TRUNC) != 0 || header.msg_len < kVnetHeaderBytes) return {};
+    return {start(header) + kVnetHeaderBytes, header.msg_len - kVnetHeaderBytes};
+  }
+  // What the kernel left unfinished in frame(i), which must not be empty.
+  [[nodiscard]] std::optional<shaper::Offload> offload(int i) const {
+    return read_vnet_header(start(headers_[static_cast<std::size_t>(i)]));
   }
   [[nodiscard]] int kind(int i) const { return slots_[static_cast<std::size_t>(i)].from.sll_pkttype; }
   // CLOCK_REALTIME.
@@ -126,8 +158,58 @@ class ReceiveBatch {
     sockaddr_ll from{};
     alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(timespec)) + 64> control{};
   };
+  static const std::uint8_t* start(const mmsghdr& header) {
+    return static_cast<const std::uint8_t*>(header.msg_hdr.msg_iov->iov_base);
+  }
+
   std::vector<std::uint8_t> buffer_;
   std::array<Slot, kFrames> slots_{};
+  std::array<mmsghdr, kFrames> headers_{};
+};
+
+// sendmmsg of the packets due on one attachment, each after its vnet header: one system call
+// for the packets that leave together (a rate's back-to-back departures, a burst's delay).
+class SendBatch {
+ public:
+  static constexpr std::size_t kFrames = 64;
+
+  // Packets sent, and those the socket refused (each counted once; the rest of a refused call's
+  // packets are tried again in the next).
+  struct Result {
+    std::uint64_t sent = 0, failed = 0;
+  };
+
+  Result send(int fd, std::span<const shaper::Packet> packets) {
+    Result result;
+    while (!packets.empty()) {
+      const std::size_t count = std::min(packets.size(), kFrames);
+      for (std::size_t i = 0; i < count; ++i) {
+        const shaper::Packet& packet = packets[i];
+        vnet_[i] = vnet_header(packet.offload);
+        iov_[i][0] = {vnet_[i].data(), vnet_[i].size()};
+        // sendmmsg takes iovecs of non-const bytes but only reads them.
+        iov_[i][1] = {const_cast<std::uint8_t*>(packet.frame.data()), packet.frame.size()};
+        headers_[i] = {};
+        headers_[i].msg_hdr.msg_iov = iov_[i].data();
+        headers_[i].msg_hdr.msg_iovlen = iov_[i].size();
+      }
+      const int done = ::sendmmsg(fd, headers_.data(), static_cast<unsigned>(count), MSG_DONTWAIT);
+      // The first packet refused: counted, skipped, and the call goes on after it.
+      const std::size_t passed = done < 0 ? 0 : static_cast<std::size_t>(done);
+      result.sent += passed;
+      std::size_t consumed = passed;
+      if (passed < count) {
+        ++result.failed;
+        ++consumed;
+      }
+      packets = packets.subspan(consumed);
+    }
+    return result;
+  }
+
+ private:
+  std::array<VnetHeader, kFrames> vnet_{};
+  std::array<std::array<iovec, 2>, kFrames> iov_{};
   std::array<mmsghdr, kFrames> headers_{};
 };
 
@@ -141,6 +223,8 @@ struct Attachment {
   std::FILE* trace = nullptr;
   std::uint64_t own_frames = 0;  // the TAP's own traffic, dropped
   std::uint64_t send_errors = 0;
+  std::uint64_t super_packets = 0;  // TCP super-packets (GSO) received whole
+  std::uint64_t unreadable = 0;     // truncated, or a kind of super-packet the shaper cannot cut
   Lateness lateness;
 
   Attachment() = default;
@@ -154,7 +238,7 @@ struct Attachment {
 class Engine {
  public:
   Engine(UniqueFd control, const EngineOptions& options)
-      : control_(std::move(control)), spin_ns_(std::chrono::nanoseconds(options.spin).count()) {}
+      : control_(std::move(control)), spin_(std::chrono::nanoseconds(options.spin).count()) {}
 
   int run() {
     // The default 50 µs of slack would be added to every wake-up before a departure.
@@ -173,14 +257,16 @@ class Engine {
       release(now);
       timespec timeout{};
       timespec* wait = nullptr;
+      Nanos sleep = 0;
       if (auto deadline = earliest()) {
-        const Nanos sleep = std::max<Nanos>(0, *deadline - now - spin_ns_);
+        sleep = std::max<Nanos>(0, *deadline - now - spin_.spin());
         timeout.tv_sec = sleep / 1'000'000'000;
         timeout.tv_nsec = sleep % 1'000'000'000;
         wait = &timeout;
       }
       const int ready =
           ::epoll_pwait2(epoll_.get(), events.data(), static_cast<int>(events.size()), wait, nullptr);
+      if (ready == 0 && sleep > 0) spin_.woke(now + sleep, monotonic_now());
       if (ready < 0) {
         if (errno == EINTR) continue;
         log_line("error", fmt::format("epoll_pwait2: {}", std::strerror(errno)));
@@ -216,12 +302,12 @@ class Engine {
 
   void release(Nanos now) {
     for (auto& [id, a] : attachments_) {
-      for (const shaper::Packet& packet : a->shaper->dequeue(now)) {
-        // Before the send: on a veth the receiving side's stack runs inside it.
-        a->lateness.add(monotonic_now() - packet.departure);
-        if (::send(a->sender.get(), packet.frame.data(), packet.frame.size(), MSG_DONTWAIT) < 0)
-          ++a->send_errors;
-      }
+      const std::vector<shaper::Packet> due = a->shaper->dequeue(now);
+      if (due.empty()) continue;
+      // Before the send: on a veth the receiving side's stack runs inside it.
+      const Nanos sending = monotonic_now();
+      for (const shaper::Packet& packet : due) a->lateness.add(sending - packet.departure);
+      a->send_errors += send_.send(a->sender.get(), due).failed;
     }
   }
 
@@ -235,15 +321,21 @@ class Engine {
       const Nanos now = monotonic_now();
       const Nanos offset = now_on(CLOCK_REALTIME) - now;
       for (int i = 0; i < got; ++i) {
-        const std::span<const std::uint8_t> frame = receive_.frame(i);
         if (receive_.kind(i) != PACKET_OUTGOING) continue;
+        const std::span<const std::uint8_t> frame = receive_.frame(i);
+        const std::optional<shaper::Offload> offload = frame.empty() ? std::nullopt : receive_.offload(i);
+        if (!offload) {
+          ++a.unreadable;
+          continue;
+        }
         if (frame.size() >= 12 && std::memcmp(frame.data() + 6, a.own_mac.data(), a.own_mac.size()) == 0) {
           ++a.own_frames;
           continue;
         }
         const std::optional<Nanos> stamped = receive_.kernel_time(i);
         const Nanos arrival = stamped ? std::min(*stamped - offset, now) : now;
-        a.shaper->enqueue(std::vector<std::uint8_t>(frame.begin(), frame.end()), arrival);
+        if (offload->gso != shaper::Gso::None) ++a.super_packets;
+        a.shaper->enqueue(std::vector<std::uint8_t>(frame.begin(), frame.end()), arrival, *offload);
       }
       if (static_cast<std::size_t>(got) < ReceiveBatch::kFrames) return;
     }
@@ -355,21 +447,29 @@ class Engine {
                  {"queued", a->shaper->queued_packets()},
                  {"own_frames", a->own_frames},
                  {"send_errors", a->send_errors},
+                 {"super_packets", a->super_packets},
+                 {"unreadable", a->unreadable},
                  {"lateness_seconds", a->lateness.to_json()}};
     }
-    return {{"attachments", std::move(out)}};
+    return {{"attachments", std::move(out)}, {"spin_seconds", static_cast<double>(spin_.spin()) / 1e9}};
   }
 
   UniqueFd control_;
-  const Nanos spin_ns_;
+  AdaptiveSpin spin_;
   UniqueFd epoll_;
   std::map<std::string, std::unique_ptr<Attachment>> attachments_;
   ReceiveBatch receive_;
+  SendBatch send_;
 };
 
 }  // namespace
 
 int run_engine(UniqueFd control, const EngineOptions& options) {
+  // Every frame is a heap block that lives for its delay. glibc would hand a freed super-packet's
+  // 64 KiB back to the kernel at once (trim) and fault the pages in again for the next one, which
+  // cost more than the copy itself; the engine keeps what it had.
+  ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  ::mallopt(M_MMAP_THRESHOLD, 4 << 20);
   try {
     return Engine(std::move(control), options).run();
   } catch (const std::exception& error) {

@@ -511,7 +511,12 @@ void UserspaceBackend::add_metrics(metrics::Registry& registry) {
   std::vector<Series> series{
       {"packets_in", counter("riasc_engine_packets_received_total", "Packets diverted to the engine.")},
       {"sent", counter("riasc_engine_packets_sent_total", "Packets the engine sent on.")},
-      {"bytes_sent", counter("riasc_engine_bytes_sent_total", "Bytes (whole frames) the engine sent on.")},
+      {"bytes_sent", counter("riasc_engine_bytes_sent_total",
+                             "Bytes the engine sent on, as frames on the wire (every segment).")},
+      {"super_packets",
+       counter("riasc_engine_super_packets_received_total", "TCP super-packets (GSO) diverted whole.")},
+      {"unreadable", counter("riasc_engine_packets_unreadable_total",
+                             "Diverted frames dropped: truncated or an unknown GSO kind.")},
       {"lost", counter("riasc_engine_packets_lost_total", "Packets dropped by the loss model.")},
       {"limit_drops",
        counter("riasc_engine_packets_limit_dropped_total", "Packets dropped by a full queue.")},

@@ -381,12 +381,13 @@ Tables Tables::load(const ShaperOptions& options) {
 }
 
 std::string trace_csv_header() {
-  return "id,arrival_ns,departure_ns,bytes,verdict,duplicate,corrupted,reordered,ecn_marked";
+  return "id,arrival_ns,departure_ns,bytes,verdict,duplicate,corrupted,reordered,ecn_marked,segments";
 }
 
 std::string to_csv(const TraceRecord& r) {
-  return fmt::format("{},{},{},{},{},{:d},{:d},{:d},{:d}", r.id, r.arrival, r.departure, r.bytes,
-                     verdict_name(r.verdict), r.duplicate, r.corrupted, r.reordered, r.ecn_marked);
+  return fmt::format("{},{},{},{},{},{:d},{:d},{:d},{:d},{}", r.id, r.arrival, r.departure, r.bytes,
+                     verdict_name(r.verdict), r.duplicate, r.corrupted, r.reordered, r.ecn_marked,
+                     r.segments);
 }
 
 struct Shaper::State {
@@ -456,12 +457,13 @@ struct Shaper::State {
     sink(TraceRecord{.id = packet.id,
                      .arrival = packet.arrival,
                      .departure = verdict == Verdict::Sent ? packet.departure : -1,
-                     .bytes = static_cast<std::uint32_t>(packet.frame.size()),
+                     .bytes = static_cast<std::uint32_t>(std::min<std::uint64_t>(packet.bytes, UINT32_MAX)),
                      .verdict = verdict,
                      .duplicate = packet.duplicate,
                      .corrupted = packet.corrupted,
                      .reordered = packet.reordered,
-                     .ecn_marked = packet.ecn_marked});
+                     .ecn_marked = packet.ecn_marked,
+                     .segments = packet.segments});
   }
 
   // tabledist: mu + sigma * (a table entry / 8192), in integers and rounded as the kernel
@@ -536,14 +538,30 @@ struct Shaper::State {
   // Flips one random bit in one random byte after the Ethernet header. netem picks any byte of
   // the linear data, MAC header included; on a veth a flipped destination MAC only makes the
   // frame vanish (it reads as loss), while a flipped byte in the IP packet is what a receiver's
-  // checksum check sees. The frames come from a plain TAP with complete checksums (the kernel
-  // finishes them before the TAP), so there is no CHECKSUM_PARTIAL to complete first, as netem
-  // must.
-  bool corrupt(std::vector<std::uint8_t>& frame) {
+  // checksum check sees. A checksum the kernel left to the device is completed first, as netem
+  // does, or the receiver would never check it.
+  bool corrupt(Packet& packet) {
+    std::vector<std::uint8_t>& frame = packet.frame;
     if (frame.size() <= kEthernetHeader) return false;
+    finish_checksum(frame, packet.offload);
     const auto at = kEthernetHeader + rng.below(static_cast<std::uint32_t>(frame.size() - kEthernetHeader));
     frame[at] ^= static_cast<std::uint8_t>(1u << rng.below(8));
     return true;
+  }
+
+  // netem_segment: a super-packet about to be corrupted goes on as its first segment; the others
+  // are returned, for enqueue() as packets of their own once this one is in the queue.
+  std::vector<std::vector<std::uint8_t>> split(Packet& packet) {
+    if (packet.offload.gso == Gso::None) return {};
+    std::vector<std::vector<std::uint8_t>> pieces = segment(packet.frame, packet.offload);
+    if (pieces.empty()) return {};  // headers that do not parse: kept whole, corrupted whole
+    packet.frame = std::move(pieces.front());
+    packet.offload = {};
+    packet.bytes = packet.frame.size();
+    packet.segments = 1;
+    pieces.erase(pieces.begin());
+    counters.packets_in += pieces.size();
+    return pieces;
   }
 
   // The latest time to send in the queue: the rate's reference point. netem looks at the tail
@@ -555,9 +573,21 @@ struct Shaper::State {
     return last;
   }
 
+  // What a packet's transmission takes at the rate: each segment's frame with the per-packet
+  // overhead and whole cells. netem charges a GSO skb's overhead and cells once, as if it were one
+  // frame; each segment is one on the wire, and a bulk profile's rate should not depend on how
+  // large the sender's super-packets happened to be.
+  std::uint64_t wire_bytes(const Packet& packet) const {
+    if (packet.segments <= 1) return wire_bytes(packet.bytes);
+    const std::uint64_t others = packet.segments - 1;
+    const std::uint64_t headers = (packet.bytes - packet.frame.size()) / others;
+    const std::uint64_t full = headers + packet.offload.segment_size;
+    return others * wire_bytes(full) + wire_bytes(packet.bytes - others * full);
+  }
+
   // The bytes packet_time_ns charges for a frame: with the per-packet overhead and whole cells
   // (ATM-like links) when a cell size is set.
-  std::uint64_t wire_bytes(std::size_t bytes) const {
+  std::uint64_t wire_bytes(std::uint64_t bytes) const {
     std::int64_t len = static_cast<std::int64_t>(bytes) + params.packet_overhead;
     len = std::max<std::int64_t>(len, 0);
     if (params.cell_size > 0) {
@@ -570,8 +600,8 @@ struct Shaper::State {
 
   // packet_time_ns: the time the frame takes at the rate. In 64 bits as the kernel's (overflows
   // only past 18 GB per packet).
-  Nanos packet_time(std::size_t bytes) const {
-    return static_cast<Nanos>(wire_bytes(bytes) * kNsPerSecond / params.rate);
+  Nanos packet_time(const Packet& packet) const {
+    return static_cast<Nanos>(wire_bytes(packet) * kNsPerSecond / params.rate);
   }
 
   // When a transmission of `bytes` wire bytes that starts at `start` ends at the rate series'
@@ -660,19 +690,28 @@ struct Shaper::State {
     // The copy is taken before corruption, so only the original is corrupted.
     std::optional<Packet> duplicate;
     if (count > 1) {
-      duplicate =
-          Packet{.frame = packet.frame, .arrival = now, .duplicate = true, .ecn_marked = packet.ecn_marked};
+      duplicate = Packet{.frame = packet.frame,
+                         .offload = packet.offload,
+                         .bytes = packet.bytes,
+                         .segments = packet.segments,
+                         .arrival = now,
+                         .duplicate = true,
+                         .ecn_marked = packet.ecn_marked};
     }
 
-    if (p.corrupt != 0 && p.corrupt >= corrupt_cor.next(rng) && corrupt(packet.frame)) {
-      packet.corrupted = true;
-      ++counters.corrupted;
+    std::vector<std::vector<std::uint8_t>> pieces;
+    if (p.corrupt != 0 && p.corrupt >= corrupt_cor.next(rng)) {
+      pieces = split(packet);
+      if (corrupt(packet)) {
+        packet.corrupted = true;
+        ++counters.corrupted;
+      }
     }
 
-    if (queued_packets() >= p.limit ||
-        (p.limit_bytes != 0 && queued_bytes + packet.frame.size() > p.limit_bytes)) {
-      // The copy goes with it, untraced: it never entered the queue.
-      ++counters.limit_drops;
+    if (queued_packets() >= p.limit || (p.limit_bytes != 0 && queued_bytes + packet.bytes > p.limit_bytes)) {
+      // The copy goes with it, untraced: it never entered the queue. So do the other segments
+      // of a corrupted super-packet, as netem drops them all.
+      counters.limit_drops += 1 + pieces.size();
       trace(packet, Verdict::LimitDrop);
       return;
     }
@@ -683,7 +722,7 @@ struct Shaper::State {
       enqueue(std::move(*duplicate), now, true);
     }
 
-    queued_bytes += packet.frame.size();
+    queued_bytes += packet.bytes;
     // Reorder: past the gap, a packet goes out at once with the reorder probability (the
     // generator is drawn only then, as in netem, which matters with a correlation).
     if (p.gap == 0 || counter < p.gap - 1 || p.reorder < reorder_cor.next(rng)) {
@@ -696,7 +735,7 @@ struct Shaper::State {
         Nanos start = now + delay;
         if (const auto last = last_time_to_send()) start = std::max(start, *last);
         start = std::max(start, now);
-        delay = transmission_end(start, wire_bytes(packet.frame.size())) - now;
+        delay = transmission_end(start, wire_bytes(packet)) - now;
       } else if (p.rate != 0) {
         // The last packet in the queue is the reference point: the delay already spent waiting
         // behind it counts against this packet's delay.
@@ -704,7 +743,7 @@ struct Shaper::State {
           delay = std::max<Nanos>(delay - (*last - now), 0);
           reference = *last;
         }
-        delay += packet_time(packet.frame.size());
+        delay += packet_time(packet);
       }
       // netem lets a negative jitter draw send a packet "before" it arrived; it only changes the
       // order among packets already due, and a departure before the arrival would confuse every
@@ -718,6 +757,10 @@ struct Shaper::State {
       ++counters.reordered;
       counter = 0;
       head_queue.push_front(std::move(packet));
+    }
+    for (auto& piece : pieces) {
+      const std::uint64_t bytes = piece.size();
+      enqueue(Packet{.frame = std::move(piece), .bytes = bytes, .id = next_id++, .arrival = now}, now, false);
     }
   }
 
@@ -740,7 +783,7 @@ struct Shaper::State {
 
   void release(Packet packet, Nanos at) {
     packet.departure = at;
-    queued_bytes -= packet.frame.size();
+    queued_bytes -= packet.bytes;
     released.push_back(std::move(packet));
   }
 
@@ -766,7 +809,7 @@ struct Shaper::State {
       tfifo.erase(head);
       if (params.slots) {
         --slot_packets_left;
-        slot_bytes_left -= static_cast<std::int32_t>(std::min<std::size_t>(packet.frame.size(), INT_MAX));
+        slot_bytes_left -= static_cast<std::int32_t>(std::min<std::uint64_t>(packet.bytes, INT_MAX));
         if (slot_packets_left <= 0 || slot_bytes_left <= 0) next_slot(now);
       }
       release(std::move(packet), now);
@@ -813,14 +856,21 @@ void Shaper::set_options(ShaperOptions options, Tables tables, Nanos at) {
   s.changes.insert(after, State::Change{at, std::move(params), std::move(tables)});
 }
 
-void Shaper::enqueue(std::vector<std::uint8_t> frame, Nanos now) {
+void Shaper::enqueue(std::vector<std::uint8_t> frame, Nanos now, Offload offload) {
   auto& s = *state_;
   s.advance(now);
   now = s.clock;
   if (s.trace_origin == kNever || s.trace_origin > now) s.trace_origin = now;
+  const std::uint64_t bytes = wire_length(frame, offload);
+  const std::uint32_t segments = segment_count(frame, offload);
   ++s.counters.packets_in;
-  s.counters.bytes_in += frame.size();
-  Packet packet{.frame = std::move(frame), .id = s.next_id++, .arrival = now};
+  s.counters.bytes_in += bytes;
+  Packet packet{.frame = std::move(frame),
+                .offload = offload,
+                .bytes = bytes,
+                .segments = segments,
+                .id = s.next_id++,
+                .arrival = now};
   s.enqueue(std::move(packet), now, false);
   s.attempt(now);
 }
@@ -838,7 +888,7 @@ std::vector<Packet> Shaper::dequeue(Nanos now) {
   out.reserve(s.released.size());
   for (auto& packet : s.released) {
     ++s.counters.sent;
-    s.counters.bytes_sent += packet.frame.size();
+    s.counters.bytes_sent += packet.bytes;
     s.trace(packet, Verdict::Sent);
     out.push_back(std::move(packet));
   }

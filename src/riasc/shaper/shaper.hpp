@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "riasc/net/tc_options.hpp"
+#include "riasc/shaper/offload.hpp"
 
 namespace riasc::shaper {
 
@@ -80,7 +81,7 @@ struct TraceReplay {
 struct ShaperOptions {
   net::NetemOptions netem;
   // A byte budget for the queue (0: none), checked as netem checks netem.limit packets; both
-  // apply. The bytes are frame lengths.
+  // apply. The bytes are Packet::bytes.
   std::uint64_t limit_bytes = 0;
   // At most one of them. When set, it replaces netem.loss and netem.loss_correlation (as a loss
   // model replaces random loss in netem); netem.ecn still applies.
@@ -103,7 +104,12 @@ struct Tables {
 
 struct Packet {
   std::vector<std::uint8_t> frame;  // the Ethernet frame, as it is to be sent
-  std::uint64_t id = 0;             // per Shaper, in order of enqueue; a duplicate gets its own
+  Offload offload{};                // what the kernel is to finish when it is sent
+  // What netem's rate, limits, slots and byte counters charge (qdisc_pkt_len): the frame, or for
+  // a super-packet every segment's frame.
+  std::uint64_t bytes = 0;
+  std::uint32_t segments = 1;  // on the wire: more than 1 for a super-packet
+  std::uint64_t id = 0;        // per Shaper, in order of enqueue; a duplicate gets its own
   Nanos arrival = 0;
   // When netem sends it: its time to send, or the opening of the slot it waited for. A late
   // dequeue() does not move it.
@@ -127,10 +133,11 @@ struct TraceRecord {
   std::uint32_t bytes = 0;
   Verdict verdict = Verdict::Sent;
   bool duplicate = false, corrupted = false, reordered = false, ecn_marked = false;
+  std::uint32_t segments = 1;
   bool operator==(const TraceRecord&) const = default;
 };
 
-// "id,arrival_ns,departure_ns,bytes,verdict,duplicate,corrupted,reordered,ecn_marked"
+// "id,arrival_ns,departure_ns,bytes,verdict,duplicate,corrupted,reordered,ecn_marked,segments"
 std::string trace_csv_header();
 // One line without the newline; verdict "sent", "lost" or "limit"; flags 0 or 1.
 std::string to_csv(const TraceRecord& record);
@@ -162,8 +169,11 @@ class Shaper {
   void set_options(ShaperOptions options, Tables tables, Nanos at);
 
   // A frame arriving at `now`: duplication, loss (or ECN mark), corruption, limit, reordering,
-  // delay and rate, as netem_enqueue decides them. Drops are traced here.
-  void enqueue(std::vector<std::uint8_t> frame, Nanos now);
+  // delay and rate, as netem_enqueue decides them. Drops are traced here. A super-packet is one
+  // packet to every decision, as a GSO skb is to netem, and is charged as its segments; when it is
+  // to be corrupted it is cut up first, as netem does, and its further segments are enqueued as
+  // packets of their own (counted in packets_in).
+  void enqueue(std::vector<std::uint8_t> frame, Nanos now, Offload offload = {});
 
   // When dequeue() has something to return: the time netem's watchdog would fire. With slots,
   // dequeue() at that time may draw a later slot and return nothing (netem redraws a slot that
