@@ -168,12 +168,12 @@ TEST(OffloadTest, TheShaperChargesEverySegmentAndCutsUpWhatItCorrupts) {
   const std::uint64_t wire = wire_length(whole, offload);
 
   ShaperOptions rated;
-  rated.netem.rate_bytes_per_second = 1'000'000;  // 1 byte per µs
+  rated.netem.rate_bytes_per_second = 100'000'000;  // 1 byte per 10 ns: 48 µs for it, kept whole
   rated.netem.packet_overhead = 24;
   Shaper shaper(rated, {}, 1);
   shaper.enqueue(whole, 0, offload);
   ASSERT_TRUE(shaper.next_departure());
-  EXPECT_EQ(*shaper.next_departure(), static_cast<Nanos>((wire + 4 * 24) * 1000));
+  EXPECT_EQ(*shaper.next_departure(), static_cast<Nanos>((wire + 4 * 24) * 10));
   std::vector<Packet> sent = shaper.dequeue(*shaper.next_departure());
   ASSERT_EQ(sent.size(), 1U);
   EXPECT_EQ(sent[0].frame, whole);
@@ -200,6 +200,33 @@ TEST(OffloadTest, TheShaperChargesEverySegmentAndCutsUpWhatItCorrupts) {
   EXPECT_EQ(c.sent, 4U);
   EXPECT_EQ(c.bytes_in, wire);
   EXPECT_EQ(c.bytes_sent, wire);
+}
+
+// At a rate at which it would take more than kLongestBurst, a super-packet is cut on arrival and
+// its segments leave one by one, as from a wire.
+TEST(OffloadTest, ASlowRateCutsASuperPacketIntoItsSegments) {
+  Offload offload;
+  const Frame whole = super_packet({}, 3 * kMss + 656, offload);
+  ShaperOptions slow;
+  slow.netem.rate_bytes_per_second = 1'000'000;  // 1 byte per µs: 4.8 ms for it
+  Shaper shaper(slow, {}, 4);
+  shaper.enqueue(whole, 0, offload);
+  std::vector<Nanos> departures;
+  std::uint64_t bytes = 0;
+  while (auto next = shaper.next_departure()) {
+    for (const Packet& packet : shaper.dequeue(*next)) {
+      EXPECT_EQ(packet.offload, Offload{});
+      EXPECT_TRUE(tcp_checksum_holds(packet.frame, {}));
+      bytes += packet.frame.size();
+      departures.push_back(packet.departure);
+    }
+  }
+  ASSERT_EQ(departures.size(), 4U);
+  EXPECT_EQ(departures.front(), static_cast<Nanos>(kMss + 66) * 1000) << "the first segment's time alone";
+  EXPECT_EQ(departures.back(), static_cast<Nanos>(wire_length(whole, offload)) * 1000);
+  EXPECT_EQ(bytes, wire_length(whole, offload));
+  EXPECT_EQ(shaper.counters().packets_in, 4U);
+  EXPECT_EQ(shaper.counters().bytes_in, wire_length(whole, offload));
 }
 
 TEST(OffloadTest, ADuplicateKeepsTheSuperPacketWhole) {

@@ -411,6 +411,43 @@ print('ok' if late and max(late) < $switch_budget else late)"
 measure_ping flexe other 10.42.0.3 50 0.02
 expect "flexe: the last step holds" flexe '100 <= r["median"] <= 103'
 
+# --- a profile asks for the node's other backend: its pods move there and back; status says so ---
+other_backend=userspace
+[ "$backend" = userspace ] && other_backend=kernel
+backend_profile() {  # backend_profile CHOICE: 30 ms on sink's egress, from that backend
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: k8s-netem.riasc.eu/v1
+kind: TrafficProfile
+metadata: {name: other-backend}
+spec:
+  backend: $1
+  podSelector: {matchLabels: {app: sink}}
+  parameters: {netem: {delay: 0.03}}
+YAML
+}
+backend_profile "$other_backend"
+eventually "backend: spec.backend $other_backend moves sink there" "^$other_backend\$" \
+  kubectl get tp other-backend -o jsonpath='{.status.nodes[0].backend}'
+# The engine runs anywhere; kernel netem only where the kernel has it (not on CI's hosts).
+accepted='^True $'
+[ "$other_backend" = kernel ] && accepted='^(True |False KernelModuleMissing)$'
+eventually "backend: $other_backend applies it, or names the module the kernel lacks" "$accepted" \
+  kubectl get tp other-backend -o jsonpath='{.status.conditions[?(@.type=="Applied")].status} {.status.nodes[0].reason}'
+if [ "$(kubectl get tp other-backend -o jsonpath='{.status.conditions[?(@.type=="Applied")].status}')" = True ]; then
+  measure_ping forced sink 10.42.0.2 30 0.02
+  expect "backend: $other_backend shapes sink" forced '30 <= r["median"] <= 34'
+fi
+backend_profile auto
+eventually "backend: with auto, sink goes back to the node's $backend backend" "^$backend True\$" \
+  kubectl get tp other-backend -o jsonpath='{.status.nodes[0].backend} {.status.conditions[?(@.type=="Applied")].status}'
+taps_expected=0
+[ "$backend" = userspace ] && taps_expected=1
+check "backend: sink has the TAPs of its backend only" "^$taps_expected\$" sh -c \
+  "ip -n sink -o link show type tun | grep -c ': rse'"
+measure_ping unforced sink 10.42.0.2 30 0.02
+expect "backend: $backend shapes sink" unforced '30 <= r["median"] <= 34'
+kubectl delete tp other-backend >/dev/null
+
 kill "$agent_pid"
 wait "$agent_pid"
 check "agent: stops cleanly on SIGTERM" '^0$' echo $?

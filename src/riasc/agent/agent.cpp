@@ -73,6 +73,7 @@ struct Agent::ProfileReport {
   struct Local {
     std::string namespace_name, name, interface, reason, message;
     bool applied = false;
+    std::string backend{};  // "" when no backend was reached (no namespace yet)
   };
   std::vector<Local> local;  // this node's selected pods
 };
@@ -388,7 +389,7 @@ void Agent::reconcile(Clock::time_point now) {
     for (const BandOutcome& band : record.outcome) {
       auto [it, inserted] = per_profile.try_emplace(
           band.profile, ProfileReport::Local{pod.namespace_name, pod.name, band.interface, band.reason,
-                                             band.message, band.applied});
+                                             band.message, band.applied, band.backend});
       if (!inserted && !band.applied) {
         it->second.applied = false;
         it->second.reason = band.reason;
@@ -418,8 +419,17 @@ void Agent::report(const std::map<std::string, ProfileReport>& reports) {
     if (!object) continue;
     const Json current = object->value("status", Json::object());
 
+    // The backend of this profile's pods here: the node's, unless the pods' profiles asked for
+    // the other (spec.backend, a trace), for all of them or for some ("mixed").
+    std::set<std::string> backends;
+    for (const auto& local : report.local) {
+      if (!local.backend.empty()) backends.insert(local.backend);
+    }
+    const std::string backend = backends.empty()       ? backend_->name()
+                                : backends.size() == 1 ? *backends.begin()
+                                                       : "mixed";
     Json node{{"name", options_.node},
-              {"backend", backend_->name()},
+              {"backend", backend},
               {"observedGeneration", report.generation},
               {"matchedPods", report.local.size()},
               {"appliedPods", std::count_if(report.local.begin(), report.local.end(),

@@ -30,8 +30,9 @@ struct BandOutcome {
   Direction direction = Direction::Egress;
   std::string interface;  // "" when none was found
   bool applied = false;
-  std::string reason;   // CamelCase, for conditions: NoInterface, KernelModuleMissing, ...
-  std::string message;  // for people
+  std::string reason;     // CamelCase, for conditions: NoInterface, KernelModuleMissing, ...
+  std::string message;    // for people
+  std::string backend{};  // "kernel" or "userspace": what shapes (or was to shape) it
 };
 
 struct ApplyOutcome {

@@ -2,29 +2,41 @@
 
 #include <fmt/format.h>
 
+#include "riasc/netem/backend_router.hpp"
 #include "riasc/netem/kernel_backend.hpp"
 
 namespace riasc::netem {
 
-std::optional<BackendChoice> parse_backend_choice(std::string_view text) {
-  if (text == "auto") return BackendChoice::Auto;
-  if (text == "kernel") return BackendChoice::Kernel;
-  if (text == "userspace") return BackendChoice::Userspace;
-  return std::nullopt;
+namespace {
+
+// The node's backend, with the other one at hand for the pods whose profiles ask for it.
+ChosenBackend routed(bool kernel, const UserspaceBackendOptions& userspace, std::string why) {
+  std::unique_ptr<Backend> node;
+  BackendRouter::Factory other;
+  if (kernel) {
+    node = std::make_unique<KernelBackend>();
+    other = [userspace] { return std::make_unique<UserspaceBackend>(userspace); };
+  } else {
+    node = std::make_unique<UserspaceBackend>(userspace);
+    other = [] { return std::make_unique<KernelBackend>(); };
+  }
+  return {std::make_unique<BackendRouter>(std::move(node), std::move(other)), std::move(why)};
 }
+
+}  // namespace
 
 ChosenBackend make_backend(BackendChoice choice, const UserspaceBackendOptions& userspace) {
   switch (choice) {
     case BackendChoice::Kernel:
-      return {std::make_unique<KernelBackend>(), "chosen by flag"};
+      return routed(true, userspace, "chosen by flag");
     case BackendChoice::Userspace:
-      return {std::make_unique<UserspaceBackend>(userspace), "chosen by flag"};
+      return routed(false, userspace, "chosen by flag");
     case BackendChoice::Auto:
       break;
   }
   const std::string missing = missing_kernel_netem_module();
-  if (missing.empty()) return {std::make_unique<KernelBackend>(), "the kernel has netem"};
-  return {std::make_unique<UserspaceBackend>(userspace), fmt::format("the kernel lacks {}", missing)};
+  if (missing.empty()) return routed(true, userspace, "the kernel has netem");
+  return routed(false, userspace, fmt::format("the kernel lacks {}", missing));
 }
 
 }  // namespace riasc::netem

@@ -2,7 +2,8 @@
 
 // Which data plane a node agent uses: `auto` takes the kernel backend where the kernel has
 // sch_netem, sch_prio, cls_fw and ifb, and the userspace backend elsewhere; `kernel` and
-// `userspace` force one.
+// `userspace` force one. That is the node's; a profile may still ask for the other one for its
+// pods (BackendRouter), which is then made when first needed.
 
 #include <memory>
 #include <optional>
@@ -13,11 +14,6 @@
 #include "riasc/netem/userspace_backend.hpp"
 
 namespace riasc::netem {
-
-enum class BackendChoice { Auto, Kernel, Userspace };
-
-// "auto", "kernel", "userspace"; nullopt for anything else.
-std::optional<BackendChoice> parse_backend_choice(std::string_view text);
 
 struct ChosenBackend {
   std::unique_ptr<Backend> backend;

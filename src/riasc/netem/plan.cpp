@@ -289,6 +289,7 @@ std::vector<Band> plan_pod(const PodInfo& pod, const std::vector<const TrafficPr
       band.interface_filter = profile->interface_filter;
       band.options = profile->initial_options(direction);
       if (profile->type == TrafficProfile::Type::Builtin) band.trace = profile->trace;
+      band.backend = profile->backend;
       for (const Rule& rule : rules) band.classifiers.push_back(resolve_rule(rule, direction, pod, cluster));
       bands.push_back(std::move(band));
     }
@@ -301,6 +302,7 @@ Json to_json(const std::vector<Band>& bands) {
   for (const Band& band : bands) {
     Json entry{{"profile", band.profile}, {"direction", to_string(band.direction)}};
     if (band.interface_filter) entry["interfaceFilter"] = *band.interface_filter;
+    if (band.backend != BackendChoice::Auto) entry["backend"] = to_string(band.backend);
     entry["netem"] = options_json(band.options);
     if (band.trace) entry["netem"]["trace"] = trace_json(*band.trace);
     Json classifiers = Json::array();

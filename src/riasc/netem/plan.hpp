@@ -71,7 +71,8 @@ struct Band {
   // is a change of parameters. Only the userspace backend can apply it; the kernel backend
   // reports such a band as not applied (NeedsUserspaceBackend).
   std::optional<shaper::TraceReplay> trace;
-  std::vector<Classifier> classifiers;  // OR
+  BackendChoice backend = BackendChoice::Auto;  // the profile's spec.backend
+  std::vector<Classifier> classifiers;          // OR
   bool operator==(const Band&) const = default;
 };
 

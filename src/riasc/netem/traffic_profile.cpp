@@ -614,6 +614,25 @@ std::optional<std::uint16_t> parse_ether_type(const Json& value) {
   return number_or_name(value, kEtherTypes);
 }
 
+std::optional<BackendChoice> parse_backend_choice(std::string_view text) {
+  if (text == "auto") return BackendChoice::Auto;
+  if (text == "kernel") return BackendChoice::Kernel;
+  if (text == "userspace") return BackendChoice::Userspace;
+  return std::nullopt;
+}
+
+std::string to_string(BackendChoice choice) {
+  switch (choice) {
+    case BackendChoice::Kernel:
+      return "kernel";
+    case BackendChoice::Userspace:
+      return "userspace";
+    case BackendChoice::Auto:
+      break;
+  }
+  return "auto";
+}
+
 ParsedTrafficProfile parse_traffic_profile(const Json& object) {
   ParsedTrafficProfile parsed;
   Reader read(parsed.errors);
@@ -627,6 +646,15 @@ ParsedTrafficProfile parse_traffic_profile(const Json& object) {
   profile.pod_selector = read.selector(spec, "podSelector", spec_at);
   if (auto filter = spec.find("interfaceFilter"); filter != spec.end() && filter->is_string()) {
     profile.interface_filter = filter->get<std::string>();
+  }
+  if (auto backend = spec.find("backend"); backend != spec.end()) {
+    const auto choice =
+        backend->is_string() ? parse_backend_choice(backend->get<std::string>()) : std::nullopt;
+    if (choice) {
+      profile.backend = *choice;
+    } else {
+      read.invalid(spec_at.child("backend"), *backend, "must be auto, kernel or userspace");
+    }
   }
   const std::string type = spec.value("type", "Builtin");
   const Json parameters = spec.value("parameters", Json::object());

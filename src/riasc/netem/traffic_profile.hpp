@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "riasc/core/field_error.hpp"
@@ -78,6 +79,14 @@ struct FlexeSequence {
   [[nodiscard]] Position at(std::chrono::nanoseconds elapsed) const;
 };
 
+// Which data plane shapes a pod: a node agent's --backend, and a profile's spec.backend. Auto:
+// for an agent, kernel netem where the kernel has it, else userspace; for a profile, the node's.
+enum class BackendChoice { Auto, Kernel, Userspace };
+
+// "auto", "kernel", "userspace"; nullopt for anything else.
+std::optional<BackendChoice> parse_backend_choice(std::string_view text);
+std::string to_string(BackendChoice choice);
+
 struct TrafficProfile {
   enum class Type { Builtin, Flexe };
 
@@ -86,6 +95,7 @@ struct TrafficProfile {
   std::int64_t generation = 0;
   LabelSelector pod_selector = LabelSelector::nothing();
   std::optional<std::string> interface_filter;
+  BackendChoice backend = BackendChoice::Auto;
   Type type = Type::Builtin;
   net::NetemOptions netem;  // Builtin; both directions
   // Builtin's parameters.netem.trace, both directions: delay and rate series that replace

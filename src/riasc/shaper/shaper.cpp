@@ -862,6 +862,26 @@ void Shaper::enqueue(std::vector<std::uint8_t> frame, Nanos now, Offload offload
   now = s.clock;
   if (s.trace_origin == kNever || s.trace_origin > now) s.trace_origin = now;
   const std::uint64_t bytes = wire_length(frame, offload);
+  // A super-packet leaves when its last byte would, all at once: at a slow rate, a burst that
+  // no wire delivers (64 KiB at 10 Mbit/s arrive 52 ms after the first byte would have). Cut into
+  // its segments it leaves as a wire's frames do. Rate series vary, so they always cut.
+  const auto& p = s.params;
+  const bool slow = !p.rate_trace.empty() || (p.rate != 0 && bytes * kNsPerSecond / p.rate >
+                                                                 static_cast<std::uint64_t>(kLongestBurst));
+  if (offload.gso != Gso::None && slow) {
+    std::vector<std::vector<std::uint8_t>> pieces = segment(frame, offload);
+    if (!pieces.empty()) {
+      for (auto& piece : pieces) {
+        const std::uint64_t length = piece.size();
+        ++s.counters.packets_in;
+        s.counters.bytes_in += length;
+        s.enqueue(Packet{.frame = std::move(piece), .bytes = length, .id = s.next_id++, .arrival = now}, now,
+                  false);
+      }
+      s.attempt(now);
+      return;
+    }
+  }
   const std::uint32_t segments = segment_count(frame, offload);
   ++s.counters.packets_in;
   s.counters.bytes_in += bytes;

@@ -27,6 +27,10 @@ namespace riasc::shaper {
 
 using Nanos = std::int64_t;
 
+// The longest a super-packet may take at a band's rate and still leave whole (1 ms: 125 KB at
+// 1 Gbit/s, so bulk TCP at gigabit rates keeps its super-packets).
+inline constexpr Nanos kLongestBurst = 1'000'000;
+
 // tc's `loss gemodel p r 1-h 1-k`, as probabilities in [0, 1]. h and k are the literature's
 // (and the kernel's) probabilities that a packet gets through in the bad and in the good state,
 // so tc's third and fourth arguments are 1 - h and 1 - k. The defaults are tc's, except r (tc:
@@ -172,7 +176,8 @@ class Shaper {
   // delay and rate, as netem_enqueue decides them. Drops are traced here. A super-packet is one
   // packet to every decision, as a GSO skb is to netem, and is charged as its segments; when it is
   // to be corrupted it is cut up first, as netem does, and its further segments are enqueued as
-  // packets of their own (counted in packets_in).
+  // packets of their own (counted in packets_in). At a rate at which it would take more than
+  // kLongestBurst (or at a rate series), it is cut into its segments on arrival, each a packet.
   void enqueue(std::vector<std::uint8_t> frame, Nanos now, Offload offload = {});
 
   // When dequeue() has something to return: the time netem's watchdog would fire. With slots,
