@@ -166,6 +166,19 @@ mean=$(kubectl logs -n quickstart controller --tail=15 | sed -n 's/.*round trip 
 echo "the controller's mean round trip over its last 15 samples: $mean ms"
 check "the controller's round trips show the profile's 50 ms delay (mean $mean ms)" '^ok$' \
   awk -v m="$mean" 'BEGIN { print (m >= 45 && m <= 70) ? "ok" : "off" }'
+if [ "$backend" = userspace ]; then
+  "$riasc" traces lab-to-control-room --data-dir "$data" -o "$work/trace.csv" 2>"$work/traces.err"
+  check "riasc traces writes the profile's per-packet trace" \
+    '^namespace,pod,direction,id,arrival_ns,departure_ns,bytes,verdict,duplicate,corrupted,reordered,ecn_marked,segments$' \
+    head -1 "$work/trace.csv"
+  # The simulator's egress to the controller, 50 ms ± 5 ms: departure - arrival, per packet.
+  check "its rows are the simulator's packets, sent 50 ms (mean) after they arrived" '^ok [1-9]' awk -F, '
+    NR > 1 && $8 == "sent" { n++; sum += ($6 - $5) / 1e6; if ($1 != "quickstart" || $2 != "simulator" || $3 != "egress") other++ }
+    END { mean = n ? sum / n : 0; print (n > 0 && !other && mean >= 45 && mean <= 55 ? "ok" : "off"), n, mean }' \
+    "$work/trace.csv"
+  check "riasc traces names an unknown profile" 'no traces of TrafficProfile nosuch' \
+    sh -c "'$riasc' traces nosuch --data-dir '$data' 2>&1; true"
+fi
 
 # Deleting: SIGTERM, the grace period, SIGKILL; the pod goes once its processes have.
 stubborn_uid=$(kubectl get pod -n quickstart stubborn -o jsonpath='{.metadata.uid}')

@@ -15,6 +15,7 @@ void add_up_command(CLI::App& app);      // up and down
 void add_cosim_command(CLI::App& app);
 void add_user_command(CLI::App& app);      // user add
 void add_operator_command(CLI::App& app);  // the Project operator (docs/tenancy.md)
+void add_traces_command(CLI::App& app);    // a TrafficProfile's per-packet traces
 
 // Ends the program with `code` after the command has said why.
 [[noreturn]] void exit_with(int code);

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   riasc::cli::add_cosim_command(app);
   riasc::cli::add_user_command(app);
   riasc::cli::add_operator_command(app);
+  riasc::cli::add_traces_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& error) {

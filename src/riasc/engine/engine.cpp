@@ -255,6 +255,7 @@ class Engine {
       // counts as that time, which then errs by no more than the few instructions in between.
       const Nanos now = monotonic_now();
       release(now);
+      flush_traces(now);
       timespec timeout{};
       timespec* wait = nullptr;
       Nanos sleep = 0;
@@ -308,6 +309,15 @@ class Engine {
       const Nanos sending = monotonic_now();
       for (const shaper::Packet& packet : due) a->lateness.add(sending - packet.departure);
       a->send_errors += send_.send(a->sender.get(), due).failed;
+    }
+  }
+
+  // Once a second, so `riasc traces` sees what happened up to a second ago.
+  void flush_traces(Nanos now) {
+    if (now - flushed_ < 1'000'000'000) return;
+    flushed_ = now;
+    for (const auto& [id, a] : attachments_) {
+      if (a->trace != nullptr) std::fflush(a->trace);
     }
   }
 
@@ -456,6 +466,7 @@ class Engine {
 
   UniqueFd control_;
   AdaptiveSpin spin_;
+  Nanos flushed_ = 0;
   UniqueFd epoll_;
   std::map<std::string, std::unique_ptr<Attachment>> attachments_;
   ReceiveBatch receive_;
