@@ -128,14 +128,14 @@ print(json.dumps({'sent': $count, 'lost': $count - len(got), 'mean': mean, 'sd':
 " >"$work/$name.json"
 }
 
-# throughput NS HOST PORT SECONDS: the TCP goodput iperf3's receiver got, in Mbit/s. Best of three
+# throughput NS HOST PORT SECONDS [RUNS]: the TCP goodput iperf3's receiver got, in Mbit/s. Best of RUNS (3)
 # runs: a run that the emulated or shared CPU slows says nothing about the data path. With two or
 # more CPUs, sender and receiver are pinned to CPUs 0 and 1: where the scheduler puts them (one
 # core or two) moves a veth's TCP throughput by more than the 10 % the check allows.
 throughput() {
-  local ns=$1 host=$2 port=$3 seconds=$4 best=0 got pin=()
+  local ns=$1 host=$2 port=$3 seconds=$4 runs=${5:-3} best=0 got pin=()
   (($(nproc) >= 2)) && pin=(-A 0,1)
-  for _ in 1 2 3; do
+  for _ in $(seq "$runs"); do
     got=$(ip netns exec "$ns" iperf3 -c "$host" -p "$port" -t "$seconds" "${pin[@]}" -J 2>/dev/null |
       python3 -c "import json, sys; print(json.load(sys.stdin)['end']['sum_received']['bits_per_second'] / 1e6)" 2>/dev/null) ||
       got=0
@@ -233,7 +233,20 @@ if [ "$backend" = userspace ]; then
 fi
 
 # --- throughput: traffic the profile does not select keeps its speed; a rate gives its goodput ---
-selected_mbit=$(throughput ctrl 10.42.0.6 5201 3)
+if [ "$backend" = userspace ]; then
+  # Against a path without rules measured in turn with it, under the same load: the agent and
+  # server (several times slower under AddressSanitizer) take CPU from iperf3 on two cores once
+  # they run, which a baseline taken before them does not see (CI measured 87 % that way).
+  unshaped_mbit=0
+  selected_mbit=0
+  for _ in 1 2 3 4 5; do
+    unshaped_mbit=$(python3 -c "print(max($unshaped_mbit, $(throughput sim 10.42.0.6 5201 2 1)))")
+    selected_mbit=$(python3 -c "print(max($selected_mbit, $(throughput ctrl 10.42.0.6 5201 2 1)))")
+  done
+  echo "throughput: sim (no rules) to sink, in turn with the next: $unshaped_mbit Mbit/s"
+else
+  selected_mbit=$(throughput ctrl 10.42.0.6 5201 3)
+fi
 echo "throughput: ctrl to sink (not selected) with the slides' profile on ctrl: $selected_mbit Mbit/s"
 check "throughput: unselected TCP keeps > 90 % of the unshaped ($selected_mbit of $unshaped_mbit Mbit/s)" '^ok$' \
   python3 -c "print('ok' if $selected_mbit > 0.9 * $unshaped_mbit else 'slower')"
