@@ -2,26 +2,18 @@
 
 #include <optional>
 
+#include "riasc/shaper/frame_bytes.hpp"
+
 namespace riasc::shaper {
 namespace {
 
 constexpr std::uint8_t kFin = 0x01, kPsh = 0x08, kCwr = 0x80;
 constexpr std::uint8_t kTcp = 6;
 
-std::uint16_t be16(const std::vector<std::uint8_t>& bytes, std::size_t at) {
-  return static_cast<std::uint16_t>(bytes[at] << 8 | bytes[at + 1]);
-}
-std::uint32_t be32(const std::vector<std::uint8_t>& bytes, std::size_t at) {
-  return static_cast<std::uint32_t>(be16(bytes, at)) << 16 | be16(bytes, at + 2);
-}
-void put_be16(std::vector<std::uint8_t>& bytes, std::size_t at, std::uint16_t value) {
-  bytes[at] = static_cast<std::uint8_t>(value >> 8);
-  bytes[at + 1] = static_cast<std::uint8_t>(value);
-}
-void put_be32(std::vector<std::uint8_t>& bytes, std::size_t at, std::uint32_t value) {
-  put_be16(bytes, at, static_cast<std::uint16_t>(value >> 16));
-  put_be16(bytes, at + 2, static_cast<std::uint16_t>(value));
-}
+using frame_bytes::be16;
+using frame_bytes::be32;
+using frame_bytes::put_be16;
+using frame_bytes::put_be32;
 
 // The one's complement sum of [from, to) as 16-bit big-endian words, not yet folded.
 std::uint64_t sum_words(const std::vector<std::uint8_t>& bytes, std::size_t from, std::size_t to,

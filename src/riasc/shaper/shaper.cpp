@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "riasc/shaper/frame_bytes.hpp"
+
 namespace riasc::shaper {
 
 namespace {
@@ -89,14 +91,8 @@ struct Correlated {
   }
 };
 
-// Bytes at an offset, big-endian, as the IP headers carry them.
-std::uint16_t be16(const std::vector<std::uint8_t>& frame, std::size_t at) {
-  return static_cast<std::uint16_t>((frame[at] << 8) | frame[at + 1]);
-}
-void put_be16(std::vector<std::uint8_t>& frame, std::size_t at, std::uint16_t value) {
-  frame[at] = static_cast<std::uint8_t>(value >> 8);
-  frame[at + 1] = static_cast<std::uint8_t>(value);
-}
+using frame_bytes::be16;
+using frame_bytes::put_be16;
 
 // INET_ECN_set_ce on an untagged Ethernet frame: true when the packet now carries CE (it was
 // ECT(0) or ECT(1), or already CE, which the kernel also counts as marked); false for Not-ECT
