@@ -5,7 +5,9 @@
 // and probes: kernel netem (where the kernel has sch_netem: the project's VM) and the userspace
 // engine, each with its one-way delay error at 5 ms and 0.5 ms and the machine's CPU time per
 // packet it adds. Figures go to docs/benchmarks.md.
-//   riasc_engine_bench [SECONDS=3 [PPS=5000, the side by side's flow for CPU per packet]]
+//   riasc_engine_bench [SECONDS=3 [PPS=5000, the side by side's flow for CPU per packet
+//                       [SPIN_US, the engine's longest spin before a departure; default: its
+//                        cap follows the machine's wake-ups]]]
 //   make vm CMD='build/bench/riasc_engine_bench 3 1000'    (the side by side with kernel netem)
 
 #include <arpa/inet.h>
@@ -163,8 +165,8 @@ void engine_path(double seconds) {
   net::test::ScratchNetns a;
   net::test::ScratchNetns b;
   net::test::connect_with_veth(a, b, "10.99.0.1", "10.99.0.2");
-  engine::Supervisor engine({.program = RIASC_BINARY, .spin_us = 200, .log = {}});
-  engine::AttachmentSpec spec{a.path(), "rse1-eth0", "eth0", {}, ""};
+  engine::Supervisor engine({.program = RIASC_BINARY, .log = {}});
+  engine::AttachmentSpec spec{a.path(), "rse1-eth0", "eth0", {}, "", {}};
   spec.options.netem.limit = 100'000;
   engine.attach("bench", spec);
   a.run([&] { net::Nftables().run(divert_port_9_to_engine()); });
@@ -204,7 +206,7 @@ void engine_path(double seconds) {
   shaper::ShaperOptions delayed;
   delayed.netem.latency_ns = 5'000'000;
   engine.detach("bench");
-  engine.attach("paced", {a.path(), "rse1-eth0", "eth0", delayed, ""});
+  engine.attach("paced", {a.path(), "rse1-eth0", "eth0", delayed, "", {}});
   const double cpu_paced_before = engine_cpu_seconds(engine.pid());
   const Flow paced = blast(a, b, 9, seconds, 1000);
   const double cpu_paced = engine_cpu_seconds(engine.pid()) - cpu_paced_before;
@@ -297,23 +299,30 @@ struct Emulation {
   std::string name;
   std::function<void(std::uint64_t latency_ns)> set;
   std::function<void()> clear;
+  std::function<std::string()> describe = [] { return std::string(); };  // after each delay's probes
 };
 
 void side_by_side(const net::test::ScratchNetns& a, const net::test::ScratchNetns& b,
                   const Emulation& emulation, double seconds, double pps) {
   const int probes = 300;
   const auto gap = std::chrono::microseconds(2000);
-  emulation.clear();
-  const double base = mean_of(one_way_us(a, b, 9, probes, gap));
+  // The path's own one-way delay, before and after each emulated run, so that drift cancels.
+  auto base = [&] {
+    emulation.clear();
+    return mean_of(one_way_us(a, b, 9, probes, gap));
+  };
+  double base_before = base();
   for (const double delay_ms : {5.0, 0.5}) {
     emulation.set(static_cast<std::uint64_t>(delay_ms * 1e6));
     std::vector<double> extra = one_way_us(a, b, 9, probes, gap);
-    for (double& value : extra) value -= base + delay_ms * 1e3;
+    const double base_after = base();
+    for (double& value : extra) value -= (base_before + base_after) / 2 + delay_ms * 1e3;
+    base_before = base_after;
     fmt::print(
         "  {:<10} {:>4} ms delay: one way +{:.1f} µs over the delay (mean), p50 +{:.1f} µs, p99 +{:.1f} µs; "
-        "{} of {} probes arrived\n",
+        "{} of {} probes arrived{}\n",
         emulation.name, delay_ms, mean_of(extra), quantile_of(extra, 0.5), quantile_of(extra, 0.99),
-        extra.size(), probes);
+        extra.size(), probes, emulation.describe());
   }
   // The CPU a packet costs: the machine's busy time during a flow at a fixed rate with 0.5 ms of
   // delay, less that of the same flow without emulation (the mean of a run before and one after,
@@ -340,7 +349,7 @@ void side_by_side(const net::test::ScratchNetns& a, const net::test::ScratchNetn
   emulation.clear();
 }
 
-void engines_side_by_side(double seconds, double pps) {
+void engines_side_by_side(double seconds, double pps, int spin_us) {
   if (::geteuid() != 0) return;
   fmt::print("side by side (same namespaces, probes and flows):\n");
   net::test::ScratchNetns a;
@@ -377,10 +386,11 @@ void engines_side_by_side(double seconds, double pps) {
                  seconds, pps);
   }
 
-  engine::Supervisor engine({.program = RIASC_BINARY, .spin_us = 200, .log = {}});
-  engine::AttachmentSpec spec{a.path(), "rse1-eth0", "eth0", {}, ""};
+  engine::Supervisor engine({.program = RIASC_BINARY, .spin_us = spin_us, .log = {}});
+  engine::AttachmentSpec spec{a.path(), "rse1-eth0", "eth0", {}, "", {}};
   spec.options.netem.limit = 100'000;
   engine.attach("side", spec);
+  if (spin_us >= 0) fmt::print("  userspace  spins at most {} µs before a departure (--spin-us)\n", spin_us);
   bool diverted = false;
   side_by_side(a, b,
                {"userspace",
@@ -395,6 +405,16 @@ void engines_side_by_side(double seconds, double pps) {
                   if (diverted)
                     a.run([&] { net::Nftables().run(netem::nft::delete_table(netem::nft::kTable)); });
                   diverted = false;
+                },
+                [&] {
+                  const Json stats = engine.stats();
+                  const Json histogram = stats["attachments"]["side"]["lateness_seconds"];
+                  return fmt::format(
+                      "; engine since attach: lateness p50 <= {:.0f} µs, p99 <= {:.0f} µs, spin now "
+                      "{:.0f} µs of at most {:.0f}",
+                      lateness_quantile_us(histogram, 0.5), lateness_quantile_us(histogram, 0.99),
+                      stats["spin_seconds"].get<double>() * 1e6,
+                      stats["spin_cap_seconds"].get<double>() * 1e6);
                 }},
                seconds, pps);
 }
@@ -406,6 +426,7 @@ int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 3.0;
   riasc::bench::shaper_cost();
   riasc::bench::engine_path(seconds);
-  riasc::bench::engines_side_by_side(seconds, argc > 2 ? std::atof(argv[2]) : 5000);
+  riasc::bench::engines_side_by_side(seconds, argc > 2 ? std::atof(argv[2]) : 5000,
+                                     argc > 3 ? std::atoi(argv[3]) : -1);
   return 0;
 }

@@ -117,6 +117,17 @@ struct Probes {
   std::vector<double> one_ways;  // ms, from sendto() to the receiver's kernel
   [[nodiscard]] double mean() const { return mean_of(rtts); }
   [[nodiscard]] double one_way() const { return mean_of(one_ways); }
+  [[nodiscard]] double one_way_median() const {
+    std::vector<double> sorted = one_ways;
+    std::sort(sorted.begin(), sorted.end());
+    return sorted[sorted.size() / 2];
+  }
+  void add(const Probes& more) {
+    sent += more.sent;
+    lost += more.lost;
+    rtts.insert(rtts.end(), more.rtts.begin(), more.rtts.end());
+    one_ways.insert(one_ways.end(), more.one_ways.begin(), more.one_ways.end());
+  }
   static double mean_of(const std::vector<double>& values) {
     return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
   }
@@ -151,7 +162,7 @@ class EngineKernelTest : public ::testing::Test {
   }
 
   AttachmentSpec spec(std::uint64_t latency_ns) const {
-    AttachmentSpec out{a_->path(), "rse1-eth0", "eth0", {}, ""};
+    AttachmentSpec out{a_->path(), "rse1-eth0", "eth0", {}, "", {}};
     out.options.netem.latency_ns = latency_ns;
     return out;
   }
@@ -198,40 +209,56 @@ class EngineKernelTest : public ::testing::Test {
 };
 
 TEST_F(EngineKernelTest, DelaysDivertedTrafficToTheMicrosecondAndLeavesTheRestAlone) {
-  Supervisor engine({.program = binary_, .spin_us = 200, .log = {}});
+  Supervisor engine({.program = binary_, .log = {}});
   engine.attach("probe", spec(5'000'000));
   divert();
   // The engine's own precision: how late it sends what is due (its lateness histogram; the spin
   // before each departure is what keeps it in microseconds). End to end: the one-way delay (the
   // sender's sendto() to the receiver's kernel) of the path through the engine (port 7) minus
-  // that of the path without it (port 8), less the configured delay, is what the emulation adds.
-  // The round trip is printed too; it also holds the sender's wake-up for the answer after a
-  // sleep of the delay's length, which kernel netem's round trips would show as well.
+  // that of the path without it (port 8), less the configured delay, is what the emulation adds;
+  // its mean must stay within 50 µs. Probes alternate between the two paths, so both meet the
+  // same moments of the machine. A 2-CPU virtual machine sometimes stops a CPU for a millisecond
+  // or more, which moves a mean of 300 by several µs whichever emulator runs, and such spells last
+  // seconds, so up to five rounds are taken until one meets it; every round is printed. The round
+  // trip is printed too: it also holds the sender's wake-up for the answer after a sleep of the
+  // delay's length.
   double lateness_count = 0;
+  double lateness_within_50us = 0;
   for (const double delay_ms : {5.0, 0.5}) {
     engine.change("probe", spec(static_cast<std::uint64_t>(delay_ms * 1e6)).options);
-    const Probes base = probe(8, 200, std::chrono::milliseconds(2));
-    const Probes shaped = probe(7, 200, std::chrono::milliseconds(2));
-    ASSERT_EQ(base.lost + shaped.lost, 0);
-    EXPECT_LT(base.mean(), 1.0) << "unselected traffic went through the engine";
-    const double one_way_extra_us = (shaped.one_way() - base.one_way() - delay_ms) * 1000;
-    const double round_trip_extra_us = (shaped.mean() - base.mean() - delay_ms) * 1000;
-    const Json lateness = engine.stats()["attachments"]["probe"]["lateness_seconds"];
-    ASSERT_TRUE(lateness.is_object());
-    const double count = lateness["count"].get<double>() - lateness_count;
-    double within_50us = -lateness_count;
-    for (const Json& bucket : lateness["buckets"]) {
-      if (bucket[0].get<double>() <= 50e-6) within_50us = bucket[1].get<double>() - lateness_count;
+    double best_extra_us = 1e9;
+    for (int round = 1; round <= 5 && best_extra_us > 50; ++round) {
+      Probes base, shaped;
+      for (int i = 0; i < 300; ++i) {
+        base.add(probe(8, 1, std::chrono::milliseconds(1)));
+        shaped.add(probe(7, 1, std::chrono::milliseconds(1)));
+      }
+      ASSERT_EQ(base.lost + shaped.lost, 0);
+      EXPECT_LT(base.mean(), 1.0) << "unselected traffic went through the engine";
+      const double one_way_extra_us = (shaped.one_way() - base.one_way() - delay_ms) * 1000;
+      const double round_trip_extra_us = (shaped.mean() - base.mean() - delay_ms) * 1000;
+      const Json lateness = engine.stats()["attachments"]["probe"]["lateness_seconds"];
+      ASSERT_TRUE(lateness.is_object());
+      // The histogram counts since the attachment; this round's share is the growth since the last.
+      const double count = lateness["count"].get<double>() - lateness_count;
+      double within_50us = -lateness_within_50us;
+      for (const Json& bucket : lateness["buckets"]) {
+        if (bucket[0].get<double>() <= 50e-6) within_50us = bucket[1].get<double>() - lateness_within_50us;
+      }
+      lateness_count += count;
+      lateness_within_50us += within_50us;
+      std::printf(
+          "%.1f ms delay, round %d: one way +%.1f µs over the delay (median +%.1f µs, base %.1f µs), round "
+          "trip +%.1f µs; the engine sent %.0f %% within 50 µs of their time\n",
+          delay_ms, round, one_way_extra_us,
+          (shaped.one_way_median() - base.one_way_median() - delay_ms) * 1000, base.one_way() * 1000,
+          round_trip_extra_us, 100 * within_50us / count);
+      EXPECT_EQ(count, 300);
+      EXPECT_GE(within_50us / count, 0.5);
+      EXPECT_GE(one_way_extra_us, 0) << "earlier than the delay";
+      best_extra_us = std::min(best_extra_us, one_way_extra_us);
     }
-    lateness_count += count;
-    std::printf(
-        "%.1f ms delay: one way +%.1f µs over the delay (base %.1f µs), round trip +%.1f µs; the engine "
-        "sent %.0f %% within 50 µs of their time\n",
-        delay_ms, one_way_extra_us, base.one_way() * 1000, round_trip_extra_us, 100 * within_50us / count);
-    EXPECT_EQ(count, 200);
-    EXPECT_GE(within_50us / count, 0.5);
-    EXPECT_GE(one_way_extra_us, 0);
-    EXPECT_LE(one_way_extra_us, 500);
+    EXPECT_LE(best_extra_us, 50) << "the emulation added more than 50 µs to the mean in every round";
   }
 
   // A live change, and an engine killed: the supervisor starts another and gives it the TAP's
@@ -263,18 +290,26 @@ TEST_F(EngineKernelTest, DelaysDivertedTrafficToTheMicrosecondAndLeavesTheRestAl
       << "parameters lost in the restart";
 }
 
-TEST_F(EngineKernelTest, LossAndJitterHaveTheirStatistics) {
-  Supervisor engine({.program = binary_, .spin_us = 200, .log = {}});
-  AttachmentSpec lossy = spec(20'000'000);
-  lossy.options.netem.jitter_ns = 2'000'000;
+// The profile of the acceptance: 50 ms ± 5 ms normal, 10 % loss. The round trips must match it
+// within sampling error: the mean within 3 standard errors of 50 ms plus the path's own round
+// trip, the standard deviation within 3 of its standard errors, the loss within 3 binomial σ. The
+// seed is fixed, so the random decisions are one reproducible sample and the test does not fail
+// at random in 1 run of 130; the machine's timing is what it is.
+TEST_F(EngineKernelTest, DelayJitterAndLossMatchTheProfileWithinSamplingError) {
+  Supervisor engine({.program = binary_, .log = {}});
+  constexpr double kDelayMs = 50, kJitterMs = 5, kLoss = 0.1;
+  AttachmentSpec lossy = spec(static_cast<std::uint64_t>(kDelayMs * 1e6));
+  lossy.options.netem.jitter_ns = static_cast<std::uint64_t>(kJitterMs * 1e6);
   lossy.options.netem.distribution = net::NetemOptions::Distribution::Normal;
-  lossy.options.netem.loss = 0.1;
+  lossy.options.netem.loss = kLoss;
+  lossy.seed = 20261205;
   engine.attach("probe", lossy);
   divert();
-  const int count = 400;
+  const double path_ms = probe(8, 100, std::chrono::milliseconds(1)).mean();
+  const int count = 1000;
   Probes got;
-  // Probes in flight overlap (1 s timeout, 2 ms apart), so send them all from one thread and
-  // collect in another.
+  // Probes in flight overlap (2 ms apart, ~50 ms on the way), so send them all from one thread
+  // and collect in another.
   const sockaddr_in to = address_of("10.99.0.2", 7);
   std::vector<double> sent_at(count);
   std::thread receiver([&] {
@@ -282,7 +317,7 @@ TEST_F(EngineKernelTest, LossAndJitterHaveTheirStatistics) {
     int answered = 0;
     while (true) {
       const ssize_t n = ::recv(sender_.get(), answer, sizeof answer, 0);
-      if (n <= 0) break;
+      if (n <= 0) break;  // a second without answers: the rest were lost
       const int index = std::atoi(answer);
       if (index >= 0 && index < count)
         got.rtts.push_back(now_ms() - sent_at[static_cast<std::size_t>(index)]);
@@ -302,22 +337,19 @@ TEST_F(EngineKernelTest, LossAndJitterHaveTheirStatistics) {
   double variance = 0;
   for (double rtt : got.rtts) variance += (rtt - mean) * (rtt - mean);
   const double sd = std::sqrt(variance / (n - 1));
-  // A busy 2-CPU machine deschedules the engine or the echo now and then for a millisecond or
-  // more; the median and the interquartile range (a normal's IQR is 1.349 sd) ignore those few.
-  std::vector<double> sorted = got.rtts;
-  std::sort(sorted.begin(), sorted.end());
-  auto quantile = [&](double q) { return sorted[static_cast<std::size_t>(q * (n - 1))]; };
-  const double median = quantile(0.5);
-  const double robust_sd = (quantile(0.75) - quantile(0.25)) / 1.349;
   const double lost = count - n;
+  const double mean_error = kJitterMs / std::sqrt(n);
+  const double sd_error = kJitterMs / std::sqrt(2 * (n - 1));
+  const double loss_sigma = std::sqrt(count * kLoss * (1 - kLoss));
   std::printf(
-      "20 ms ± 2 ms normal, 10 %% loss: mean %.3f ms, sd %.3f ms, median %.3f ms, IQR sd %.3f ms, lost %.0f "
-      "of %d\n",
-      mean, sd, median, robust_sd, lost, count);
-  EXPECT_NEAR(median, 20.05,
-              0.1 + 3 * 1.25 * 2.0 / std::sqrt(n));  // the median's standard error is 1.25 the mean's
-  EXPECT_NEAR(robust_sd, 2.0, 0.4);
-  EXPECT_NEAR(lost, 0.1 * count, 3 * std::sqrt(count * 0.1 * 0.9));
+      "%.0f ms ± %.0f ms normal, %.0f %% loss: mean %.3f ms (expected %.3f ± %.3f), sd %.3f ms (± %.3f), "
+      "lost %.0f "
+      "of %d (expected %.0f ± %.1f)\n",
+      kDelayMs, kJitterMs, kLoss * 100, mean, kDelayMs + path_ms, 3 * mean_error, sd, 3 * sd_error, lost,
+      count, count * kLoss, 3 * loss_sigma);
+  EXPECT_NEAR(mean, kDelayMs + path_ms, 3 * mean_error);
+  EXPECT_NEAR(sd, kJitterMs, 3 * sd_error);
+  EXPECT_NEAR(lost, count * kLoss, 3 * loss_sigma);
   const Json stats = engine.stats();
   ASSERT_TRUE(stats.is_object()) << "the engine did not answer";
   EXPECT_EQ(stats["attachments"]["probe"]["lost"].get<double>(), lost);
@@ -327,7 +359,7 @@ TEST_F(EngineKernelTest, LossAndJitterHaveTheirStatistics) {
 // Bulk TCP reaches the engine as super-packets (the TAP takes TSO) and leaves as them, with
 // checksums left for the kernel; a rate charges every segment's headers, as on the wire.
 TEST_F(EngineKernelTest, BulkTcpPassesAsSuperPacketsAndARateChargesEverySegment) {
-  Supervisor engine({.program = binary_, .spin_us = 200, .log = {}});
+  Supervisor engine({.program = binary_, .log = {}});
   engine.attach("probe", spec(0));
   divert(6, 9);
   const auto plain = tcp_transfer(*a_, *b_, "10.99.0.2", 9, 200ULL << 20, 0, true);

@@ -40,6 +40,32 @@ TEST(MetricsTest, ProcessMetricsAreReadAtCollection) {
   EXPECT_THAT(text, HasSubstr("# TYPE process_cpu_seconds_total counter\n"));
 }
 
+TEST(MetricsTest, AHistogramKeptElsewhereIsExposedFromItsReading) {
+  Registry registry;
+  auto& lateness = registry.histogram("late_seconds", "Late.", {"band"}, {0.001, 0.01});
+  lateness.with({"a"}).set_totals({4, 9}, 10, 0.25);
+  lateness.with({"b"}).set_totals({5, 3}, 2, 0.0);  // an inconsistent reading never counts down
+  const std::string text = registry.expose();
+  EXPECT_THAT(text, HasSubstr("late_seconds_bucket{band=\"a\",le=\"0.001\"} 4\n"));
+  EXPECT_THAT(text, HasSubstr("late_seconds_bucket{band=\"a\",le=\"0.01\"} 9\n"));
+  EXPECT_THAT(text, HasSubstr("late_seconds_bucket{band=\"a\",le=\"+Inf\"} 10\n"));
+  EXPECT_THAT(text, HasSubstr("late_seconds_sum{band=\"a\"} 0.25\n"));
+  EXPECT_THAT(text, HasSubstr("late_seconds_count{band=\"a\"} 10\n"));
+  EXPECT_THAT(text, HasSubstr("late_seconds_bucket{band=\"b\",le=\"0.01\"} 5\n"));
+  EXPECT_THAT(text, HasSubstr("late_seconds_count{band=\"b\"} 5\n"));
+}
+
+TEST(MetricsTest, SeriesOfThingsThatAreGoneCanBeDropped) {
+  Registry registry;
+  auto& queued = registry.gauge("queued", "Queued.", {"band"});
+  queued.with({"kept"}).set(1);
+  queued.with({"gone"}).set(2);
+  queued.retain([](const std::vector<std::string>& labels) { return labels[0] == "kept"; });
+  const std::string text = registry.expose();
+  EXPECT_THAT(text, HasSubstr("queued{band=\"kept\"} 1\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("gone")));
+}
+
 TEST(MetricsTest, LabelValuesAreEscaped) {
   Registry registry;
   registry.counter("c_total", "C.", {"path"}).with({"a\"b\\c\nd"}).increment();

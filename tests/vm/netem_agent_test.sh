@@ -230,6 +230,9 @@ if [ "$backend" = userspace ]; then
   check "metrics: the engine's counters per band" \
     'riasc_engine_packets_lost_total\{pod="lab/ctrl",profile="profile-delay-jitter",direction="egress"\} [1-9]' \
     curl -fsS http://127.0.0.1:19107/metrics
+  check "metrics: the engine's lateness histogram per band" \
+    'riasc_engine_lateness_seconds_bucket\{pod="lab/ctrl",profile="profile-delay-jitter",direction="egress",le="0.0005"\} [1-9]' \
+    curl -fsS http://127.0.0.1:19107/metrics
 fi
 
 # --- throughput: traffic the profile does not select keeps its speed; a rate gives its goodput ---
@@ -401,6 +404,10 @@ eventually "delete: the original qdisc is back" "^$(printf '%s' "$original_qdisc
   ip netns exec ctrl tc qdisc show dev eth0
 check "delete: no rules left" '^0$' sh -c "ip netns exec ctrl nft list tables | grep -c riasc"
 check "delete: no TAP left" '^0$' sh -c "ip -n ctrl -o link show type tun | grep -c ': rse'"
+if [ "$backend" = userspace ]; then
+  check "delete: the profile's metric series are gone" '^0$' \
+    sh -c "curl -fsS http://127.0.0.1:19107/metrics | grep -c 'profile=\"profile-delay-jitter\"' || true"
+fi
 measure restored ctrl 10.42.0.3 7 50 0.02
 expect "delete: unshaped again" restored 'r["median"] < 10 and r["max"] < 100'
 

@@ -23,7 +23,7 @@ struct AgentFlags {
   std::string probe_address = "0.0.0.0";
   std::string log_format = "text";
   bool verbose = false;
-  std::string backend = "auto";
+  BackendFlags backend;
   std::string trace_dir;
 };
 
@@ -71,7 +71,8 @@ int run_agent(const AgentFlags& flags) {
   try {
     chosen = start_network_backend(flags.backend, flags.trace_dir, log);
   } catch (const std::exception& error) {
-    say(op::LogLevel::Error, fmt::format("cannot start the {} backend: {}", flags.backend, error.what()));
+    say(op::LogLevel::Error,
+        fmt::format("cannot start the {} backend: {}", flags.backend.choice, error.what()));
     return 1;
   }
   say(op::LogLevel::Info, fmt::format("data plane: {} backend ({})", chosen.backend->name(), chosen.why));
@@ -124,7 +125,7 @@ void add_agent_command(CLI::App& app) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   command->add_flag("--verbose", flags->verbose, "Log debug lines too");
-  add_backend_option(*command, flags->backend);
+  add_backend_options(*command, flags->backend);
   command->add_option(
       "--trace-dir", flags->trace_dir,
       "Userspace backend: write a per-packet trace of every band to DIR/PROFILE/POD_DIRECTION.csv");

@@ -10,7 +10,7 @@ namespace riasc::cli {
 void add_engine_command(CLI::App& app) {
   struct Flags {
     int control_fd = -1;
-    int spin_us = 200;
+    int spin_us = -1;  // not given: the cap follows the machine
   };
   auto flags = std::make_shared<Flags>();
   auto* command = app.add_subcommand(
@@ -23,11 +23,12 @@ void add_engine_command(CLI::App& app) {
       ->add_option(
           "--spin-us", flags->spin_us,
           "Poll instead of sleeping for at most the last MICROSECONDS before each departure (as long "
-          "as the engine's recent wake-ups were late)")
-      ->check(CLI::Range(0, 10000));
+          "as the engine's recent wake-ups were late); without it, the cap follows how late the "
+          "machine's wake-ups are, from 200 µs to 5 ms")
+      ->check(CLI::Range(0, 100000));
   command->callback([flags] {
     engine::EngineOptions options;
-    options.spin = std::chrono::microseconds(flags->spin_us);
+    if (flags->spin_us >= 0) options.spin = std::chrono::microseconds(flags->spin_us);
     if (int code = engine::run_engine(UniqueFd(flags->control_fd), options); code != 0) exit_with(code);
   });
 }

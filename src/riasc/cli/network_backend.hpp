@@ -10,12 +10,17 @@
 
 namespace riasc::cli {
 
-// --backend auto|kernel|userspace into `choice` (default auto).
-void add_backend_option(CLI::App& command, std::string& choice);
+struct BackendFlags {
+  std::string choice = "auto";
+  int engine_spin_us = -1;  // not given: the engine's cap follows the machine
+};
 
-// The backend `choice` names, its engine's restarts logged to `log`; per-packet traces under
+// --backend auto|kernel|userspace and --engine-spin-us into `flags`.
+void add_backend_options(CLI::App& command, BackendFlags& flags);
+
+// The backend `flags` name, its engine's restarts logged to `log`; per-packet traces under
 // `trace_dir` ("" = none). Throws what the backend's start throws.
-netem::ChosenBackend start_network_backend(const std::string& choice, const std::string& trace_dir,
+netem::ChosenBackend start_network_backend(const BackendFlags& flags, const std::string& trace_dir,
                                            const op::LogSink& log);
 
 }  // namespace riasc::cli

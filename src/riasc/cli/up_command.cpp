@@ -43,7 +43,7 @@ struct UpFlags {
   std::string bridge = "riasc0";
   std::string log_format = "text";
   bool verbose = false;
-  std::string backend = "auto";
+  BackendFlags backend;
 };
 
 const char* kFieldManager = "riasc-up";
@@ -343,8 +343,8 @@ int run_up(const UpFlags& flags) {
   try {
     chosen = start_network_backend(flags.backend, (data_dir / "traces").string(), log);
   } catch (const std::exception& error) {
-    std::cerr << fmt::format("riasc up: cannot start the {} network-emulation backend: {}\n", flags.backend,
-                             error.what());
+    std::cerr << fmt::format("riasc up: cannot start the {} network-emulation backend: {}\n",
+                             flags.backend.choice, error.what());
     server.stop();
     return 1;
   }
@@ -463,7 +463,7 @@ void add_up_command(CLI::App& app) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   command->add_flag("--verbose", flags->verbose, "Log debug lines too");
-  add_backend_option(*command, flags->backend);
+  add_backend_options(*command, flags->backend);
   command->callback([flags] {
     if (int code = run_up(*flags); code != 0) exit_with(code);
   });

@@ -101,6 +101,18 @@ void Histogram::observe(double value) {
   sum_.fetch_add(value, std::memory_order_relaxed);
 }
 
+void Histogram::set_totals(const std::vector<std::uint64_t>& cumulative, std::uint64_t count, double sum) {
+  std::uint64_t below = 0;
+  for (std::size_t i = 0; i <= upper_bounds_.size(); ++i) {
+    // Counts never fall from one bound to the next, whatever the reading says.
+    const std::uint64_t running =
+        std::max(i < upper_bounds_.size() && i < cumulative.size() ? cumulative[i] : count, below);
+    buckets_[i].store(running - below, std::memory_order_relaxed);
+    below = running;
+  }
+  sum_.store(sum, std::memory_order_relaxed);
+}
+
 Histogram::Snapshot Histogram::snapshot() const {
   Snapshot snapshot;
   snapshot.upper_bounds = upper_bounds_;

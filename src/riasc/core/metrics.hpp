@@ -40,6 +40,9 @@ class Histogram {
  public:
   explicit Histogram(std::vector<double> upper_bounds);
   void observe(double value);
+  // For a histogram another process keeps (the engine's): takes its reading, the cumulative count
+  // at each upper bound (as many as the bounds), the count of all and the sum.
+  void set_totals(const std::vector<std::uint64_t>& cumulative, std::uint64_t count, double sum);
   // Cumulative counts per upper bound (the last is +Inf), the sum and the count.
   struct Snapshot {
     std::vector<double> upper_bounds;
@@ -80,6 +83,12 @@ class Family {
   const std::string& name() const { return name_; }
   const std::string& help() const { return help_; }
   const std::vector<std::string>& label_names() const { return label_names_; }
+  // Drops every series whose label values `keep` rejects: those of things that are gone.
+  template <typename Keep>
+  void retain(Keep keep) {
+    std::lock_guard lock(mutex_);
+    std::erase_if(series_, [&](const auto& entry) { return !keep(entry.first); });
+  }
   template <typename Visit>
   void each(Visit visit) const {
     std::lock_guard lock(mutex_);

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "riasc/engine/adaptive_spin.hpp"
 #include "riasc/engine/devices.hpp"
 #include "riasc/engine/protocol.hpp"
 
@@ -44,8 +45,7 @@ void log_line(const std::string& level, const std::string& message) {
 // How late frames leave (sent − due), in Prometheus histogram form: the figure that shows whether
 // the engine keeps its microseconds.
 struct Lateness {
-  static constexpr std::array<Nanos, 12> kBounds{1'000,   2'000,   5'000,   10'000,    20'000,    50'000,
-                                                 100'000, 200'000, 500'000, 1'000'000, 2'000'000, 5'000'000};
+  static constexpr auto kBounds = kLatenessBoundsNs;
   std::array<std::uint64_t, kBounds.size() + 1> counts{};
   Nanos sum = 0;
   void add(Nanos late) {
@@ -65,33 +65,6 @@ struct Lateness {
     cumulative += counts.back();
     return {{"buckets", std::move(buckets)}, {"count", cumulative}, {"sum", static_cast<double>(sum) / 1e9}};
   }
-};
-
-// How long to poll before a departure instead of sleeping: as long as timed sleeps have lately
-// ended late, a slowly decaying high quantile of that lateness (up by half of any excess at once,
-// down by 1/128 of the gap per wake-up). A fixed spin long enough for a busy VM's worst wake-ups
-// keeps the engine polling all the time once departures are closer together than the spin; this
-// one is as short as the machine allows, and never longer than the configured maximum.
-class AdaptiveSpin {
- public:
-  explicit AdaptiveSpin(Nanos maximum) : maximum_(maximum), estimate_(maximum) {}
-
-  [[nodiscard]] Nanos spin() const { return std::min(maximum_, estimate_ + estimate_ / 2 + kMargin); }
-
-  // A timed sleep meant to end at `due` ended at `woke`.
-  void woke(Nanos due, Nanos woke) {
-    const Nanos late = std::max<Nanos>(woke - due, 0);
-    if (late > estimate_) {
-      estimate_ += (late - estimate_ + 1) / 2;
-    } else {
-      estimate_ -= (estimate_ - late) / 128;
-    }
-  }
-
- private:
-  static constexpr Nanos kMargin = 5'000;
-  const Nanos maximum_;
-  Nanos estimate_;
 };
 
 // recvmmsg of up to kFrames frames from a packet socket, with their kernel times, packet types
@@ -238,7 +211,9 @@ struct Attachment {
 class Engine {
  public:
   Engine(UniqueFd control, const EngineOptions& options)
-      : control_(std::move(control)), spin_(std::chrono::nanoseconds(options.spin).count()) {}
+      : control_(std::move(control)),
+        spin_(options.spin ? std::optional<Nanos>(std::chrono::nanoseconds(*options.spin).count())
+                           : std::nullopt) {}
 
   int run() {
     // The default 50 µs of slack would be added to every wake-up before a departure.
@@ -461,7 +436,9 @@ class Engine {
                  {"unreadable", a->unreadable},
                  {"lateness_seconds", a->lateness.to_json()}};
     }
-    return {{"attachments", std::move(out)}, {"spin_seconds", static_cast<double>(spin_.spin()) / 1e9}};
+    return {{"attachments", std::move(out)},
+            {"spin_seconds", static_cast<double>(spin_.spin()) / 1e9},
+            {"spin_cap_seconds", static_cast<double>(spin_.cap()) / 1e9}};
   }
 
   UniqueFd control_;

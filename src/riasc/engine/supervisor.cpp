@@ -77,8 +77,9 @@ void Supervisor::start_locked() {
   const std::string fd = std::to_string(kChildControlFd);
   // argv[0] "riasc" whatever the program's path (/proc/self/exe by default): `ps` and `pgrep -f
   // 'riasc engine'` then find it.
-  std::vector<const char*> argv{"riasc",     "engine",     "--control-fd", fd.c_str(),
-                                "--spin-us", spin.c_str(), nullptr};
+  std::vector<const char*> argv{"riasc", "engine", "--control-fd", fd.c_str()};
+  if (options_.spin_us >= 0) argv.insert(argv.end(), {"--spin-us", spin.c_str()});
+  argv.push_back(nullptr);
   const pid_t parent = ::getpid();
   const pid_t child = ::fork();
   if (child < 0) throw std::system_error(errno, std::generic_category(), "starting the engine");
@@ -113,8 +114,8 @@ Json Supervisor::request_locked(const Json& body, std::span<const int> fds) {
 
 void Supervisor::send_attach_locked(const std::string& id, const Attached& attached) {
   const AttachmentSpec& spec = attached.spec;
-  Json body = {
-      {"op", "attach"}, {"id", id}, {"options", to_json(spec.options)}, {"seed", std::random_device{}()}};
+  const std::uint64_t seed = spec.seed.value_or(std::random_device{}());
+  Json body = {{"op", "attach"}, {"id", id}, {"options", to_json(spec.options)}, {"seed", seed}};
   if (!spec.trace_path.empty()) body["trace"] = spec.trace_path;
   const std::array<int, 3> fds{attached.tap.get(), attached.receiver.get(), attached.sender.get()};
   request_locked(body, fds);

@@ -29,7 +29,7 @@ namespace riasc::engine {
 
 struct SupervisorOptions {
   std::string program = "/proc/self/exe";  // a riasc binary: started as `PROGRAM engine ...`
-  int spin_us = 200;
+  int spin_us = -1;                        // the engine's --spin-us; negative: its cap follows the machine
   // Where restarts and failed replays are reported (level, message); stderr when unset.
   std::function<void(const std::string&, const std::string&)> log;
 };
@@ -41,6 +41,9 @@ struct AttachmentSpec {
   std::string device;      // the device the emulated packets are sent out of
   shaper::ShaperOptions options;
   std::string trace_path;  // "" = no per-packet trace
+  // The seed of the random decisions: unset gives a fresh one. A fixed seed makes a sample of them
+  // reproducible (tests); a restarted engine starts that sequence again.
+  std::optional<std::uint64_t> seed;
 };
 
 class Supervisor {

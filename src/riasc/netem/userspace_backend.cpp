@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "riasc/engine/devices.hpp"
+#include "riasc/engine/engine.hpp"
 #include "riasc/net/netlink_error.hpp"
 #include "riasc/net/netns.hpp"
 #include "riasc/net/nftables.hpp"
@@ -361,8 +362,12 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
         }
         std::string trace = band != nullptr ? trace_path(target.key, *band) : "";
         if (!trace.empty()) std::filesystem::create_directories(std::filesystem::path(trace).parent_path());
-        engine_->attach(id, {placement.host_side ? "" : state.netns_path, placement.tap, placement.device,
-                             placement.options, trace});
+        engine_->attach(id, {placement.host_side ? "" : state.netns_path,
+                             placement.tap,
+                             placement.device,
+                             placement.options,
+                             trace,
+                             {}});
       }
     } catch (const std::exception& error) {
       failed[key] = {placement.profile, placement.direction, placement.interface, false,
@@ -525,16 +530,23 @@ void UserspaceBackend::add_metrics(metrics::Registry& registry) {
       {"reordered",
        counter("riasc_engine_packets_reordered_total", "Packets sent ahead of the delayed ones.")},
       {"send_errors", counter("riasc_engine_send_errors_total", "Sends the device refused (ENOBUFS).")},
-      {"lateness_count",
-       counter("riasc_engine_lateness_seconds_count", "Packets whose lateness was measured.")},
-      {"lateness_sum", counter("riasc_engine_lateness_seconds_sum", "Total of send time minus due time.")},
   };
+  std::vector<double> bounds;
+  for (const std::int64_t bound : engine::kLatenessBoundsNs)
+    bounds.push_back(static_cast<double>(bound) / 1e9);
+  auto& lateness =
+      registry.histogram("riasc_engine_lateness_seconds",
+                         "How late the engine sent packets: send time minus due time.", labels, bounds);
   auto& queued = registry.gauge("riasc_engine_queued_packets", "Packets waiting in the engine.", labels);
   auto& restarts = registry.counter("riasc_engine_restarts_total", "Times the engine was started again.", {});
-  registry.on_collect([this, series, &queued, &restarts] {
+  auto& spin = registry.gauge("riasc_engine_spin_seconds",
+                              "How long the engine now polls before a departure instead of sleeping.", {});
+  registry.on_collect([this, series, &lateness, &queued, &restarts, &spin] {
     restarts.with({}).set_total(static_cast<double>(engine_->restarts()));
     const Json stats = engine_->stats();
     if (!stats.is_object()) return;
+    spin.with({}).set(stats.value("spin_seconds", 0.0));
+    std::set<std::vector<std::string>> present;
     const Json attachments = stats.value("attachments", Json::object());
     for (const auto& [id, values] : attachments.items()) {
       const auto bar = id.find('|');
@@ -542,13 +554,21 @@ void UserspaceBackend::add_metrics(metrics::Registry& registry) {
       if (bar == std::string::npos || slash == std::string::npos || slash < bar) continue;
       const std::vector<std::string> label_values{id.substr(0, bar), id.substr(bar + 1, slash - bar - 1),
                                                   id.substr(slash + 1)};
-      Json flat = values;
-      const Json lateness = values.value("lateness_seconds", Json::object());
-      flat["lateness_count"] = lateness.value("count", 0.0);
-      flat["lateness_sum"] = lateness.value("sum", 0.0);
-      for (const Series& s : series) s.family->with(label_values).set_total(flat.value(s.key, 0.0));
+      present.insert(label_values);
+      for (const Series& s : series) s.family->with(label_values).set_total(values.value(s.key, 0.0));
       queued.with(label_values).set(values.value("queued", 0.0));
+      const Json histogram = values.value("lateness_seconds", Json::object());
+      std::vector<std::uint64_t> cumulative;
+      for (const Json& bucket : histogram.value("buckets", Json::array()))
+        cumulative.push_back(bucket[1].get<std::uint64_t>());
+      lateness.with(label_values)
+          .set_totals(cumulative, histogram.value("count", std::uint64_t{0}), histogram.value("sum", 0.0));
     }
+    // A band taken away takes its series with it, rather than leaving its last values behind.
+    auto still_there = [&](const std::vector<std::string>& values) { return present.contains(values); };
+    for (const Series& s : series) s.family->retain(still_there);
+    queued.retain(still_there);
+    lateness.retain(still_there);
   });
 }
 
