@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -231,6 +232,39 @@ double machine_busy_seconds() {
   return busy / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// Busy seconds of one CPU (/proc/stat's cpuN line).
+double cpu_busy_seconds(int cpu) {
+  std::istringstream stat(read_file("/proc/stat"));
+  const std::string label = fmt::format("cpu{}", cpu);
+  for (std::string line; std::getline(stat, line);) {
+    std::istringstream fields(line);
+    std::string name;
+    fields >> name;
+    if (name != label) continue;
+    double values[8] = {};
+    for (double& value : values) fields >> value;
+    return (values[0] + values[1] + values[2] + values[5] + values[6] + values[7]) /
+           static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  return NAN;
+}
+
+// Runs `work` with this thread (and the threads it starts) and `also` (a process, 0 for none) on
+// CPU 0 only, then gives both every CPU back.
+template <typename Work>
+void on_cpu_0(pid_t also, Work work) {
+  cpu_set_t all;
+  ::sched_getaffinity(0, sizeof all, &all);
+  cpu_set_t first;
+  CPU_ZERO(&first);
+  CPU_SET(0, &first);
+  ::sched_setaffinity(0, sizeof first, &first);
+  if (also > 0) ::sched_setaffinity(also, sizeof first, &first);
+  work();
+  ::sched_setaffinity(0, sizeof all, &all);
+  if (also > 0) ::sched_setaffinity(also, sizeof all, &all);
+}
+
 double realtime_ns() {
   timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);
@@ -300,6 +334,7 @@ struct Emulation {
   std::function<void(std::uint64_t latency_ns)> set;
   std::function<void()> clear;
   std::function<std::string()> describe = [] { return std::string(); };  // after each delay's probes
+  std::function<pid_t()> process = [] { return pid_t{0}; };  // where it runs, if a process of its own
 };
 
 void side_by_side(const net::test::ScratchNetns& a, const net::test::ScratchNetns& b,
@@ -324,29 +359,54 @@ void side_by_side(const net::test::ScratchNetns& a, const net::test::ScratchNetn
         emulation.name, delay_ms, mean_of(extra), quantile_of(extra, 0.5), quantile_of(extra, 0.99),
         extra.size(), probes, emulation.describe());
   }
+  // `measure` (filling its flow) without emulation, with 0.5 ms of delay, and without again: the
+  // emulated figure and the mean of the two plain ones, so that drift cancels.
+  Flow plain;
+  Flow emulated;
+  auto with_and_without = [&](const std::function<double(Flow&)>& measure) {
+    emulation.clear();
+    double without = measure(plain);
+    emulation.set(500'000);
+    const double with = measure(emulated);
+    emulation.clear();
+    without = (without + measure(plain)) / 2;
+    return std::pair{with, without};
+  };
+
   // The CPU a packet costs: the machine's busy time during a flow at a fixed rate with 0.5 ms of
-  // delay, less that of the same flow without emulation (the mean of a run before and one after,
-  // so that drift cancels), per packet. The same rate every time, so the sender's and receiver's
-  // shares cancel out.
-  auto busy_during = [&](Flow& flow) {
+  // delay, less that of the same flow without emulation, per packet. The same rate every time, so
+  // the sender's and receiver's shares cancel out.
+  const auto [emulated_busy, plain_busy] = with_and_without([&](Flow& flow) {
     const double before = machine_busy_seconds();
     flow = blast(a, b, 9, seconds, pps);
     return machine_busy_seconds() - before;
-  };
-  Flow plain;
-  Flow emulated;
-  emulation.clear();
-  double plain_busy = busy_during(plain);
-  emulation.set(500'000);
-  const double emulated_busy = busy_during(emulated);
-  emulation.clear();
-  plain_busy = (plain_busy + busy_during(plain)) / 2;
+  });
   fmt::print(
       "  {:<10} UDP 1400 B at {:.0f} pps, 0.5 ms delay: {} of {} packets arrived; machine CPU {:+.1f} µs per "
       "packet over the plain path\n",
       emulation.name, pps, emulated.packets, plain.packets,
       (emulated_busy - plain_busy) / static_cast<double>(std::max<std::uint64_t>(emulated.packets, 1)) * 1e6);
-  emulation.clear();
+
+  // The same cost without the machine's idle accounting (which QEMU's TCG swamps): everything on
+  // CPU 0, flat out. The sender, the receiver, the emulation (the engine's process, or netem's
+  // enqueue in the sender's system call and its timer and dequeue, which stay on the CPU that
+  // armed them) share one busy CPU, so its busy time over the packets delivered is what a packet
+  // costs, and the difference to the path without emulation is the emulation's share.
+  const auto [emulated_us, plain_us] = with_and_without([&](Flow& flow) {
+    double busy = 0;
+    on_cpu_0(emulation.process(), [&] {
+      const double before = cpu_busy_seconds(0);
+      flow = blast(a, b, 9, seconds);
+      busy = cpu_busy_seconds(0) - before;
+    });
+    return busy / static_cast<double>(std::max<std::uint64_t>(flow.packets, 1)) * 1e6;
+  });
+  fmt::print(
+      "  {:<10} flat out on CPU 0, 0.5 ms delay: {:.0f} kpps delivered ({:.0f} kpps without emulation); "
+      "{:.1f} µs "
+      "of CPU 0 per packet, {:+.1f} µs over the plain path\n",
+      emulation.name, emulated.packets_per_second / 1e3, plain.packets_per_second / 1e3, emulated_us,
+      emulated_us - plain_us);
 }
 
 void engines_side_by_side(double seconds, double pps, int spin_us) {
@@ -415,7 +475,8 @@ void engines_side_by_side(double seconds, double pps, int spin_us) {
                       lateness_quantile_us(histogram, 0.5), lateness_quantile_us(histogram, 0.99),
                       stats["spin_seconds"].get<double>() * 1e6,
                       stats["spin_cap_seconds"].get<double>() * 1e6);
-                }},
+                },
+                [&] { return engine.pid(); }},
                seconds, pps);
 }
 
