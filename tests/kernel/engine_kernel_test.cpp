@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -23,7 +24,9 @@
 #include "riasc/engine/devices.hpp"
 #include "riasc/engine/supervisor.hpp"
 #include "riasc/net/nftables.hpp"
+#include "riasc/net/rtnetlink.hpp"
 #include "riasc/netem/nft_rules.hpp"
+#include "riasc/netem/userspace_backend.hpp"
 #include "tcp_transfer.hpp"
 
 namespace riasc::engine {
@@ -408,6 +411,59 @@ TEST_F(EngineKernelTest, TheTapIsSilentAndPersistsUntilDeleted) {
   });
   EXPECT_EQ(tap_name(false, 1, "eth0"), "rse1-eth0");
   EXPECT_EQ(tap_name(true, 15, "v-quickstart-ctrl").size(), 13U);
+}
+
+// What an agent that crashed while a pod was on the userspace backend leaves, as the next agent
+// finds it when the kernel backend shapes the pod: TAPs in the pod, a table and TAP on the device
+// facing it. A scratch namespace stands for the host, so nothing touches the machine's own.
+TEST(UserspaceLeftoversTest, APodLosesTheEnginesTapsAndHostSideAndKeepsTheRest) {
+  RIASC_REQUIRE_NETNS();
+  ScratchNetns host;
+  ScratchNetns pod;
+  const std::string facing = "v-leftover";
+  const std::string host_tap = tap_name(true, 1, facing);
+  host.run([&] {
+    net::Rtnetlink rtnl;
+    const auto [outside, inside] = rtnl.create_veth(facing, "eth0");
+    rtnl.move_link(inside, pod.path());
+    rtnl.set_link_up(outside);
+    (void)open_tap(host_tap, 1500);
+    (void)open_tap("keep-host0", 1500);
+    net::Nftables().run(fmt::format("add table netdev {}\nadd table netdev riasc_in_elsewhere\n",
+                                    netem::nft::ingress_table(facing)));
+  });
+  pod.run([&] {
+    (void)open_tap(tap_name(false, 1, "eth0"), 1500);
+    (void)open_tap(tap_name(false, 2, "eth0"), 1500);
+    (void)open_tap("keep-pod0", 1500);
+    net::Nftables().run(fmt::format("add table netdev {}\n", netem::nft::kTable));
+  });
+  auto tun_names = [](const ScratchNetns& netns) {
+    return netns.run([] {
+      std::vector<std::string> names;
+      for (const net::Link& link : net::Rtnetlink().links()) {
+        if (link.kind == "tun") names.push_back(link.name);
+      }
+      std::sort(names.begin(), names.end());
+      return names;
+    });
+  };
+  auto tables = [](const ScratchNetns& netns) {
+    return netns.run([] { return net::Nftables().list_json("tables netdev"); });
+  };
+  ASSERT_EQ(tun_names(pod).size(), 3U);
+
+  host.run([&] { netem::UserspaceBackend::remove_leftovers(pod.path()); });
+
+  EXPECT_EQ(tun_names(pod), std::vector<std::string>{"keep-pod0"});
+  EXPECT_EQ(tun_names(host), std::vector<std::string>{"keep-host0"});
+  EXPECT_NE(tables(pod).find("\"riasc\""), std::string::npos) << "the shaping backend's table stays";
+  EXPECT_EQ(tables(host).find(netem::nft::ingress_table(facing)), std::string::npos);
+  EXPECT_NE(tables(host).find("riasc_in_elsewhere"), std::string::npos) << "another device's table stays";
+
+  // Nothing left, or no pod any more: quiet.
+  host.run([&] { netem::UserspaceBackend::remove_leftovers(pod.path()); });
+  EXPECT_NO_THROW(netem::UserspaceBackend::remove_leftovers("/run/netns/no-such-pod"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // BackendRouter: which backend shapes a pod, moving pods between backends, conflicts, and timed
 // changes for a backend that cannot schedule them.
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -61,12 +62,19 @@ class BackendRouterTest : public testing::Test {
   BackendRouterTest() {
     auto node = std::make_unique<Recorder>("kernel", false);
     kernel_ = node.get();
-    router_ = std::make_unique<BackendRouter>(std::move(node), [this] {
-      ++made_;
-      auto other = std::make_unique<Recorder>("userspace", true);
-      userspace_ = other.get();
-      return other;
-    });
+    router_ = std::make_unique<BackendRouter>(
+        std::move(node),
+        [this] {
+          ++made_;
+          auto other = std::make_unique<Recorder>("userspace", true);
+          userspace_ = other.get();
+          return other;
+        },
+        [this](const std::string& backend, const std::string& netns_path) {
+          // With how many calls each backend had then: the leftovers go after the new rules.
+          removed_.push_back(fmt::format("{} {} after {}+{}", backend, netns_path, kernel_->calls.size(),
+                                         userspace_ != nullptr ? userspace_->calls.size() : 0));
+        });
   }
 
   ApplyOutcome apply(const std::vector<Band>& bands, std::optional<Clock::time_point> due = std::nullopt) {
@@ -76,6 +84,7 @@ class BackendRouterTest : public testing::Test {
   Recorder* kernel_ = nullptr;
   Recorder* userspace_ = nullptr;
   int made_ = 0;
+  std::vector<std::string> removed_;
   std::unique_ptr<BackendRouter> router_;
 };
 
@@ -106,6 +115,22 @@ TEST_F(BackendRouterTest, APodMovesWhenItsProfilesAskAndTheBackendItLeavesClears
   router_->forget("lab/ctrl");
   EXPECT_THAT(kernel_->forgotten, testing::ElementsAre("lab/ctrl", "lab/ctrl"));
   EXPECT_EQ(made_, 1);
+}
+
+TEST_F(BackendRouterTest, APodMetFirstLosesWhatACrashedAgentsOtherBackendLeftInIt) {
+  apply({band("plain")});
+  EXPECT_THAT(removed_, testing::ElementsAre("userspace /run/netns/ctrl after 1+0"));
+  apply({band("plain"), band("forced", BackendChoice::Userspace)});
+  apply({band("plain")});
+  EXPECT_EQ(removed_.size(), 1U) << "a pod this process moved is cleared by the backend it leaves";
+
+  router_->forget("lab/ctrl");  // the pod went; a new one of the same name starts afresh
+  apply({band("forced", BackendChoice::Userspace)});
+  EXPECT_THAT(removed_, testing::ElementsAre("userspace /run/netns/ctrl after 1+0",
+                                             "kernel /run/netns/ctrl after 3+3"));
+  router_->forget("lab/ctrl");
+  apply({});  // an unshaped pod is cleared of both backends' parts too
+  EXPECT_EQ(removed_.back(), "userspace /run/netns/ctrl after 4+3");
 }
 
 TEST_F(BackendRouterTest, ATraceGoesToTheEngineUnderAutoButAnExplicitChoiceWins) {

@@ -28,6 +28,7 @@
 #include "netns_fixture.hpp"
 #include "riasc/net/nftables.hpp"
 #include "riasc/net/rtnetlink.hpp"
+#include "riasc/netem/kernel_backend.hpp"
 
 namespace riasc::net {
 namespace {
@@ -270,6 +271,28 @@ TEST_F(VmNetTest, IngressThroughIfb) {
   rtnl->delete_qdisc(a0_, kTcClsactHandle, kTcClsact);
   rtnl->delete_link(ifb);
   EXPECT_FALSE(rtnl->link("ifb-a0").has_value());
+}
+
+// What an agent that crashed while a pod was on the kernel backend leaves, as the next agent finds
+// it when the userspace backend shapes the pod: its prio root and the IFB named after the pod's
+// interface go; a root qdisc and an IFB of anyone else's stay.
+TEST_F(VmNetTest, KernelBackendLeftoversGoAndOthersStay) {
+  using netem::KernelBackend;
+  const auto rtnl = a_->run([] { return std::make_unique<Rtnetlink>(); });
+  rtnl->add_qdisc(a0_, KernelBackend::kRootHandle, kTcRoot, PrioOptions{.bands = 16, .priomap = {}});
+  const int own_ifb = rtnl->create_ifb(KernelBackend::ifb_name("a0"));
+  rtnl->add_qdisc(own_ifb, KernelBackend::kRootHandle, kTcRoot, PrioOptions{.bands = 16, .priomap = {}});
+  const int other_ifb = rtnl->create_ifb("ifb-lab");
+  rtnl->add_qdisc(other_ifb, tc_handle(1, 0), kTcRoot, PrioOptions{.bands = 3, .priomap = {}});
+
+  KernelBackend::remove_leftovers(a_->path());
+
+  EXPECT_FALSE(qdisc(a0_, KernelBackend::kRootHandle).has_value());
+  EXPECT_FALSE(rtnl->link(KernelBackend::ifb_name("a0")).has_value());
+  ASSERT_TRUE(rtnl->link("ifb-lab").has_value());
+  EXPECT_TRUE(qdisc(other_ifb, tc_handle(1, 0)).has_value());
+  EXPECT_LT(rtt(kUnmarkedId), kFast) << "a0 passes traffic on its default qdisc";
+  EXPECT_NO_THROW(KernelBackend::remove_leftovers("/run/netns/no-such-pod"));
 }
 
 TEST_F(VmNetTest, KernelReportsBackEveryNetemParameter) {

@@ -490,6 +490,20 @@ check "backend: sink has the TAPs of its backend only" "^$taps_expected\$" sh -c
   "ip -n sink -o link show type tun | grep -c ': rse'"
 measure_ping unforced sink 10.42.0.2 30 0.02
 expect "backend: $backend shapes sink" unforced '30 <= r["median"] <= 34'
+# An agent dies while sink is on the other backend; the profile goes back to auto meanwhile. The
+# next agent shapes sink on the node's backend and removes what the other one left in it.
+backend_profile "$other_backend"
+eventually "backend: sink moves to $other_backend again" "^$other_backend\$" \
+  kubectl get tp other-backend -o jsonpath='{.status.nodes[0].backend}'
+kill -9 "$agent_pid"
+wait "$agent_pid" 2>/dev/null
+backend_profile auto
+start_agent
+eventually "backend: after a crash, sink is on the node's $backend backend" "^$backend True\$" \
+  kubectl get tp other-backend -o jsonpath='{.status.nodes[0].backend} {.status.conditions[?(@.type=="Applied")].status}'
+check "backend: after a crash, sink has the TAPs and qdiscs of its backend only" \
+  "^$taps_expected $((1 - taps_expected))\$" sh -c \
+  "echo \$(ip -n sink -o link show type tun | grep -c ': rse') \$(ip netns exec sink tc qdisc show dev eth0 | grep -c 'prio 5249:')"
 kubectl delete tp other-backend >/dev/null
 
 kill "$agent_pid"

@@ -14,13 +14,22 @@ ChosenBackend routed(bool kernel, const UserspaceBackendOptions& userspace, std:
   std::unique_ptr<Backend> node;
   BackendRouter::Factory other;
   if (kernel) {
+    UserspaceBackend::remove_orphans();  // as the userspace backend does when it is made, if ever
     node = std::make_unique<KernelBackend>();
     other = [userspace] { return std::make_unique<UserspaceBackend>(userspace); };
   } else {
     node = std::make_unique<UserspaceBackend>(userspace);
     other = [] { return std::make_unique<KernelBackend>(); };
   }
-  return {std::make_unique<BackendRouter>(std::move(node), std::move(other)), std::move(why)};
+  auto remove_leftovers = [](const std::string& backend, const std::string& netns_path) {
+    if (backend == "kernel") {
+      KernelBackend::remove_leftovers(netns_path);
+    } else {
+      UserspaceBackend::remove_leftovers(netns_path);
+    }
+  };
+  return {std::make_unique<BackendRouter>(std::move(node), std::move(other), remove_leftovers),
+          std::move(why)};
 }
 
 }  // namespace

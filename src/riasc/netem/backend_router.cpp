@@ -12,8 +12,8 @@ const char* name_of(BackendChoice choice) { return choice == BackendChoice::Kern
 
 }  // namespace
 
-BackendRouter::BackendRouter(std::unique_ptr<Backend> node, Factory other)
-    : node_(std::move(node)), make_other_(std::move(other)) {}
+BackendRouter::BackendRouter(std::unique_ptr<Backend> node, Factory other, LeftoverRemover remove_leftovers)
+    : node_(std::move(node)), make_other_(std::move(other)), remove_leftovers_(std::move(remove_leftovers)) {}
 
 std::string BackendRouter::name() const { return node_->name(); }
 
@@ -56,6 +56,7 @@ ApplyOutcome BackendRouter::apply(const PodTarget& target, const std::vector<Ban
   }
 
   Backend& backend = backend_named(chosen);
+  const bool first_seen = !pods_.contains(target.key);
   if (auto held = pods_.find(target.key); held != pods_.end() && held->second != chosen) {
     Backend& previous = backend_named(held->second);
     previous.apply({target.key, target.netns_path, std::nullopt}, {});
@@ -65,6 +66,8 @@ ApplyOutcome BackendRouter::apply(const PodTarget& target, const std::vector<Ban
   pods_[target.key] = chosen;
   if (target.due && !backend.schedules_changes()) std::this_thread::sleep_until(*target.due);
   ApplyOutcome outcome = backend.apply(target, routed);
+  if (first_seen && remove_leftovers_)
+    remove_leftovers_(chosen == "kernel" ? "userspace" : "kernel", target.netns_path);
   for (BandOutcome& band : outcome.bands) band.backend = chosen;
   for (BandOutcome& band : conflicts.bands) {
     band.backend = chosen;

@@ -15,6 +15,14 @@
 namespace riasc::netem {
 namespace {
 
+// Whether the device's root qdisc is the one this backend installs.
+bool has_own_root(net::Rtnetlink& rtnl, int ifindex) {
+  for (const net::Qdisc& qdisc : rtnl.qdiscs(ifindex)) {
+    if (qdisc.parent == net::kTcRoot && qdisc.handle == KernelBackend::kRootHandle) return true;
+  }
+  return false;
+}
+
 std::string band_key(const Band& band) {
   return fmt::format("{}/{}", band.profile, to_string(band.direction));
 }
@@ -244,11 +252,7 @@ class Applier {
     // Devices with our root qdisc are registered without bands: unless the plan wants them,
     // they are torn down like any device that is no longer shaped.
     for (const net::Link& link : links_) {
-      bool own_root = false;
-      for (const net::Qdisc& qdisc : state_.rtnl->qdiscs(link.index)) {
-        own_root = own_root || (qdisc.parent == net::kTcRoot && qdisc.handle == KernelBackend::kRootHandle);
-      }
-      if (!own_root) continue;
+      if (!has_own_root(*state_.rtnl, link.index)) continue;
       Device device;
       device.ifindex = link.index;
       device.shaping_device = link.name;
@@ -513,6 +517,32 @@ std::optional<BandOutcome> KernelBackend::refusal(const Band& band) {
           "its {} traffic is not shaped on this node: run the node's agent with --backend userspace, "
           "or with --backend auto on a kernel without sch_netem",
           band.profile, to_string(band.direction))};
+}
+
+void KernelBackend::remove_leftovers(const std::string& netns_path) {
+  try {
+    net::in_netns(netns_path, [] {
+      net::Rtnetlink rtnl;
+      const std::vector<net::Link> links = rtnl.links();
+      std::set<std::string> own_ifbs;
+      for (const net::Link& link : links) {
+        if (link.kind != "ifb") own_ifbs.insert(ifb_name(link.name));
+      }
+      for (const net::Link& link : links) {
+        try {
+          if (link.kind == "ifb" && own_ifbs.contains(link.name)) {
+            rtnl.delete_link(link.index);  // its qdiscs go with it
+          } else if (link.kind != "ifb" && has_own_root(rtnl, link.index)) {
+            rtnl.delete_qdisc(link.index, kRootHandle, net::kTcRoot);
+          }
+        } catch (const net::NetlinkError&) {
+          // went meanwhile
+        }
+      }
+    });
+  } catch (const std::exception&) {
+    // No pod any more.
+  }
 }
 
 void KernelBackend::forget(const std::string& key) {

@@ -46,6 +46,11 @@ class KernelBackend : public Backend {
   // installed without its trace; nullopt for every other band.
   static std::optional<BandOutcome> refusal(const Band& band);
 
+  // What an earlier agent's kernel backend left in a pod that the userspace backend shapes now
+  // (the agent crashed while the pod was here): root qdiscs of handle 5249: and the IFBs named
+  // after the pod's interfaces. The pod's table is the shaping backend's to replace.
+  static void remove_leftovers(const std::string& netns_path);
+
   struct PodState;  // what is installed in one pod (kernel_backend.cpp)
 
  private:

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "riasc/core/unique_fd.hpp"
 #include "riasc/engine/devices.hpp"
 #include "riasc/engine/engine.hpp"
 #include "riasc/net/netlink_error.hpp"
@@ -162,6 +163,38 @@ UserspaceBackend::~UserspaceBackend() {
   if (host_netns_fd_ >= 0) ::close(host_netns_fd_);
 }
 
+void UserspaceBackend::remove_leftovers(const std::string& netns_path) {
+  try {
+    // The host is this thread's namespace; inside the pod's, only an open file still names it.
+    const UniqueFd host_netns(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!host_netns) return;
+    const std::string host_netns_path = fmt::format("/proc/self/fd/{}", host_netns.get());
+    std::vector<PodLink> links;
+    int host_id_in_pod = -1;
+    net::in_netns(netns_path, [&] {
+      delete_own_taps("rse");
+      net::Rtnetlink rtnl;
+      for (const net::Link& link : rtnl.links())
+        links.push_back({link.index, link.peer_index, link.peer_netnsid});
+      host_id_in_pod = rtnl.netnsid_of(host_netns_path);
+    });
+    net::Rtnetlink host;
+    for (const PodLink& link : links) {
+      if (auto device = facing_device(host, link, host_id_in_pod)) remove_host_side_of(*device);
+    }
+  } catch (const std::exception&) {
+    // Nothing to remove, or the pod went meanwhile.
+  }
+}
+
+void UserspaceBackend::remove_orphans() {
+  try {
+    remove_host_orphans();
+  } catch (const std::exception&) {
+    // Best effort: what belongs to pods that still exist goes with the first pass over each.
+  }
+}
+
 std::string UserspaceBackend::trace_path(const std::string& pod_key, const Band& band) const {
   if (options_.trace_dir.empty()) return "";
   std::string pod = pod_key;
@@ -225,26 +258,13 @@ ApplyOutcome UserspaceBackend::apply(const PodTarget& target, const std::vector<
   }
   if (bands.empty()) {
     tear_down(state, true);
-    // What an earlier agent left: its table and TAPs in the pod. (Its host-side rules and TAPs went
-    // when this backend started.)
+    // What an earlier agent left: its table in the pod, TAPs and host side.
     try {
       state.run_nft(nft::delete_table());
-      std::vector<PodLink> links;
-      int host_id_in_pod = -1;
-      net::in_netns(target.netns_path, [&] {
-        delete_own_taps("rse");
-        net::Rtnetlink rtnl;
-        for (const net::Link& link : rtnl.links())
-          links.push_back({link.index, link.peer_index, link.peer_netnsid});
-        host_id_in_pod = rtnl.netnsid_of(host_netns_path_);
-      });
-      net::Rtnetlink host;
-      for (const PodLink& link : links) {
-        if (auto device = facing_device(host, link, host_id_in_pod)) remove_host_side_of(*device);
-      }
     } catch (const std::exception&) {
-      // Nothing to remove, or the pod went meanwhile.
+      // No table, or the pod went meanwhile.
     }
+    remove_leftovers(target.netns_path);
     pods_.erase(target.key);
     return {};
   }

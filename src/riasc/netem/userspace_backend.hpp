@@ -48,6 +48,15 @@ class UserspaceBackend : public Backend {
   // each scrape, and the engine's restarts.
   void add_metrics(metrics::Registry& registry) override;
 
+  // What an earlier agent's userspace backend left for a pod that the kernel backend shapes now
+  // (the agent crashed while the pod was here): the `rse*` TAPs in the pod, and the table and
+  // `rsi*` TAPs of the device facing it. The pod's own table is the shaping backend's to replace.
+  // Needs no engine; quiet when there is nothing, or no pod any more.
+  static void remove_leftovers(const std::string& netns_path);
+  // The host side an earlier agent left for devices that are gone (pods deleted while no agent
+  // ran). The constructor does this too; a node whose backend is the kernel's calls it at start.
+  static void remove_orphans();
+
   [[nodiscard]] engine::Supervisor& engine() { return *engine_; }
   // The trace file of a band of a pod ("" when traces are off).
   [[nodiscard]] std::string trace_path(const std::string& pod_key, const Band& band) const;
