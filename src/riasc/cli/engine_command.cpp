@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <optional>
 
 #include "riasc/cli/commands.hpp"
 #include "riasc/engine/engine.hpp"
@@ -10,7 +11,7 @@ namespace riasc::cli {
 void add_engine_command(CLI::App& app) {
   struct Flags {
     int control_fd = -1;
-    int spin_us = -1;  // not given: the cap follows the machine
+    std::optional<int> spin_us;  // not given: the cap follows the machine
   };
   auto flags = std::make_shared<Flags>();
   auto* command = app.add_subcommand(
@@ -28,7 +29,7 @@ void add_engine_command(CLI::App& app) {
       ->check(CLI::Range(0, 100000));
   command->callback([flags] {
     engine::EngineOptions options;
-    if (flags->spin_us >= 0) options.spin = std::chrono::microseconds(flags->spin_us);
+    if (flags->spin_us) options.spin = std::chrono::microseconds(*flags->spin_us);
     if (int code = engine::run_engine(UniqueFd(flags->control_fd), options); code != 0) exit_with(code);
   });
 }

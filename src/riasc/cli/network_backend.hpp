@@ -3,6 +3,7 @@
 // The data plane of `riasc agent` and `riasc up`: their --backend option and its start.
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 
 #include "riasc/netem/backend_choice.hpp"
@@ -12,7 +13,7 @@ namespace riasc::cli {
 
 struct BackendFlags {
   std::string choice = "auto";
-  int engine_spin_us = -1;  // not given: the engine's cap follows the machine
+  std::optional<int> engine_spin_us;  // not given: the engine's cap follows the machine
 };
 
 // --backend auto|kernel|userspace and --engine-spin-us into `flags`.

@@ -73,12 +73,12 @@ void Supervisor::start_locked() {
     throw std::system_error(errno, std::generic_category(), "creating the engine's socket pair");
   UniqueFd ours(pair[0]);
   UniqueFd theirs(pair[1]);
-  const std::string spin = std::to_string(options_.spin_us);
+  const std::string spin = std::to_string(options_.spin_us.value_or(0));
   const std::string fd = std::to_string(kChildControlFd);
   // argv[0] "riasc" whatever the program's path (/proc/self/exe by default): `ps` and `pgrep -f
   // 'riasc engine'` then find it.
   std::vector<const char*> argv{"riasc", "engine", "--control-fd", fd.c_str()};
-  if (options_.spin_us >= 0) argv.insert(argv.end(), {"--spin-us", spin.c_str()});
+  if (options_.spin_us) argv.insert(argv.end(), {"--spin-us", spin.c_str()});
   argv.push_back(nullptr);
   const pid_t parent = ::getpid();
   const pid_t child = ::fork();

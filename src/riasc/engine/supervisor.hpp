@@ -29,7 +29,7 @@ namespace riasc::engine {
 
 struct SupervisorOptions {
   std::string program = "/proc/self/exe";  // a riasc binary: started as `PROGRAM engine ...`
-  int spin_us = -1;                        // the engine's --spin-us; negative: its cap follows the machine
+  std::optional<int> spin_us{};            // the engine's --spin-us; unset: its cap follows the machine
   // Where restarts and failed replays are reported (level, message); stderr when unset.
   std::function<void(const std::string&, const std::string&)> log;
 };
