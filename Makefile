@@ -58,6 +58,7 @@ bench: build
 	@build/bench/riasc_http_bench
 	@build/bench/riasc_operator_bench
 	@build/bench/riasc_netem_bench --control-path
+	@build/bench/riasc_netem_bench --userspace
 	@build/bench/riasc_up_bench
 	@build/bench/riasc_engine_bench
 

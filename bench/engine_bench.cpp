@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -409,7 +410,7 @@ void side_by_side(const net::test::ScratchNetns& a, const net::test::ScratchNetn
       emulated_us - plain_us);
 }
 
-void engines_side_by_side(double seconds, double pps, int spin_us) {
+void engines_side_by_side(double seconds, double pps, std::optional<int> spin_us) {
   if (::geteuid() != 0) return;
   fmt::print("side by side (same namespaces, probes and flows):\n");
   net::test::ScratchNetns a;
@@ -450,7 +451,7 @@ void engines_side_by_side(double seconds, double pps, int spin_us) {
   engine::AttachmentSpec spec{a.path(), "rse1-eth0", "eth0", {}, "", {}};
   spec.options.netem.limit = 100'000;
   engine.attach("side", spec);
-  if (spin_us >= 0) fmt::print("  userspace  spins at most {} µs before a departure (--spin-us)\n", spin_us);
+  if (spin_us) fmt::print("  userspace  spins at most {} µs before a departure (--spin-us)\n", *spin_us);
   bool diverted = false;
   side_by_side(a, b,
                {"userspace",
@@ -488,6 +489,6 @@ int main(int argc, char** argv) {
   riasc::bench::shaper_cost();
   riasc::bench::engine_path(seconds);
   riasc::bench::engines_side_by_side(seconds, argc > 2 ? std::atof(argv[2]) : 5000,
-                                     argc > 3 ? std::atoi(argv[3]) : -1);
+                                     argc > 3 ? std::optional<int>(std::atoi(argv[3])) : std::nullopt);
   return 0;
 }

@@ -4,15 +4,27 @@
 // 1 and with 100 peer pods selected; the time from a new peer pod's IP to its nft set element;
 // and the agent's resident memory.
 //
-//   riasc_netem_bench [RIASC_BINARY] [CHANGES]
+//   riasc_netem_bench [--control-path | --userspace] [RIASC_BINARY] [CHANGES]
+//
+// --control-path: an agent in this process with a backend that records what it is given (no
+// kernel; any machine). --userspace: `riasc agent --backend userspace` on any kernel, the change
+// seen in the traffic: the pod sends a probe every 250 µs, and a change is in force from the
+// first probe sent that arrives with the new delay.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sched.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "bench_process.hpp"
@@ -31,6 +43,10 @@ using Clock = std::chrono::steady_clock;
 const client::GroupVersionResource kProfiles{"k8s-netem.riasc.eu", "v1", "trafficprofiles"};
 const client::GroupVersionResource kPods{"", "v1", "pods"};
 const client::GroupVersionResource kNamespaces{"", "v1", "namespaces"};
+
+// The host's end of the pod's veth: the pod's gateway, and the peer its probes go to.
+constexpr const char* kHostSide = "10.98.0.1";
+constexpr std::uint16_t kProbePort = 9;
 
 // A network namespace kept alive by an open file, with a veth to this one whose far end is its
 // eth0 and default route (what the agent looks for).
@@ -57,7 +73,9 @@ class PodNetns {
     });
     ::close(host_fd);
     net::Rtnetlink host;
-    host.set_link_up(host.link("riasc-bench")->index);
+    const int outside = host.link("riasc-bench")->index;
+    host.add_address(outside, net::IpPrefix{*net::IpAddress::parse(kHostSide), 24});
+    host.set_link_up(outside);
   }
   ~PodNetns() {
     try {
@@ -129,6 +147,13 @@ class Observer {
   virtual ~Observer() = default;
   [[nodiscard]] virtual bool has_delay(std::uint64_t latency_ns) = 0;
   [[nodiscard]] virtual bool has_peer(const std::string& ip) = 0;
+  // Milliseconds from `accepted` (steady clock; `accepted_real` is the same moment on the wall
+  // clock) until the delay is in force. By default, until has_delay() holds.
+  virtual double in_force_ms(std::uint64_t latency_ns, Clock::time_point accepted,
+                             std::int64_t /*accepted_real_ns*/) {
+    return poll_until(
+        accepted, [&] { return has_delay(latency_ns); }, "the change never came");
+  }
 };
 
 // The kernel: sockets opened inside the pod's namespace stay bound to it.
@@ -150,6 +175,128 @@ class KernelObserver : public Observer {
   std::unique_ptr<net::Rtnetlink> rtnl_;
   std::unique_ptr<net::Nftables> nft_;
   int eth0_ = 0;
+};
+
+std::int64_t realtime_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+// The traffic: probes from the pod to kHostSide, shaped by the profile (kHostSide is peer-0's
+// IP), each carrying its wall-clock send time; the host's socket takes the kernel's receive time.
+// Peers are looked up in the pod's nft table, as for the kernel (both backends classify alike).
+class TrafficObserver : public KernelObserver {
+ public:
+  explicit TrafficObserver(const PodNetns& pod) : KernelObserver(pod) {
+    receiver_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const int on = 1;
+    ::setsockopt(receiver_, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+    const timeval timeout{0, 100'000};
+    ::setsockopt(receiver_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(kProbePort);
+    ::inet_pton(AF_INET, kHostSide, &address.sin_addr);
+    if (::bind(receiver_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+      throw std::runtime_error(
+          fmt::format("cannot bind {}:{}: {}", kHostSide, kProbePort, std::strerror(errno)));
+    sender_ = net::in_netns(pod.path(), [] { return ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); });
+    if (::connect(sender_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+      throw std::runtime_error("cannot address the probes");
+    receiving_ = std::thread([this] { receive(); });
+    sending_ = std::thread([this] { send(); });
+  }
+  ~TrafficObserver() override {
+    stop_ = true;
+    sending_.join();
+    receiving_.join();
+    ::close(sender_);
+    ::close(receiver_);
+  }
+  TrafficObserver(const TrafficObserver&) = delete;
+  TrafficObserver& operator=(const TrafficObserver&) = delete;
+
+  bool has_delay(std::uint64_t latency_ns) override {
+    std::lock_guard lock(mutex_);
+    return !probes_.empty() && close_to(probes_.back().delay_ns, latency_ns);
+  }
+
+  // From the first probe sent that arrived with the new delay (up to 400 µs late). Each change
+  // takes 500 µs off, so an older probe, whose delay is longer, is never taken for a newer one.
+  double in_force_ms(std::uint64_t latency_ns, Clock::time_point accepted,
+                     std::int64_t accepted_real_ns) override {
+    // The agent may see the change (watch event) a little before the PATCH's answer arrives.
+    const std::int64_t from = accepted_real_ns - 5'000'000;
+    while (Clock::now() - accepted < std::chrono::seconds(10)) {
+      {
+        std::lock_guard lock(mutex_);
+        for (const Probe& probe : probes_) {
+          if (probe.sent_ns >= from && close_to(probe.delay_ns, latency_ns))
+            return static_cast<double>(probe.sent_ns - accepted_real_ns) / 1e6;
+        }
+        // Only what arrived since the change is of interest from here on.
+        std::erase_if(probes_, [&](const Probe& probe) { return probe.sent_ns < from; });
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    throw std::runtime_error("no probe arrived with the new delay");
+  }
+
+ private:
+  struct Probe {
+    std::int64_t sent_ns;
+    std::uint64_t delay_ns;
+  };
+
+  static bool close_to(std::uint64_t delay_ns, std::uint64_t latency_ns) {
+    return delay_ns + 100'000 >= latency_ns && delay_ns < latency_ns + 400'000;
+  }
+
+  void send() {
+    timespec next{};
+    ::clock_gettime(CLOCK_MONOTONIC, &next);
+    while (!stop_) {
+      next.tv_nsec += 250'000;
+      if (next.tv_nsec >= 1'000'000'000) {
+        next.tv_nsec -= 1'000'000'000;
+        ++next.tv_sec;
+      }
+      ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
+      const std::int64_t now = realtime_ns();
+      (void)::send(sender_, &now, sizeof now, 0);
+    }
+  }
+
+  void receive() {
+    while (!stop_) {
+      std::int64_t sent = 0;
+      iovec data{&sent, sizeof sent};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+      msghdr message{};
+      message.msg_iov = &data;
+      message.msg_iovlen = 1;
+      message.msg_control = control;
+      message.msg_controllen = sizeof control;
+      if (::recvmsg(receiver_, &message, 0) != static_cast<ssize_t>(sizeof sent)) continue;
+      const cmsghdr* header = CMSG_FIRSTHDR(&message);
+      if (header == nullptr || header->cmsg_type != SCM_TIMESTAMPNS) continue;
+      timespec received{};
+      std::memcpy(&received, CMSG_DATA(header), sizeof received);
+      const std::int64_t received_ns = std::int64_t{received.tv_sec} * 1'000'000'000 + received.tv_nsec;
+      std::lock_guard lock(mutex_);
+      probes_.push_back({sent, static_cast<std::uint64_t>(std::max<std::int64_t>(0, received_ns - sent))});
+      if (probes_.size() > 200'000) probes_.erase(probes_.begin(), probes_.begin() + 100'000);
+    }
+  }
+
+  int receiver_ = -1;
+  int sender_ = -1;
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::vector<Probe> probes_;
+  std::thread receiving_;
+  std::thread sending_;
 };
 
 // A backend that only remembers the last bands it was given: the agent's whole control path
@@ -208,12 +355,15 @@ std::vector<double> apply_times(const std::filesystem::path& log) {
 std::vector<double> measure_changes(const client::Resource& profiles, Observer& observer, int changes) {
   std::vector<double> samples;
   for (int i = 0; i < changes; ++i) {
-    const std::uint64_t delay_us = 10'000 + static_cast<std::uint64_t>(i % 2 == 0 ? i : 1000 + i);
+    // 30 down to 10.5 ms, 500 µs less each time: probes still in flight from an earlier change
+    // arrive later than the new delay, however late the emulation is, and a value comes back only
+    // after 40 changes.
+    const std::uint64_t delay_us = 30'000 - static_cast<std::uint64_t>(i % 40) * 500;
     const Json patch{{"spec", {{"parameters", {{"netem", {{"delay", fmt::format("{}us", delay_us)}}}}}}}};
     profiles.patch("bench", client::PatchType::Merge, patch);
     const auto accepted = Clock::now();
-    samples.push_back(poll_until(
-        accepted, [&] { return observer.has_delay(delay_us * 1000); }, "the change never came"));
+    const std::int64_t accepted_real = realtime_ns();
+    samples.push_back(observer.in_force_ms(delay_us * 1000, accepted, accepted_real));
   }
   return samples;
 }
@@ -238,6 +388,7 @@ std::vector<double> measure_peers(const client::Resource& pods, Observer& observ
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const bool control_path = std::erase(args, "--control-path") > 0;
+  const bool userspace = std::erase(args, "--userspace") > 0;
   const std::string binary = !args.empty() ? args[0] : RIASC_BINARY;
   const int changes = args.size() > 1 ? std::stoi(args[1]) : 200;
   try {
@@ -252,7 +403,7 @@ int main(int argc, char** argv) {
     pods.create(pod("shaped", "bench-node", {{"app", "shaped"}}, shaped ? shaped->path() : ""));
     set_ip(pods, "shaped", "10.98.0.2");
     pods.create(pod("peer-0", "elsewhere", {{"role", "peer"}}));
-    set_ip(pods, "peer-0", "10.96.0.1");
+    set_ip(pods, "peer-0", kHostSide);
     profiles.create(Json::parse(R"({"apiVersion": "k8s-netem.riasc.eu/v1", "kind": "TrafficProfile",
       "metadata": {"name": "bench"},
       "spec": {"podSelector": {"matchLabels": {"app": "shaped"}},
@@ -262,7 +413,7 @@ int main(int argc, char** argv) {
     // The agent: a `riasc agent` process on the kernel, or an Agent in this process with a
     // recording backend for the control path alone.
     std::optional<bench::ChildProcess> agent_process;
-    std::unique_ptr<Observer> kernel;
+    std::unique_ptr<Observer> kernel;  // or the traffic, with --userspace
     client::Client agent_api(client::load_kubeconfig({server.kubeconfig()}));
     std::unique_ptr<agent::Agent> in_process;
     RecordingBackend* recorder = nullptr;
@@ -276,17 +427,24 @@ int main(int argc, char** argv) {
           std::move(backend), std::make_unique<AnyNamespace>());
       in_process->start();
     } else {
-      agent_process.emplace(
-          std::vector<std::string>{binary, "agent", "--node", "bench-node", "--kubeconfig",
-                                   server.kubeconfig().string(), "--probe-port", "0", "--verbose"},
-          server.directory() / "agent.log");
-      kernel = std::make_unique<KernelObserver>(*shaped);
+      std::vector<std::string> command{
+          binary,         "agent", "--node",   "bench-node", "--kubeconfig", server.kubeconfig().string(),
+          "--probe-port", "0",     "--verbose"};
+      if (userspace) command.insert(command.end(), {"--backend", "userspace"});
+      agent_process.emplace(command, server.directory() / "agent.log");
+      if (userspace) {
+        kernel = std::make_unique<TrafficObserver>(*shaped);
+      } else {
+        kernel = std::make_unique<KernelObserver>(*shaped);
+      }
     }
     Observer& observer = control_path ? static_cast<Observer&>(*recorder) : *kernel;
-    const char* effect = control_path ? "backend called" : "kernel";
+    const char* effect = control_path ? "backend called" : userspace ? "traffic" : "kernel";
     fmt::print("riasc agent{}: {} changes per figure; {} cores\n",
-               control_path ? " (control path: in-process agent, recording backend)" : "", changes,
-               std::thread::hardware_concurrency());
+               control_path ? " (control path: in-process agent, recording backend)"
+               : userspace  ? " (userspace backend, the change seen in probes every 250 µs)"
+                            : "",
+               changes, std::thread::hardware_concurrency());
     measure_changes(profiles, observer, 5);  // the first apply and warm caches
     const Figures one = figures(measure_changes(profiles, observer, changes));
     fmt::print("profile change -> {}, 1 peer pod:    p50 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms\n", effect,
@@ -305,8 +463,8 @@ int main(int argc, char** argv) {
                control_path ? "classified" : "nft set element", peers.p50, peers.p99, peers.max);
     if (agent_process) {
       const Figures apply = figures(apply_times(server.directory() / "agent.log"));
-      fmt::print("kernel calls of one apply (agent's log):  p50 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms\n",
-                 apply.p50, apply.p99, apply.max);
+      fmt::print("{} calls of one apply (agent's log):  p50 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms\n",
+                 userspace ? "backend" : "kernel", apply.p50, apply.p99, apply.max);
       fmt::print("agent RSS: {:.1f} MiB\n", agent_process->rss_mib());
     }
     if (in_process) in_process->stop();
