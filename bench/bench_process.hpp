@@ -42,6 +42,42 @@ inline double process_cpu_seconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
+// A process's memory four ways, in MiB, from /proc/<pid>/smaps_rollup. RSS counts every page
+// mapped, shared library text included (the kernel maps up to 64 KiB around each page touched);
+// PSS divides shared pages among the processes that map them; USS is what only this process maps
+// (what its exit would free); anonymous is heap, stacks and relocated data.
+struct Memory {
+  double rss = 0, pss = 0, uss = 0, anonymous = 0;
+};
+
+inline Memory memory_of(pid_t pid) {
+  std::ifstream rollup(fmt::format("/proc/{}/smaps_rollup", pid));
+  Memory memory;
+  std::string line;
+  while (std::getline(rollup, line)) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos || line.find(" kB") == std::string::npos) continue;
+    const double mib = std::stod(line.substr(colon + 1)) / 1024.0;
+    const std::string key = line.substr(0, colon);
+    if (key == "Rss") memory.rss = mib;
+    if (key == "Pss") memory.pss = mib;
+    if (key == "Private_Clean" || key == "Private_Dirty") memory.uss += mib;
+    if (key == "Anonymous") memory.anonymous = mib;
+  }
+  return memory;
+}
+
+// The children of a process (as /proc/<pid>/task/*/children lists them).
+inline std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> children;
+  for (const auto& task : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid))) {
+    std::istringstream list(read_file(task.path() / "children"));
+    pid_t child = 0;
+    while (list >> child) children.push_back(child);
+  }
+  return children;
+}
+
 // A program started with posix_spawn, its standard error going to `log`; SIGTERM when destroyed.
 class ChildProcess {
  public:
@@ -66,6 +102,7 @@ class ChildProcess {
   int terminate() {
     if (pid_ <= 0) return -1;
     kill(pid_, SIGTERM);
+    kill(pid_, SIGCONT);  // a stopped process acts on SIGTERM once continued
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = 0;
@@ -73,6 +110,15 @@ class ChildProcess {
   }
 
   [[nodiscard]] pid_t pid() const { return pid_; }
+
+  // Waits until the process stops itself (SIGSTOP) or ends; false when it ended.
+  bool wait_for_stop() {
+    int status = 0;
+    waitpid(pid_, &status, WUNTRACED);
+    if (WIFSTOPPED(status)) return true;
+    pid_ = 0;
+    return false;
+  }
 
   // User + system CPU seconds the process has used so far.
   [[nodiscard]] double cpu_seconds() const {

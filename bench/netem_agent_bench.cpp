@@ -25,6 +25,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <string_view>
 #include <thread>
 
 #include "bench_process.hpp"
@@ -383,6 +384,25 @@ std::vector<double> measure_peers(const client::Resource& pods, Observer& observ
   return samples;
 }
 
+void print_memory(std::string_view what, const bench::Memory& memory) {
+  fmt::print("{} RSS {:.1f} MiB  PSS {:.1f} MiB  USS {:.1f} MiB  anonymous {:.1f} MiB\n", what, memory.rss,
+             memory.pss, memory.uss, memory.anonymous);
+}
+
+void print_memory(std::string_view what, pid_t pid) { print_memory(what, bench::memory_of(pid)); }
+
+// The floor under the agent's figures: bench/tls_floor.cpp, a program of OpenSSL and libstdc++
+// alone, after one request to the same server with the same kind of client certificate.
+bench::Memory tls_floor(const bench::RiascServer& server) {
+  const auto address = client::parse_server_url(client::load_kubeconfig({server.kubeconfig()}).server);
+  const auto log = server.directory() / "tls_floor.log";
+  bench::ChildProcess floor(
+      {RIASC_TLS_FLOOR, address.host, std::to_string(address.port), (server.directory() / "pki").string()},
+      log);
+  if (!floor.wait_for_stop()) throw std::runtime_error("riasc_tls_floor failed: " + bench::read_file(log));
+  return bench::memory_of(floor.pid());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -449,6 +469,10 @@ int main(int argc, char** argv) {
     const Figures one = figures(measure_changes(profiles, observer, changes));
     fmt::print("profile change -> {}, 1 peer pod:    p50 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms\n", effect,
                one.p50, one.p99, one.max);
+    if (agent_process) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // at rest: trimmed after 1 s
+      print_memory("agent memory, 1 peer pod:   ", agent_process->pid());
+    }
     for (int i = 1; i < 100; ++i) {
       const std::string name = fmt::format("peer-{}", i);
       pods.create(pod(name, "elsewhere", {{"role", "peer"}}));
@@ -465,7 +489,12 @@ int main(int argc, char** argv) {
       const Figures apply = figures(apply_times(server.directory() / "agent.log"));
       fmt::print("{} calls of one apply (agent's log):  p50 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms\n",
                  userspace ? "backend" : "kernel", apply.p50, apply.p99, apply.max);
-      fmt::print("agent RSS: {:.1f} MiB\n", agent_process->rss_mib());
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      print_memory("agent memory, 100 peer pods:", agent_process->pid());
+      for (const pid_t engine : bench::children_of(agent_process->pid())) {
+        print_memory("its engine process:         ", engine);
+      }
+      print_memory("floor (bench/tls_floor.cpp):", tls_floor(server));
     }
     if (in_process) in_process->stop();
     profiles.remove("bench");

@@ -1,6 +1,7 @@
 #include "riasc/agent/agent.hpp"
 
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <set>
@@ -31,6 +32,8 @@ client::InformerOptions informer_options() {
 constexpr auto kRetryInterval = std::chrono::seconds(10);
 // How long before a timed change the worker wakes to compute it (more than a pass takes).
 constexpr auto kSwitchLead = std::chrono::milliseconds(50);
+// How long the worker waits after a pass before it hands freed memory back to the kernel.
+constexpr auto kQuietBeforeTrim = std::chrono::seconds(1);
 
 Json condition(const std::string& type, bool status, const std::string& reason, const std::string& message,
                std::int64_t generation) {
@@ -210,12 +213,26 @@ void Agent::run() {
   }
   log_.info("caches synced; shaping the pods of node {}", options_.node);
   std::unique_lock lock(mutex_);
+  bool worked_since_trim = false;
   while (!stopping_) {
     // A timed change (a Flexe step) is prepared kSwitchLead ahead: the plans are computed for the
     // switch time, and the kernel is changed at that time (reconcile waits for it before applying).
     auto wake_at = [&] { return *next_switch_ - kSwitchLead; };
     auto due = [&] { return stopping_ || dirty_ || (next_switch_ && Clock::now() >= wake_at()); };
-    if (next_switch_) {
+    if (worked_since_trim) {
+      // What a burst of work freed (the parsed list of every pod at sync, a pass over many peers)
+      // stays in glibc's arenas, counted in the agent's RSS, until it is trimmed. Trimming costs
+      // a walk of the heap, so it waits until the agent has been quiet for a moment.
+      Clock::time_point quiet_until = Clock::now() + kQuietBeforeTrim;
+      if (next_switch_) quiet_until = std::min(quiet_until, wake_at());
+      if (!wake_.wait_until(lock, quiet_until, due)) {
+        worked_since_trim = false;
+        lock.unlock();
+        ::malloc_trim(0);
+        lock.lock();
+        continue;
+      }
+    } else if (next_switch_) {
       wake_.wait_until(lock, wake_at(), due);
     } else {
       wake_.wait(lock, due);
@@ -237,6 +254,7 @@ void Agent::run() {
       changed();
     }
     ++passes_;
+    worked_since_trim = true;
     lock.lock();
   }
   worker_alive_ = false;
