@@ -443,6 +443,8 @@ spec:
       - {name: farther, parameters: {delay: 100}}
 YAML
 sleep 7
+# A second without work after a pass, and `riasc agent` hands its heap's free pages back.
+check "memory: the agent trimmed its heap when quiet" '^[1-9]' sh -c "grep -c 'after a pass: heap trimmed' '$work/agent.log'"
 check "flexe: two switches logged" '^2$' sh -c "grep -c 'flexe flexe-steps/egress on lab/other' '$work/agent.log'"
 # The target is 10 ms. An AddressSanitizer build (CI's first stage) runs the agent's pass several
 # times slower and gets 30 ms; the release build meets the 10 ms in the README's test run.

@@ -228,7 +228,9 @@ void Agent::run() {
       if (!wake_.wait_until(lock, quiet_until, due)) {
         worked_since_trim = false;
         lock.unlock();
-        ::malloc_trim(0);
+        const bool released = ::malloc_trim(0) == 1;
+        log_.debug("quiet for {} s after a pass: heap trimmed{}", kQuietBeforeTrim.count(),
+                   released ? "" : " (nothing to hand back)");
         lock.lock();
         continue;
       }
@@ -254,7 +256,7 @@ void Agent::run() {
       changed();
     }
     ++passes_;
-    worked_since_trim = true;
+    worked_since_trim = options_.trim_heap_when_quiet;
     lock.lock();
   }
   worker_alive_ = false;

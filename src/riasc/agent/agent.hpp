@@ -34,6 +34,10 @@ struct AgentOptions {
   op::LogSink log = op::stderr_sink();
   metrics::Registry* registry = nullptr;  // metrics go here when set
   bool write_status = true;
+  // Hand the heap's free pages back to the kernel (malloc_trim) once the worker has been quiet
+  // for a second after a pass. For a process that is the agent alone; a process that shares its
+  // heap with a server that keeps freed memory on purpose leaves it off.
+  bool trim_heap_when_quiet = false;
 };
 
 class Agent {

@@ -83,7 +83,8 @@ int run_agent(const AgentFlags& flags) {
     return 1;
   }
   say(op::LogLevel::Info, fmt::format("data plane: {} backend ({})", chosen.backend->name(), chosen.why));
-  agent::Agent agent(*api, {.node = node, .log = log, .registry = &registry}, std::move(chosen.backend));
+  agent::Agent agent(*api, {.node = node, .log = log, .registry = &registry, .trim_heap_when_quiet = true},
+                     std::move(chosen.backend));
   std::unique_ptr<op::ProbeServer> probes;
   if (flags.probe_port != 0) {
     probes = std::make_unique<op::ProbeServer>(op::ProbeServerOptions{
