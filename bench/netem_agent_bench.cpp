@@ -2,7 +2,8 @@
 // bench-netem). Prints the time from a TrafficProfile change accepted by the API server (the
 // PATCH answered) to the kernel holding the new netem parameters, p50/p99 over many changes, with
 // 1 and with 100 peer pods selected; the time from a new peer pod's IP to its nft set element;
-// and the agent's resident memory.
+// and the agent's memory (RSS, PSS, USS, anonymous) beside that of one TLS request
+// (bench/tls_floor.cpp).
 //
 //   riasc_netem_bench [--control-path | --userspace] [RIASC_BINARY] [CHANGES]
 //
@@ -384,6 +385,10 @@ std::vector<double> measure_peers(const client::Resource& pods, Observer& observ
   return samples;
 }
 
+// Memory is read this long after the last change: the agent trims its heap after a second
+// without work (agent.cpp, kQuietBeforeTrim).
+constexpr auto kAtRest = std::chrono::milliseconds(1500);
+
 void print_memory(std::string_view what, const bench::Memory& memory) {
   fmt::print("{} RSS {:.1f} MiB  PSS {:.1f} MiB  USS {:.1f} MiB  anonymous {:.1f} MiB\n", what, memory.rss,
              memory.pss, memory.uss, memory.anonymous);
@@ -470,7 +475,7 @@ int main(int argc, char** argv) {
     fmt::print("profile change -> {}, 1 peer pod:    p50 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms\n", effect,
                one.p50, one.p99, one.max);
     if (agent_process) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // at rest: trimmed after 1 s
+      std::this_thread::sleep_for(kAtRest);
       print_memory("agent memory, 1 peer pod:   ", agent_process->pid());
     }
     for (int i = 1; i < 100; ++i) {
@@ -489,7 +494,7 @@ int main(int argc, char** argv) {
       const Figures apply = figures(apply_times(server.directory() / "agent.log"));
       fmt::print("{} calls of one apply (agent's log):  p50 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms\n",
                  userspace ? "backend" : "kernel", apply.p50, apply.p99, apply.max);
-      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      std::this_thread::sleep_for(kAtRest);
       print_memory("agent memory, 100 peer pods:", agent_process->pid());
       for (const pid_t engine : bench::children_of(agent_process->pid())) {
         print_memory("its engine process:         ", engine);

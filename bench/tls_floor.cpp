@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <iostream>
@@ -63,11 +64,11 @@ int main(int argc, char** argv) {
       "GET /api/v1/namespaces HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
   SSL_write(ssl, request.data(), static_cast<int>(request.size()));
   std::array<char, 16384> buffer{};
-  std::size_t received = 0;
+  std::string status_line;  // from the first read; later reads overwrite the buffer
   for (int got = 0; (got = SSL_read(ssl, buffer.data(), static_cast<int>(buffer.size()))) > 0;) {
-    received += static_cast<std::size_t>(got);
+    if (status_line.empty()) status_line.assign(buffer.data(), std::min<std::size_t>(got, 12));
   }
-  if (received == 0 || std::string(buffer.data(), 12).find(" 200") == std::string::npos) {
+  if (status_line.find(" 200") == std::string::npos) {
     std::cerr << "riasc_tls_floor: no 200 answer\n";
     return 1;
   }

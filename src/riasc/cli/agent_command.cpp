@@ -38,9 +38,9 @@ int run_agent(const AgentFlags& flags) {
   // Every node runs one agent: glibc's default of one malloc arena per thread (informers, the
   // worker, the status writer, the HTTP client) costs megabytes of resident memory for nothing.
   mallopt(M_ARENA_MAX, 2);
-  // Where transparent huge pages are "always" (Debian's kernels), a thread's 8 MiB stack and a
-  // malloc arena are backed by 2 MiB pages on their first touch: in the VM that was 2 MiB of an
-  // idle agent's 5.8 MiB of anonymous memory. Nothing the agent does gains from huge pages. The
+  // Where transparent huge pages are "always" (Debian's kernels), a thread's 8 MiB stack is
+  // backed by a 2 MiB page on its first touch: in the VM that was 2 MiB of an idle agent's 5.8 MiB
+  // of anonymous memory. Nothing the agent does gains from huge pages. The
   // setting passes to its engine process, which was measured without them too (kernel 6.18 here
   // has THP on madvise only, and the engine asks for none).
   prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
